@@ -1,0 +1,1 @@
+//! Synthetic, deterministic CloudTrail logs of a Spinnaker installation.

@@ -1,0 +1,1 @@
+//! Trino functions as DataFusion UDFs.

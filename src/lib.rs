@@ -1,0 +1,1 @@
+use pyo3::prelude::*; #[pymodule] fn _internal(_m: &Bound<'_, PyModule>) -> PyResult<()> { Ok(()) }
