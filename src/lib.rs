@@ -1,1 +1,18 @@
-use pyo3::prelude::*; #[pymodule] fn _internal(_m: &Bound<'_, PyModule>) -> PyResult<()> { Ok(()) }
+//! The Python binding of spintrail: registers the classes, functions and exceptions of
+//! `spintrail._internal`. Each class lives in its own file; the engine is `spintrail-core`.
+
+mod errors;
+mod runtime;
+mod session;
+mod stats;
+mod stream;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _internal(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    errors::register(m)?;
+    m.add_class::<session::LocalSession>()?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

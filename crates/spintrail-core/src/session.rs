@@ -1,0 +1,214 @@
+//! A local query session: the CloudTrail table registered in a DataFusion context with Trino's
+//! functions, queries planned from Athena-dialect SQL, results streamed with scan statistics.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use datafusion::catalog::MemorySchemaProvider;
+use datafusion::common::TableReference;
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use futures::{Stream, StreamExt};
+
+use crate::error::{Error, Result};
+use crate::table::{collect_scan_stats, CloudTrailTable, OnError, ScanStats, TableOptions};
+
+/// The catalog name Athena uses; `awsdatacatalog."default".cloudtrail_logs` resolves as on Athena.
+pub const CATALOG: &str = "awsdatacatalog";
+
+/// Settings of a local session.
+#[derive(Debug, Clone)]
+pub struct SessionOptions {
+    pub database: String,
+    pub table: String,
+    pub on_error: OnError,
+    pub batch_size: usize,
+    /// Parallel readers; 0 means one per core.
+    pub target_partitions: usize,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        SessionOptions {
+            database: "default".into(),
+            table: "cloudtrail_logs".into(),
+            on_error: OnError::Raise,
+            batch_size: 8192,
+            target_partitions: 0,
+        }
+    }
+}
+
+/// CloudTrail log files queryable with Athena SQL on the embedded engine.
+pub struct LocalSession {
+    ctx: SessionContext,
+    options: SessionOptions,
+    sources: Vec<String>,
+}
+
+fn check_identifier(kind: &str, name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with(|c: char| c.is_ascii_digit());
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidArgument(format!(
+            "{kind} name {name:?} is not valid: use letters, digits and underscores (like Athena)"
+        )))
+    }
+}
+
+impl LocalSession {
+    pub fn new(sources: Vec<String>, options: SessionOptions) -> Result<Self> {
+        check_identifier("database", &options.database)?;
+        check_identifier("table", &options.table)?;
+        let database = options.database.to_lowercase();
+        let table = options.table.to_lowercase();
+        let mut config = SessionConfig::new()
+            .with_default_catalog_and_schema(CATALOG, &database)
+            .with_create_default_catalog_and_schema(true)
+            .with_information_schema(true)
+            .with_batch_size(options.batch_size.max(1));
+        if options.target_partitions > 0 {
+            config = config.with_target_partitions(options.target_partitions);
+        }
+        // Trino evaluates times in UTC for our purposes; DataFusion's default is UTC too, made explicit.
+        config.options_mut().execution.time_zone = Some("+00:00".into());
+        let ctx = SessionContext::new_with_config(config);
+        if database != "default" {
+            if let Some(catalog) = ctx.catalog(CATALOG) {
+                catalog
+                    .register_schema(&database, Arc::new(MemorySchemaProvider::new()))
+                    .map_err(Error::from)?;
+            }
+        }
+        crate::sql::register_trino_functions(&ctx)?;
+        let provider = CloudTrailTable::new(TableOptions {
+            sources: sources.clone(),
+            on_error: options.on_error,
+            batch_size: options.batch_size,
+        })?;
+        ctx.register_table(
+            TableReference::full(CATALOG, database.as_str(), table.as_str()),
+            Arc::new(provider),
+        )?;
+        Ok(LocalSession {
+            ctx,
+            options,
+            sources,
+        })
+    }
+
+    pub fn options(&self) -> &SessionOptions {
+        &self.options
+    }
+
+    pub fn sources(&self) -> &[String] {
+        &self.sources
+    }
+
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    /// Plans and starts a query; rows arrive as the stream is polled.
+    pub async fn query(&self, sql: &str) -> Result<QueryStream> {
+        let plan = crate::sql::plan_query(&self.ctx, sql).await?;
+        let state = self.ctx.state();
+        let physical = state.create_physical_plan(&plan).await?;
+        let stream =
+            datafusion::physical_plan::execute_stream(physical.clone(), self.ctx.task_ctx())?;
+        Ok(QueryStream {
+            schema: stream.schema(),
+            stream,
+            plan: physical,
+        })
+    }
+
+    /// Runs a query to completion.
+    pub async fn collect(&self, sql: &str) -> Result<QueryResult> {
+        let mut stream = self.query(sql).await?;
+        let mut batches = Vec::new();
+        while let Some(batch) = stream.next().await {
+            batches.push(batch?);
+        }
+        Ok(QueryResult {
+            schema: stream.schema(),
+            batches,
+            stats: stream.stats(),
+        })
+    }
+
+    /// The physical plan of a query, as text (for `EXPLAIN`-like inspection and tests).
+    pub async fn explain(&self, sql: &str) -> Result<String> {
+        let plan = crate::sql::plan_query(&self.ctx, sql).await?;
+        let physical = self.ctx.state().create_physical_plan(&plan).await?;
+        let text = datafusion::physical_plan::displayable(physical.as_ref())
+            .indent(true)
+            .to_string();
+        Ok(text)
+    }
+}
+
+/// A running query.
+pub struct QueryStream {
+    schema: SchemaRef,
+    stream: SendableRecordBatchStream,
+    plan: Arc<dyn ExecutionPlan>,
+}
+
+impl QueryStream {
+    /// The schema of the batches, as executed (what every batch carries).
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    /// Statistics of the scans so far; complete when the stream is exhausted.
+    pub fn stats(&self) -> ScanStats {
+        collect_scan_stats(&self.plan)
+    }
+
+    /// A handle that reads the statistics after the stream has been handed elsewhere.
+    pub fn stats_handle(&self) -> StatsHandle {
+        StatsHandle(self.plan.clone())
+    }
+}
+
+/// Reads the scan statistics of a query while or after it runs.
+#[derive(Clone)]
+pub struct StatsHandle(Arc<dyn ExecutionPlan>);
+
+impl StatsHandle {
+    pub fn stats(&self) -> ScanStats {
+        collect_scan_stats(&self.0)
+    }
+}
+
+impl Stream for QueryStream {
+    type Item = Result<RecordBatch>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.stream
+            .poll_next_unpin(cx)
+            .map(|item| item.map(|r| r.map_err(Error::from)))
+    }
+}
+
+/// A finished query.
+#[derive(Debug, Clone)]
+pub struct QueryResult {
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+    pub stats: ScanStats,
+}
+
+impl QueryResult {
+    pub fn num_rows(&self) -> usize {
+        self.batches.iter().map(RecordBatch::num_rows).sum()
+    }
+}

@@ -1,0 +1,271 @@
+//! Finding CloudTrail log files: a directory in CloudTrail's S3 layout (single-account or
+//! organization trail), a flat folder, a single file or a glob; and the partition values
+//! (`account`, `region`, `day`) that the layout gives each file.
+
+use std::path::{Component, Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::reader::Partitions;
+
+/// One log file to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogFile {
+    pub path: PathBuf,
+    pub size: u64,
+    pub partitions: Partitions,
+}
+
+/// The files of one or more sources.
+#[derive(Debug, Clone, Default)]
+pub struct Listing {
+    pub files: Vec<LogFile>,
+    /// Files left out on purpose: digest, Insights and other non-event folders of the layout.
+    pub excluded: usize,
+    /// Files in the walked folders that are not `.json`/`.json.gz` (never read).
+    pub ignored: usize,
+}
+
+/// Checks that every source exists (or that a glob is well formed), without listing files.
+pub fn check_sources(sources: &[String]) -> Result<()> {
+    if sources.is_empty() {
+        return Err(Error::InvalidArgument(
+            "no source given: pass a folder, a file or a glob of CloudTrail log files".into(),
+        ));
+    }
+    for source in sources {
+        if source.starts_with("s3://") {
+            return Err(Error::Source {
+                path: source.clone(),
+                reason: "S3 sources are not read by the local engine yet: download the logs \
+                         (aws s3 sync) and pass the folder, or use engine=\"athena\""
+                    .into(),
+            });
+        }
+        if is_glob(source) {
+            glob::Pattern::new(source).map_err(|e| Error::Source {
+                path: source.clone(),
+                reason: format!("invalid glob pattern: {e}"),
+            })?;
+        } else if !Path::new(source).exists() {
+            return Err(Error::Source {
+                path: source.clone(),
+                reason: "no such file or directory".into(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn is_glob(source: &str) -> bool {
+    source.contains(['*', '?', '['])
+}
+
+/// Lists the log files of the sources, sorted by path, each file once.
+pub fn list(sources: &[String]) -> Result<Listing> {
+    check_sources(sources)?;
+    let mut listing = Listing::default();
+    for source in sources {
+        if is_glob(source) {
+            let paths = glob::glob(source).map_err(|e| Error::Source {
+                path: source.clone(),
+                reason: format!("invalid glob pattern: {e}"),
+            })?;
+            let mut matched = 0usize;
+            for entry in paths {
+                let path = entry.map_err(|e| Error::Source {
+                    path: source.clone(),
+                    reason: e.to_string(),
+                })?;
+                matched += 1;
+                if path.is_dir() {
+                    walk(&path, &mut listing)?;
+                } else {
+                    add_file(path, true, &mut listing)?;
+                }
+            }
+            if matched == 0 {
+                return Err(Error::Source {
+                    path: source.clone(),
+                    reason: "the glob matches no file".into(),
+                });
+            }
+        } else {
+            let path = PathBuf::from(source);
+            if path.is_dir() {
+                walk(&path, &mut listing)?;
+            } else {
+                add_file(path, true, &mut listing)?;
+            }
+        }
+    }
+    listing.files.sort_by(|a, b| a.path.cmp(&b.path));
+    listing.files.dedup_by(|a, b| a.path == b.path);
+    Ok(listing)
+}
+
+fn walk(root: &Path, listing: &mut Listing) -> Result<()> {
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let entries = std::fs::read_dir(&dir).map_err(|e| Error::Source {
+            path: dir.display().to_string(),
+            reason: format!("cannot list folder: {e}"),
+        })?;
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::Source {
+                path: dir.display().to_string(),
+                reason: format!("cannot list folder: {e}"),
+            })?;
+            let path = entry.path();
+            let file_type = entry.file_type().map_err(|e| Error::Source {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })?;
+            if file_type.is_dir() || (file_type.is_symlink() && path.is_dir()) {
+                stack.push(path);
+            } else {
+                add_file(path, false, listing)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Adds a file; `named` files were given explicitly and are read whatever their name.
+fn add_file(path: PathBuf, named: bool, listing: &mut Listing) -> Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    if !named && !(name.ends_with(".json.gz") || name.ends_with(".json")) {
+        listing.ignored += 1;
+        return Ok(());
+    }
+    let partitions = match layout_partitions(&path) {
+        Layout::Events(p) => p,
+        Layout::NotEvents => {
+            listing.excluded += 1;
+            return Ok(());
+        }
+        Layout::Flat => Partitions::Records,
+    };
+    let size = std::fs::metadata(&path)
+        .map_err(|e| Error::file(&path, format!("cannot read: {e}")))?
+        .len();
+    listing.files.push(LogFile {
+        path,
+        size,
+        partitions,
+    });
+    Ok(())
+}
+
+enum Layout {
+    Events(Partitions),
+    /// Digest, Insights, network-activity and other folders that are not this table's events.
+    NotEvents,
+    Flat,
+}
+
+/// Reads `AWSLogs/[<org-id>/]<account>/CloudTrail/<region>/<yyyy>/<MM>/<dd>/<file>`.
+fn layout_partitions(path: &Path) -> Layout {
+    let parts: Vec<String> = path
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .collect();
+    let Some(start) = parts.iter().rposition(|p| p == "AWSLogs") else {
+        return Layout::Flat;
+    };
+    let rest = &parts[start + 1..];
+    let (account, service, tail) = match rest {
+        [org, account, service, tail @ ..] if org.starts_with("o-") && is_service(service) => {
+            (account, service, tail)
+        }
+        [account, service, tail @ ..] if is_service(service) => (account, service, tail),
+        _ => return Layout::Flat,
+    };
+    if service != "CloudTrail" {
+        return Layout::NotEvents;
+    }
+    match tail {
+        [region, yyyy, mm, dd, _file] if is_date(yyyy, mm, dd) => {
+            Layout::Events(Partitions::Layout {
+                account: account.clone(),
+                region: region.clone(),
+                day: format!("{yyyy}/{mm}/{dd}"),
+            })
+        }
+        _ => Layout::Flat,
+    }
+}
+
+fn is_service(segment: &str) -> bool {
+    segment == "CloudTrail" || segment.starts_with("CloudTrail-")
+}
+
+fn is_date(yyyy: &str, mm: &str, dd: &str) -> bool {
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    digits(yyyy, 4) && digits(mm, 2) && digits(dd, 2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn partitions(p: &str) -> Option<Partitions> {
+        match layout_partitions(Path::new(p)) {
+            Layout::Events(p) => Some(p),
+            Layout::Flat => Some(Partitions::Records),
+            Layout::NotEvents => None,
+        }
+    }
+
+    #[test]
+    fn single_account_layout() {
+        assert_eq!(
+            partitions("b/prefix/AWSLogs/123456789012/CloudTrail/us-east-1/2024/07/30/x.json.gz"),
+            Some(Partitions::Layout {
+                account: "123456789012".into(),
+                region: "us-east-1".into(),
+                day: "2024/07/30".into()
+            })
+        );
+    }
+
+    #[test]
+    fn organization_layout() {
+        assert_eq!(
+            partitions("AWSLogs/o-abc123/111122223333/CloudTrail/eu-west-1/2024/01/02/x.json.gz"),
+            Some(Partitions::Layout {
+                account: "111122223333".into(),
+                region: "eu-west-1".into(),
+                day: "2024/01/02".into()
+            })
+        );
+    }
+
+    #[test]
+    fn digest_and_insight_are_not_events() {
+        assert_eq!(
+            partitions("AWSLogs/123456789012/CloudTrail-Digest/us-east-1/2024/07/30/x.json.gz"),
+            None
+        );
+        assert_eq!(
+            partitions(
+                "AWSLogs/o-1/123456789012/CloudTrail-Insight/us-east-1/2024/07/30/x.json.gz"
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn flat_files_take_partitions_from_records() {
+        assert_eq!(partitions("downloads/x.json.gz"), Some(Partitions::Records));
+        assert_eq!(
+            partitions("AWSLogs/123456789012/CloudTrail/x.json.gz"),
+            Some(Partitions::Records)
+        );
+    }
+}

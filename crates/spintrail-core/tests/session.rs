@@ -1,0 +1,261 @@
+//! Queries through a local session over real records laid out as CloudTrail delivers them.
+
+use std::path::{Path, PathBuf};
+
+use arrow::array::{Array, AsArray, Int64Array};
+use arrow::datatypes::Int64Type;
+use spintrail_core::{Error, LocalSession, OnError, QueryResult, SessionOptions};
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/data/real")
+        .join(name)
+}
+
+/// Copies the real files into an S3-style tree: two accounts, two regions, three days, plus a
+/// digest file and an unrelated file that must not be read.
+fn layout() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let put = |rel: &str, src: &str| {
+        let path = dir.path().join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::copy(data(src), path).unwrap();
+    };
+    put(
+        "AWSLogs/111111111111/CloudTrail/us-east-1/2024/07/30/a.json.gz",
+        "stratus-red-team.json.gz",
+    );
+    put(
+        "AWSLogs/111111111111/CloudTrail/eu-west-1/2024/07/31/b.json.gz",
+        "panther-analysis.json.gz",
+    );
+    put(
+        "AWSLogs/o-abc/222222222222/CloudTrail/us-east-1/2024/08/01/c.json.gz",
+        "otrf-security-datasets.json.gz",
+    );
+    put(
+        "AWSLogs/111111111111/CloudTrail-Digest/us-east-1/2024/07/30/d.json.gz",
+        "otrf-security-datasets.json.gz",
+    );
+    std::fs::write(dir.path().join("README.txt"), "not a log").unwrap();
+    dir
+}
+
+fn session(dir: &Path, on_error: OnError) -> LocalSession {
+    LocalSession::new(
+        vec![dir.display().to_string()],
+        SessionOptions {
+            on_error,
+            ..SessionOptions::default()
+        },
+    )
+    .unwrap()
+}
+
+async fn count(s: &LocalSession, sql: &str) -> (i64, QueryResult) {
+    let result = s.collect(sql).await.unwrap();
+    let n = result.batches[0]
+        .column(0)
+        .as_primitive::<Int64Type>()
+        .value(0);
+    (n, result)
+}
+
+#[tokio::test]
+async fn counts_every_record_and_skips_digests() {
+    let dir = layout();
+    let s = session(dir.path(), OnError::Raise);
+    let (n, result) = count(&s, "SELECT count(*) FROM cloudtrail_logs").await;
+    assert_eq!(n, 310 + 305 + 103);
+    assert_eq!(result.stats.files_listed, 3);
+    assert_eq!(result.stats.files_excluded, 1);
+    assert_eq!(result.stats.files_read, 3);
+    assert_eq!(result.stats.records_read, 718);
+    assert_eq!(result.stats.rows, 718);
+}
+
+#[tokio::test]
+async fn names_resolve_as_on_athena() {
+    let dir = layout();
+    let s = session(dir.path(), OnError::Raise);
+    for table in [
+        "cloudtrail_logs",
+        "\"default\".\"cloudtrail_logs\"",
+        "awsdatacatalog.\"default\".cloudtrail_logs",
+    ] {
+        let (n, _) = count(&s, &format!("SELECT count(*) FROM {table}")).await;
+        assert_eq!(n, 718, "{table}");
+    }
+}
+
+#[tokio::test]
+async fn partition_filters_prune_files() {
+    let dir = layout();
+    let s = session(dir.path(), OnError::Raise);
+    let (n, result) = count(
+        &s,
+        "SELECT count(*) FROM cloudtrail_logs WHERE account = '111111111111' AND region = 'us-east-1'",
+    )
+    .await;
+    assert_eq!(n, 310);
+    assert_eq!(result.stats.files_pruned, 2);
+    assert_eq!(result.stats.files_read, 1);
+
+    let (n, result) = count(
+        &s,
+        "SELECT count(*) FROM cloudtrail_logs WHERE day >= '2024/07/31'",
+    )
+    .await;
+    assert_eq!(n, 305 + 103);
+    assert_eq!(result.stats.files_read, 2);
+
+    let (_, result) = count(
+        &s,
+        "SELECT count(*) FROM cloudtrail_logs WHERE day BETWEEN '2024/08/01' AND '2024/08/02' AND account = '222222222222'",
+    )
+    .await;
+    assert_eq!(result.stats.files_read, 1);
+}
+
+#[tokio::test]
+async fn eventtime_ranges_prune_files_conservatively() {
+    let dir = layout();
+    let s = session(dir.path(), OnError::Raise);
+    // A folder holds its own day's events and late ones of the day before, never later ones.
+    let (_, result) = count(
+        &s,
+        "SELECT count(*) FROM cloudtrail_logs WHERE eventtime >= '2024-08-01T00:00:00Z'",
+    )
+    .await;
+    assert_eq!(result.stats.files_read, 1);
+    assert_eq!(result.stats.files_pruned, 2);
+    // So an upper bound keeps the next day's folder too.
+    let (_, result) = count(
+        &s,
+        "SELECT count(*) FROM cloudtrail_logs WHERE eventtime < '2024-07-30T12:00:00Z'",
+    )
+    .await;
+    assert_eq!(result.stats.files_read, 2);
+    // BETWEEN with the literal on both sides, and the reversed comparison.
+    let (_, result) = count(
+        &s,
+        "SELECT count(*) FROM cloudtrail_logs WHERE '2024-07-30T23:00:00Z' > eventtime",
+    )
+    .await;
+    assert_eq!(result.stats.files_read, 2);
+    let (_, result) = count(
+        &s,
+        "SELECT count(*) FROM cloudtrail_logs WHERE eventtime BETWEEN '2024-08-01T00:00:00Z' AND '2024-08-01T23:00:00Z'",
+    )
+    .await;
+    assert_eq!(result.stats.files_read, 1);
+}
+
+#[tokio::test]
+async fn layout_partitions_come_from_the_path() {
+    let dir = layout();
+    let s = session(dir.path(), OnError::Raise);
+    let result = s
+        .collect("SELECT DISTINCT account, region, day FROM cloudtrail_logs ORDER BY day")
+        .await
+        .unwrap();
+    let batch = arrow::compute::concat_batches(&result.schema, &result.batches).unwrap();
+    let day = batch.column(2).as_string::<i32>();
+    let account = batch.column(0).as_string::<i32>();
+    assert_eq!(batch.num_rows(), 3);
+    assert_eq!(day.value(0), "2024/07/30");
+    assert_eq!(account.value(2), "222222222222", "organization layout");
+}
+
+#[tokio::test]
+async fn nonconforming_file_fails_the_query_or_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        data("panther-analysis.nonconforming.json.gz"),
+        dir.path().join("bad.json.gz"),
+    )
+    .unwrap();
+    std::fs::copy(
+        data("otrf-security-datasets.json.gz"),
+        dir.path().join("good.json.gz"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("broken.json"), "{\"Records\": [").unwrap();
+
+    let strict = session(dir.path(), OnError::Raise);
+    let err = strict
+        .collect("SELECT count(*) FROM cloudtrail_logs")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Record { .. } | Error::File { .. }),
+        "{err:?}"
+    );
+
+    let lenient = session(dir.path(), OnError::Skip);
+    let (n, result) = count(&lenient, "SELECT count(*) FROM cloudtrail_logs").await;
+    let stats = result.stats;
+    assert_eq!(stats.files_skipped, 1);
+    assert_eq!(stats.files_read, 2);
+    assert_eq!(stats.records_read, 165 + 103);
+    assert_eq!(n as u64, stats.rows);
+    assert_eq!(stats.rows + stats.records_rejected, 165 + 103);
+    assert_eq!(
+        stats.problems.len() as u64,
+        stats.records_rejected + 1,
+        "each problem is listed"
+    );
+    assert!(stats
+        .problems
+        .iter()
+        .any(|p| p.record.is_none() && p.path.ends_with("broken.json")));
+}
+
+#[tokio::test]
+async fn missing_source_is_an_error_naming_it() {
+    let err = LocalSession::new(vec!["no/such/dir".into()], SessionOptions::default())
+        .err()
+        .unwrap();
+    assert!(matches!(err, Error::Source { .. }));
+    assert!(err.to_string().contains("no/such/dir"));
+}
+
+#[tokio::test]
+async fn single_file_and_glob_sources() {
+    let s = LocalSession::new(
+        vec![data("stratus-red-team.json.gz").display().to_string()],
+        SessionOptions::default(),
+    )
+    .unwrap();
+    let (n, _) = count(&s, "SELECT count(*) FROM cloudtrail_logs").await;
+    assert_eq!(n, 310);
+
+    let glob = data("otrf*.json.gz").display().to_string();
+    let s = LocalSession::new(vec![glob], SessionOptions::default()).unwrap();
+    let (n, _) = count(&s, "SELECT count(*) FROM cloudtrail_logs").await;
+    assert_eq!(n, 103);
+}
+
+#[tokio::test]
+async fn struct_fields_and_group_by() {
+    let s = LocalSession::new(
+        vec![data("stratus-red-team.json.gz").display().to_string()],
+        SessionOptions::default(),
+    )
+    .unwrap();
+    let result = s
+        .collect(
+            "SELECT useridentity.type AS t, count(*) AS n FROM cloudtrail_logs GROUP BY 1 ORDER BY n DESC",
+        )
+        .await
+        .unwrap();
+    let batch = arrow::compute::concat_batches(&result.schema, &result.batches).unwrap();
+    let n = batch
+        .column(1)
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .unwrap();
+    let total: i64 = n.iter().flatten().sum();
+    assert_eq!(total, 310);
+    assert!(batch.column(0).is_valid(0));
+}

@@ -1,0 +1,306 @@
+"""The ``spintrail`` command: ``generate``, ``query`` and ``demo``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TextIO
+
+import pyarrow as pa
+
+from spintrail import queries
+from spintrail.errors import SpintrailError
+from spintrail.generate import generate
+from spintrail.session import Session, connect
+
+FORMATS = ("table", "csv", "json", "parquet")
+
+
+def _cell(value: Any, width: int = 60) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, float):
+        text = f"{value:.6g}"
+    elif isinstance(value, datetime):
+        text = value.isoformat().replace("+00:00", "Z")
+    else:
+        text = str(value)
+    text = text.replace("\n", " ")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def format_table(table: pa.Table, max_rows: int = 50) -> str:
+    """A readable fixed-width rendering of a result, like a database shell prints it."""
+    names = table.column_names
+    shown = table.slice(0, max_rows).to_pylist()
+    rows = [[_cell(r[n]) for n in names] for r in shown]
+    numeric = [
+        pa.types.is_integer(f.type) or pa.types.is_floating(f.type) or pa.types.is_decimal(f.type)
+        for f in table.schema
+    ]
+    widths = [max([len(n)] + [len(r[i]) for r in rows]) for i, n in enumerate(names)]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [
+            c.rjust(w) if num else c.ljust(w)
+            for c, w, num in zip(cells, widths, numeric, strict=True)
+        ]
+        return " | ".join(parts).rstrip()
+
+    out = [line(names), "-+-".join("-" * w for w in widths)]
+    out += [line(r) for r in rows]
+    more = table.num_rows - len(rows)
+    footer = f"({table.num_rows} row{'s' if table.num_rows != 1 else ''}"
+    footer += f", first {len(rows)} shown)" if more > 0 else ")"
+    out.append(footer)
+    return "\n".join(out)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def write_result(table: pa.Table, fmt: str, output: str | None, stdout: TextIO) -> None:
+    """Writes a result in one of ``FORMATS`` to a file or stdout."""
+    if fmt == "parquet":
+        if not output:
+            raise SpintrailError("--format parquet needs --output FILE")
+        import pyarrow.parquet as pq
+
+        pq.write_table(table, output)
+        return
+    if fmt == "csv":
+        import io
+
+        import pyarrow.csv as pacsv
+
+        buffer = io.BytesIO()
+        pacsv.write_csv(table, buffer)
+        text = buffer.getvalue().decode()
+    elif fmt == "json":
+        text = json.dumps(table.to_pylist(), default=_json_default, indent=1) + "\n"
+    else:
+        text = format_table(table, max_rows=table.num_rows if output else 50) + "\n"
+    if output:
+        Path(output).write_text(text)
+    else:
+        stdout.write(text)
+
+
+class Progress:
+    """Shows scan progress on stderr while a query runs, when stderr is a terminal."""
+
+    def __init__(self, session: Session, enabled: bool) -> None:
+        self._session = session
+        self._enabled = enabled
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._started = time.monotonic()
+        self._shown = False
+
+    def __enter__(self) -> Progress:
+        if self._enabled:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._enabled:
+            self._thread.join()
+            if self._shown:
+                sys.stderr.write("\r\033[K")
+                sys.stderr.flush()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            stats = self._session.last_stats
+            if stats is None:
+                continue
+            total = stats.files_listed - stats.files_pruned
+            elapsed = time.monotonic() - self._started
+            sys.stderr.write(
+                f"\rreading {stats.files_read + stats.files_skipped}/{total} files, "
+                f"{stats.bytes_read / 1e6:.0f} MB, {stats.records_read} records, {elapsed:.0f}s"
+            )
+            sys.stderr.flush()
+            self._shown = True
+
+
+def run_query(session: Session, sql: str, progress: bool) -> pa.Table:
+    """Runs a query, with progress on stderr when asked."""
+    with Progress(session, progress):
+        return session.sql_stream(sql).read_all()
+
+
+def _read_sql(args: argparse.Namespace) -> str:
+    if args.file:
+        return Path(args.file).read_text()
+    if args.sql and args.sql != "-":
+        return str(args.sql)
+    if args.sql == "-" or not sys.stdin.isatty():
+        return sys.stdin.read()
+    raise SpintrailError("no SQL given: pass it as an argument, with --file, or on stdin")
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    sql = _read_sql(args)
+    session = connect(
+        args.source,
+        database=args.database,
+        table=args.table,
+        on_error=args.on_error,
+    )
+    table = run_query(session, sql, progress=sys.stderr.isatty())
+    write_result(table, args.format, args.output, sys.stdout)
+    stats = session.last_stats
+    if stats is not None and (args.stats or stats.records_rejected or stats.files_skipped):
+        print(f"scanned {stats.summary()}", file=sys.stderr)
+        for problem in stats.problems[:20]:
+            print(f"  skipped {problem}", file=sys.stderr)
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    summary = generate(
+        args.out,
+        events=args.events,
+        days=args.days,
+        seed=args.seed,
+        end=args.end,
+        accounts=args.account or ["123456789012"],
+        regions=args.region or ["us-east-1", "us-west-2"],
+        prefix=args.prefix,
+        org_id=args.org_id,
+        role=args.role,
+    )
+    elapsed = time.monotonic() - started
+    print(
+        f"wrote {summary.events} events in {summary.files} files to {args.out} "
+        f"({summary.bytes_written / 1e6:.1f} MB gzip, "
+        f"{summary.bytes_uncompressed / 1e6:.1f} MB JSON) in {elapsed:.1f}s; "
+        f"{summary.spinnaker_events} by Spinnaker, {summary.throttled_events} throttled"
+    )
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    out = Path(args.dir)
+    print(f"Generating a day of Spinnaker activity ({args.events} events) into {out}/ ...")
+    summary = generate(out, events=args.events, days=1, seed=args.seed)
+    print(
+        f"  {summary.files} files, {summary.bytes_written / 1e6:.1f} MB gzip, "
+        f"{summary.spinnaker_events} events by Spinnaker\n"
+    )
+    session = connect(out)
+    questions = [
+        (
+            "The reference query: the Spinnaker role's API calls and errors in the last hour",
+            queries.reference(),
+        ),
+        ("Spinnaker's busiest APIs, with errors and throttling", queries.calls_by_api(limit=10)),
+        ("Spinnaker's share of each account's and region's API calls", queries.spinnaker_share()),
+        ("Spinnaker's errors by code", queries.errors()),
+        ("Mutating calls per pipeline execution", queries.pipeline_attribution()),
+    ]
+    for title, sql in questions:
+        print(f"== {title}")
+        started = time.monotonic()
+        table = run_query(session, sql, progress=sys.stderr.isatty())
+        elapsed = time.monotonic() - started
+        print(format_table(table, max_rows=args.rows))
+        stats = session.last_stats
+        if stats is not None:
+            print(f"   {elapsed:.2f}s, scanned {stats.summary()}")
+        print()
+    print(
+        "Try your own:  spintrail query --source "
+        f"{out} \"SELECT eventname, count(*) AS n FROM cloudtrail_logs GROUP BY 1 ORDER BY n DESC\""
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="spintrail",
+        description="AWS API activity (CloudTrail logs) as SQL, in Athena's dialect.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    q = sub.add_parser("query", help="run SQL over CloudTrail log files")
+    q.add_argument("sql", nargs="?", help="the query (or - for stdin); see also --file")
+    q.add_argument("--file", "-f", help="read the query from this file")
+    q.add_argument(
+        "--source",
+        "-s",
+        action="append",
+        required=True,
+        help="folder, file or glob of CloudTrail logs (repeatable)",
+    )
+    q.add_argument("--table", default="cloudtrail_logs", help="table name (default %(default)s)")
+    q.add_argument("--database", default="default", help="schema name (default %(default)s)")
+    q.add_argument("--format", choices=FORMATS, default="table")
+    q.add_argument("--output", "-o", help="write the result to this file")
+    q.add_argument(
+        "--on-error",
+        choices=("raise", "skip"),
+        default="raise",
+        help="invalid files/records: fail (default) or skip and report them",
+    )
+    q.add_argument("--stats", action="store_true", help="print scan statistics on stderr")
+    q.set_defaults(run=cmd_query)
+
+    g = sub.add_parser("generate", help="write synthetic Spinnaker CloudTrail logs")
+    g.add_argument("--out", "-o", default="spintrail-logs", help="output folder")
+    g.add_argument("--events", "-n", type=int, default=100_000)
+    g.add_argument("--days", type=int, default=1)
+    g.add_argument("--seed", type=int, default=42)
+    g.add_argument("--end", help="end of the time span, ISO-8601 (default: now)")
+    g.add_argument("--account", action="append", help="account id (repeatable)")
+    g.add_argument("--region", action="append", help="region (repeatable)")
+    g.add_argument("--prefix", help="S3 key prefix before AWSLogs/")
+    g.add_argument("--org-id", help="organization id: write the organization-trail layout")
+    g.add_argument("--role", default=queries.DEFAULT_ROLE, help="Spinnaker's managed role")
+    g.set_defaults(run=cmd_generate)
+
+    d = sub.add_parser("demo", help="generate a day of Spinnaker activity and query it")
+    d.add_argument("--dir", default="spintrail-demo", help="folder for the demo logs")
+    d.add_argument("--events", type=int, default=200_000)
+    d.add_argument("--seed", type=int, default=42)
+    d.add_argument("--rows", type=int, default=15, help="rows to show per result")
+    d.set_defaults(run=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except SpintrailError as err:
+        print(f"spintrail: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("spintrail: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # Output piped into head(1) and friends.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

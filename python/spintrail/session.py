@@ -1,0 +1,172 @@
+"""Sessions: CloudTrail logs as the Athena table ``"default"."cloudtrail_logs"``, queried with
+Athena's SQL dialect, results as ``pyarrow.Table`` (zero-copy through the Arrow C stream
+interface).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pyarrow as pa
+
+from spintrail import _internal
+from spintrail.errors import InvalidArgumentError
+
+Source = str | os.PathLike[str]
+OnError = Literal["raise", "skip"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A log file or record left out of a scan (with ``on_error="skip"``)."""
+
+    path: str
+    #: Index in the file's ``Records`` array; ``None`` when the whole file was left out.
+    record: int | None
+    reason: str
+
+    def __str__(self) -> str:
+        where = self.path if self.record is None else f"{self.path}: record {self.record}"
+        return f"{where}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class ScanStats:
+    """What a query read: files, bytes, records, and what it rejected and why."""
+
+    files_listed: int = 0
+    files_pruned: int = 0
+    files_read: int = 0
+    files_skipped: int = 0
+    files_excluded: int = 0
+    bytes_read: int = 0
+    json_bytes: int = 0
+    records_read: int = 0
+    records_rejected: int = 0
+    rows: int = 0
+    problems: tuple[Problem, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def _from_dict(cls, raw: dict[str, Any]) -> ScanStats:
+        problems = tuple(Problem(p, r, why) for p, r, why in raw.pop("problems", []))
+        return cls(problems=problems, **raw)
+
+    def summary(self) -> str:
+        """One line for humans, e.g. for a CLI's stderr."""
+        text = (
+            f"{self.files_read} files ({self.bytes_read / 1e6:.1f} MB, "
+            f"{self.json_bytes / 1e6:.1f} MB JSON), {self.records_read} records"
+        )
+        if self.files_pruned:
+            text += f", {self.files_pruned} files pruned"
+        if self.records_rejected or self.files_skipped:
+            text += (
+                f"; skipped {self.files_skipped} files and "
+                f"{self.records_rejected} records (see .problems)"
+            )
+        return text
+
+
+def _sources(source: Source | Sequence[Source]) -> list[str]:
+    if isinstance(source, str | os.PathLike):
+        return [os.fspath(source)]
+    items = [os.fspath(s) for s in source]
+    if not items:
+        raise InvalidArgumentError("no source given: pass a folder, a file or a glob")
+    return items
+
+
+class Session:
+    """A connection to CloudTrail logs on one engine.
+
+    Create it with :func:`spintrail.connect`. ``sql`` returns a ``pyarrow.Table``; use
+    ``.to_pandas()`` or ``polars.from_arrow`` on it.
+    """
+
+    engine: str = "local"
+
+    def __init__(self, inner: _internal.LocalSession) -> None:
+        self._inner = inner
+
+    @property
+    def table(self) -> str:
+        """The table name queries use (in schema :attr:`database`)."""
+        return self._inner.table
+
+    @property
+    def database(self) -> str:
+        return self._inner.database
+
+    @property
+    def sources(self) -> list[str]:
+        return self._inner.sources
+
+    def sql(self, query: str) -> pa.Table:
+        """Runs an Athena-dialect query and returns the whole result.
+
+        The GIL is released while it runs, and Ctrl-C interrupts it.
+        """
+        return pa.table(self._inner.sql(query))
+
+    async def sql_async(self, query: str) -> pa.Table:
+        """Like :meth:`sql`, awaitable; cancelling the task stops the query."""
+        return pa.table(await self._inner.sql_async(query))
+
+    def sql_stream(self, query: str) -> pa.RecordBatchReader:
+        """Runs a query and yields its result batch by batch (for results larger than memory)."""
+        return pa.RecordBatchReader.from_stream(self._inner.sql_stream(query))
+
+    def explain(self, query: str) -> str:
+        """The physical plan the local engine runs for a query (files, pruning, columns read)."""
+        return self._inner.explain(query)
+
+    @property
+    def last_stats(self) -> ScanStats | None:
+        """Scan statistics of the last query (for a stream: as far as it has been read)."""
+        raw = self._inner.last_stats()
+        return None if raw is None else ScanStats._from_dict(dict(raw))
+
+    def __repr__(self) -> str:
+        return (
+            f"Session(engine={self.engine!r}, table='{self.database}.{self.table}', "
+            f"sources={self.sources!r})"
+        )
+
+
+def connect(
+    source: Source | Sequence[Source],
+    *,
+    engine: Literal["local"] = "local",
+    database: str = "default",
+    table: str = "cloudtrail_logs",
+    on_error: OnError = "raise",
+    batch_size: int = 8192,
+    threads: int = 0,
+) -> Session:
+    """Opens CloudTrail logs for SQL.
+
+    ``source`` is a folder in CloudTrail's S3 layout (``AWSLogs/<account>/CloudTrail/...``, also
+    the organization form), a flat folder of ``.json.gz``/``.json`` files, a single file, a glob,
+    or a list of these. ``on_error="skip"`` leaves out invalid files and records and reports them
+    in :attr:`Session.last_stats`; the default raises an error that names the file and record.
+    ``threads=0`` reads with one thread per core.
+    """
+    if engine != "local":
+        raise InvalidArgumentError(
+            f"unknown engine {engine!r}: this version of spintrail runs queries on the "
+            "embedded engine, engine='local'"
+        )
+    if on_error not in ("raise", "skip"):
+        raise InvalidArgumentError(f'on_error must be "raise" or "skip", not {on_error!r}')
+    inner = _internal.LocalSession(
+        _sources(source),
+        database=database,
+        table=table,
+        on_error=on_error,
+        batch_size=batch_size,
+        threads=threads,
+    )
+    return Session(inner)

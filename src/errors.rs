@@ -1,0 +1,92 @@
+//! The Python exception tree, all under `spintrail.SpintrailError`, and the mapping from the
+//! core's error enum. Messages keep the whole cause chain.
+
+use pyo3::create_exception;
+use pyo3::exceptions::PyException;
+use pyo3::prelude::*;
+use spintrail_core::Error;
+
+create_exception!(
+    spintrail,
+    SpintrailError,
+    PyException,
+    "Base class of every error spintrail raises."
+);
+create_exception!(
+    spintrail,
+    SourceError,
+    SpintrailError,
+    "A source (folder, file, glob) that does not exist or cannot be listed."
+);
+create_exception!(
+    spintrail,
+    LogFileError,
+    SpintrailError,
+    "A log file or record that is not valid CloudTrail; the message names the file (and record)."
+);
+create_exception!(
+    spintrail,
+    SqlError,
+    SpintrailError,
+    "SQL that does not parse or plan; the message gives the position or the name at fault."
+);
+create_exception!(
+    spintrail,
+    UnsupportedFunctionError,
+    SqlError,
+    "A Trino function the local engine does not provide; the message names it."
+);
+create_exception!(
+    spintrail,
+    InvalidArgumentError,
+    SpintrailError,
+    "An argument to a spintrail call that is not valid."
+);
+create_exception!(
+    spintrail,
+    QueryCancelledError,
+    SpintrailError,
+    "The query was cancelled."
+);
+create_exception!(
+    spintrail,
+    EngineError,
+    SpintrailError,
+    "An error inside the query engine that is none of the above."
+);
+
+/// Converts a core error into the matching Python exception.
+pub fn to_py(err: Error) -> PyErr {
+    let message = err.to_string();
+    match err {
+        Error::Source { .. } => SourceError::new_err(message),
+        Error::File { .. } | Error::Record { .. } | Error::Io { .. } => {
+            LogFileError::new_err(message)
+        }
+        Error::Sql(_) => SqlError::new_err(message),
+        Error::UnsupportedFunction { .. } => UnsupportedFunctionError::new_err(message),
+        Error::InvalidArgument(_) => InvalidArgumentError::new_err(message),
+        Error::Cancelled => QueryCancelledError::new_err(message),
+        Error::Engine(_) => EngineError::new_err(message),
+    }
+}
+
+/// Adds the exception classes to the module.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("SpintrailError", py.get_type::<SpintrailError>())?;
+    m.add("SourceError", py.get_type::<SourceError>())?;
+    m.add("LogFileError", py.get_type::<LogFileError>())?;
+    m.add("SqlError", py.get_type::<SqlError>())?;
+    m.add(
+        "UnsupportedFunctionError",
+        py.get_type::<UnsupportedFunctionError>(),
+    )?;
+    m.add(
+        "InvalidArgumentError",
+        py.get_type::<InvalidArgumentError>(),
+    )?;
+    m.add("QueryCancelledError", py.get_type::<QueryCancelledError>())?;
+    m.add("EngineError", py.get_type::<EngineError>())?;
+    Ok(())
+}

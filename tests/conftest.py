@@ -1,0 +1,48 @@
+"""Shared fixtures: the real CloudTrail records, laid out as CloudTrail delivers them."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+REAL = Path(__file__).parent / "data" / "real"
+CONFORMING = {
+    "stratus-red-team.json.gz": 310,
+    "panther-analysis.json.gz": 305,
+    "otrf-security-datasets.json.gz": 103,
+}
+NONCONFORMING = REAL / "panther-analysis.nonconforming.json.gz"
+
+
+@pytest.fixture(scope="session")
+def real_dir() -> Path:
+    return REAL
+
+
+@pytest.fixture()
+def layout(tmp_path: Path) -> Path:
+    """The three conforming files in an S3-style tree (two accounts, regions and days), plus a
+    digest file that is not part of the table."""
+    places = {
+        "stratus-red-team.json.gz": "AWSLogs/111111111111/CloudTrail/us-east-1/2024/07/30",
+        "panther-analysis.json.gz": "AWSLogs/111111111111/CloudTrail/eu-west-1/2024/07/31",
+        "otrf-security-datasets.json.gz": "AWSLogs/o-abc/222222222222/CloudTrail/us-east-1/2024/08/01",
+    }
+    for name, folder in places.items():
+        target = tmp_path / folder
+        target.mkdir(parents=True)
+        shutil.copy(REAL / name, target / name)
+    digest = tmp_path / "AWSLogs/111111111111/CloudTrail-Digest/us-east-1/2024/07/30"
+    digest.mkdir(parents=True)
+    shutil.copy(REAL / "otrf-security-datasets.json.gz", digest / "digest.json.gz")
+    return tmp_path
+
+
+@pytest.fixture()
+def flat(tmp_path: Path) -> Path:
+    """The conforming files in one flat folder."""
+    for name in CONFORMING:
+        shutil.copy(REAL / name, tmp_path / name)
+    return tmp_path
