@@ -408,3 +408,29 @@ fn timing_200k() {
         s.events as f64 / el.as_secs_f64()
     );
 }
+
+/// `cargo test --release -p spintrail-core --test generate -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn timing_1m() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = opts(dir.path(), 1_000_000);
+    o.days = 1;
+    o.threads = 0;
+    o.end = Utc::now();
+    let t = std::time::Instant::now();
+    let s = generate(&o).unwrap();
+    let el = t.elapsed();
+    println!(
+        "generated {} events in {} files, {:.1} MB JSON -> {:.1} MB gzip, in {:.2?}",
+        s.events,
+        s.files,
+        s.bytes_uncompressed as f64 / 1e6,
+        s.bytes_written as f64 / 1e6,
+        el
+    );
+    // Keep the output for a look: SPINTRAIL_KEEP_DIR=<dir> (the tree is moved there).
+    if let Ok(keep) = std::env::var("SPINTRAIL_KEEP_DIR") {
+        std::fs::rename(dir.path().join("AWSLogs"), Path::new(&keep).join("AWSLogs")).unwrap();
+    }
+}

@@ -529,7 +529,7 @@ impl Worker {
             let exec = Exec {
                 app: r.below(w.apps.len() as u64) as usize,
                 id: ulid(start as u64 * 1000 + r.below(1000), &mut r),
-                user: *r.pick(PIPELINE_USERS),
+                user: PIPELINE_USERS[r.below(PIPELINE_USERS.len() as u64) as usize],
                 rollback,
                 fail,
                 new_lt: format!("lt-{}", hex_id(r.next_u64(), 17)),
@@ -559,9 +559,9 @@ impl Worker {
         let other_w = [
             (Actor::Human, 3.0 * rhythm(mid)),
             (Actor::Ci, 1.2 * (0.2 + rhythm(mid))),
-            (Actor::Config, 0.6),
-            (Actor::ServiceAssume, 0.5),
-            (Actor::CloudTrailKms, 0.2),
+            (Actor::Config, 0.35),
+            (Actor::ServiceAssume, 0.3),
+            (Actor::CloudTrailKms, 0.12),
         ];
         let other_total: f64 = other_w.iter().map(|x| x.1).sum();
         let missing = c - self.evs.len() as u64;
