@@ -1,1 +1,0 @@
-//! Synthetic, deterministic CloudTrail logs of a Spinnaker installation.
