@@ -77,9 +77,7 @@ def run_engine(engine: str, data: Path, sql: str) -> dict[str, Any]:
 def gunzip_seconds(files: list[str]) -> float:
     started = time.perf_counter()
     for i in range(0, len(files), 200):
-        subprocess.run(
-            ["gzip", "-dc", *files[i : i + 200]], stdout=subprocess.DEVNULL, check=True
-        )
+        subprocess.run(["gzip", "-dc", *files[i : i + 200]], stdout=subprocess.DEVNULL, check=True)
     return time.perf_counter() - started
 
 

@@ -2,6 +2,7 @@
 //! `spintrail._internal`. Each class lives in its own file; the engine is `spintrail-core`.
 
 mod errors;
+mod generate;
 mod runtime;
 mod session;
 mod stats;
@@ -13,6 +14,7 @@ use pyo3::prelude::*;
 fn _internal(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     m.add_class::<session::LocalSession>()?;
+    m.add_function(wrap_pyfunction!(generate::generate, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

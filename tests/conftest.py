@@ -28,7 +28,9 @@ def layout(tmp_path: Path) -> Path:
     places = {
         "stratus-red-team.json.gz": "AWSLogs/111111111111/CloudTrail/us-east-1/2024/07/30",
         "panther-analysis.json.gz": "AWSLogs/111111111111/CloudTrail/eu-west-1/2024/07/31",
-        "otrf-security-datasets.json.gz": "AWSLogs/o-abc/222222222222/CloudTrail/us-east-1/2024/08/01",
+        "otrf-security-datasets.json.gz": (
+            "AWSLogs/o-abc/222222222222/CloudTrail/us-east-1/2024/08/01"
+        ),
     }
     for name, folder in places.items():
         target = tmp_path / folder

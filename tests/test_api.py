@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from conftest import CONFORMING, NONCONFORMING
-
 import spintrail
+from conftest import CONFORMING, NONCONFORMING
 
 TOTAL = sum(CONFORMING.values())
 
@@ -146,9 +145,7 @@ def test_ctrl_c_interrupts_a_running_query_and_the_gil_is_free(flat: Path) -> No
             print("interrupted after", round(time.monotonic() - started, 1))
         """
     )
-    out = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
-    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert "interrupted after" in out.stdout, out.stderr
 
 

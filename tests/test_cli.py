@@ -12,7 +12,6 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 from conftest import CONFORMING
-
 from spintrail.cli import main
 
 TOTAL = sum(CONFORMING.values())

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import CONFORMING
-
 import spintrail
+from conftest import CONFORMING
 
 
 def duckdb_rows(path: Path, select: str, group: str) -> list[tuple[object, ...]]:
@@ -55,10 +54,7 @@ def test_json_text_columns_hold_json(flat: Path) -> None:
 
     rows = (
         spintrail.connect(flat)
-        .sql(
-            "SELECT requestparameters, responseelements, additionaleventdata "
-            "FROM cloudtrail_logs"
-        )
+        .sql("SELECT requestparameters, responseelements, additionaleventdata FROM cloudtrail_logs")
         .to_pylist()
     )
     parsed = 0

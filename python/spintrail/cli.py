@@ -229,7 +229,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print()
     print(
         "Try your own:  spintrail query --source "
-        f"{out} \"SELECT eventname, count(*) AS n FROM cloudtrail_logs GROUP BY 1 ORDER BY n DESC\""
+        f'{out} "SELECT eventname, count(*) AS n FROM cloudtrail_logs GROUP BY 1 ORDER BY n DESC"'
     )
     return 0
 

@@ -85,9 +85,7 @@ GROUP BY  eventname, errorcode, errormessage
 ORDER BY  Total desc"""
 
 
-def calls_by_api(
-    role: str = DEFAULT_ROLE, limit: int = 20, table: str = "cloudtrail_logs"
-) -> str:
+def calls_by_api(role: str = DEFAULT_ROLE, limit: int = 20, table: str = "cloudtrail_logs") -> str:
     """Spinnaker's API calls by service and API, with error and throttling counts."""
     return f"""SELECT eventsource, eventname,
        count(*) AS calls,
