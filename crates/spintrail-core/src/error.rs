@@ -90,7 +90,9 @@ impl From<datafusion::error::DataFusionError> for Error {
             D::SQL(e, _) => Error::Sql(format!("SQL syntax error: {e}")),
             D::Plan(msg) => Error::Sql(msg),
             D::SchemaError(e, _) => Error::Sql(e.to_string()),
-            D::NotImplemented(msg) => Error::Sql(format!("not supported by the local engine: {msg}")),
+            D::NotImplemented(msg) => {
+                Error::Sql(format!("not supported by the local engine: {msg}"))
+            }
             D::ExecutionJoin(e) => Error::Engine(format!("worker failed: {e}")),
             other => Error::Engine(other.strip_backtrace()),
         }

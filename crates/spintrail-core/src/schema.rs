@@ -71,7 +71,10 @@ fn user_identity() -> Field {
         "accesskeyid",
         "username",
     ]);
-    fields.push(structure("onbehalfof", texts(&["userid", "identitystorearn"])));
+    fields.push(structure(
+        "onbehalfof",
+        texts(&["userid", "identitystorearn"]),
+    ));
     fields.push(session_context);
     structure("useridentity", fields)
 }
@@ -118,7 +121,12 @@ pub fn record_schema() -> SchemaRef {
                 text("eventcategory"),
                 structure(
                     "addendum",
-                    texts(&["reason", "updatedfields", "originalrequestid", "originaleventid"]),
+                    texts(&[
+                        "reason",
+                        "updatedfields",
+                        "originalrequestid",
+                        "originaleventid",
+                    ]),
                 ),
                 text("sessioncredentialfromconsole"),
                 text("edgedevicedetails"),
@@ -160,7 +168,11 @@ mod tests {
         assert_eq!(table.field(29).name(), "account");
         assert_eq!(table.field(31).name(), "day");
         for f in table.fields() {
-            assert_eq!(f.name(), &f.name().to_lowercase(), "column names are lower case");
+            assert_eq!(
+                f.name(),
+                &f.name().to_lowercase(),
+                "column names are lower case"
+            );
         }
     }
 
@@ -168,7 +180,10 @@ mod tests {
     fn json_columns_are_text() {
         let s = record_schema();
         for name in JSON_TEXT_COLUMNS {
-            assert_eq!(s.field_with_name(name).unwrap().data_type(), &DataType::Utf8);
+            assert_eq!(
+                s.field_with_name(name).unwrap().data_type(),
+                &DataType::Utf8
+            );
         }
     }
 }

@@ -2,9 +2,7 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{
-    Array, ArrayRef, ListBuilder, RecordBatch, StringBuilder, StructBuilder,
-};
+use datafusion::arrow::array::{ArrayRef, ListBuilder, RecordBatch, StringBuilder, StructBuilder};
 use datafusion::arrow::datatypes::{DataType, Field, Fields};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::datasource::MemTable;
@@ -26,15 +24,20 @@ const SPIN: &str = "arn:aws:sts::123456789012:assumed-role/SpinnakerManagedCA/Sp
 
 fn rows() -> Vec<Row> {
     let now = chrono::Utc::now();
-    let recent: &'static str =
-        Box::leak(now.format("%Y-%m-%dT%H:%M:%SZ").to_string().into_boxed_str());
+    let recent: &'static str = Box::leak(
+        now.format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string()
+            .into_boxed_str(),
+    );
     vec![
         Row {
             eventname: "DescribeInstances",
             eventtime: recent,
             arn: Some(SPIN),
             errorcode: None,
-            params: Some(r#"{"instancesSet": {"items": [{"instanceId": "i-1"}, {"instanceId": "i-2"}]}, "a.b": "dot", "n": 5}"#),
+            params: Some(
+                r#"{"instancesSet": {"items": [{"instanceId": "i-1"}, {"instanceId": "i-2"}]}, "a.b": "dot", "n": 5}"#,
+            ),
             resources: Some(vec![
                 ("arn:aws:ec2:::i-1", "111", "AWS::EC2::Instance"),
                 ("arn:aws:ec2:::i-2", "111", "AWS::EC2::Instance"),
@@ -141,7 +144,12 @@ fn user_identity(rows: &[Row], dt: &DataType) -> ArrayRef {
         }
     }
     Arc::new(datafusion::arrow::array::StructArray::new(
-        Fields::from(fields.iter().map(|f| f.as_ref().clone()).collect::<Vec<Field>>()),
+        Fields::from(
+            fields
+                .iter()
+                .map(|f| f.as_ref().clone())
+                .collect::<Vec<Field>>(),
+        ),
         children,
         None,
     ))
@@ -238,6 +246,26 @@ ORDER BY  Total desc"#;
 }
 
 #[tokio::test]
+async fn trino_column_names() {
+    let ctx = context();
+    let plan = plan_query(
+        &ctx,
+        "SELECT eventname, count(*), useridentity.arn, c.day FROM cloudtrail_logs c GROUP BY 1, 3, 4 ORDER BY count(*) DESC",
+    )
+    .await
+    .expect("plan");
+    let names: Vec<&str> = plan
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .collect();
+    assert_eq!(names, vec!["eventname", "_col1", "arn", "day"]);
+    let r = rows_of("SELECT eventname, count(*) FROM cloudtrail_logs GROUP BY eventname ORDER BY count(*) DESC, 1 LIMIT 1").await;
+    assert_eq!(r, vec!["DescribeInstances|2"]);
+}
+
+#[tokio::test]
 async fn identifiers_are_case_insensitive() {
     assert_eq!(
         one(r#"SELECT "eventName", EVENTNAME AS "MyName" FROM awsdatacatalog."default".cloudtrail_logs WHERE eventname = 'GetObject'"#).await,
@@ -289,17 +317,26 @@ async fn unnest_without_left_alias_and_comma_form() {
     assert_eq!(r[2], "PutObject|arn:aws:s3:::b2");
     let r = rows_of("SELECT c.eventname, t.arn FROM \"default\".cloudtrail_logs c, UNNEST(c.resources) AS t(arn, accountid, type) ORDER BY 2").await;
     assert_eq!(r.len(), 3);
-    let r = rows_of("SELECT count(*) AS n FROM cloudtrail_logs CROSS JOIN LATERAL UNNEST(resources) AS t(r)").await;
+    let r = rows_of(
+        "SELECT count(*) AS n FROM cloudtrail_logs CROSS JOIN LATERAL UNNEST(resources) AS t(r)",
+    )
+    .await;
     assert_eq!(r, vec!["3"]);
     // Aggregation over the expanded rows, with a CTE around it.
     let r = rows_of("WITH x AS (SELECT eventname, resources FROM cloudtrail_logs) SELECT t.type, count(*) AS n FROM x CROSS JOIN UNNEST(resources) AS t(arn, accountid, type) GROUP BY t.type ORDER BY n DESC").await;
     assert_eq!(r, vec!["AWS::EC2::Instance|2", "AWS::S3::Bucket|1"]);
     // SELECT * has the left columns and then the unnest columns.
     let ctx = context();
-    let plan = plan_query(&ctx, "SELECT * FROM cloudtrail_logs CROSS JOIN UNNEST(resources) AS t(r)")
-        .await
-        .expect("plan");
-    assert_eq!(plan.schema().fields().len(), table_schema().fields().len() + 1);
+    let plan = plan_query(
+        &ctx,
+        "SELECT * FROM cloudtrail_logs CROSS JOIN UNNEST(resources) AS t(r)",
+    )
+    .await
+    .expect("plan");
+    assert_eq!(
+        plan.schema().fields().len(),
+        table_schema().fields().len() + 1
+    );
 }
 
 #[tokio::test]
@@ -317,10 +354,19 @@ async fn subscript_then_dot() {
 
 #[tokio::test]
 async fn unsupported_constructs_are_named() {
-    let e = err("SELECT * FROM cloudtrail_logs CROSS JOIN UNNEST(resources) WITH ORDINALITY AS t(r, n)").await;
-    assert!(matches!(&e, Error::Sql(m) if m.contains("WITH ORDINALITY") && m.contains("local engine")), "{e}");
+    let e = err(
+        "SELECT * FROM cloudtrail_logs CROSS JOIN UNNEST(resources) WITH ORDINALITY AS t(r, n)",
+    )
+    .await;
+    assert!(
+        matches!(&e, Error::Sql(m) if m.contains("WITH ORDINALITY") && m.contains("local engine")),
+        "{e}"
+    );
     let e = err("SELECT * FROM cloudtrail_logs LEFT JOIN UNNEST(resources) AS t(r) ON true").await;
-    assert!(matches!(&e, Error::Sql(m) if m.contains("LEFT JOIN UNNEST") && m.contains("local engine")), "{e}");
+    assert!(
+        matches!(&e, Error::Sql(m) if m.contains("LEFT JOIN UNNEST") && m.contains("local engine")),
+        "{e}"
+    );
     let e = err("INSERT INTO cloudtrail_logs SELECT * FROM cloudtrail_logs").await;
     assert!(matches!(&e, Error::Sql(m) if m.contains("INSERT")), "{e}");
 }
@@ -331,7 +377,7 @@ async fn syntax_error_has_position() {
     match e {
         Error::Sql(m) => {
             assert!(m.contains("SQL syntax error"), "{m}");
-            assert!(m.contains("Line: 2") && m.contains("Column: 3"), "{m}");
+            assert!(m.contains("Line: 2") && m.contains("Column: 7"), "{m}");
         }
         other => panic!("{other:?}"),
     }
@@ -363,11 +409,13 @@ async fn try_catches_errors() {
         "NULL|NULL|NULL|NULL|5"
     );
     assert_eq!(
-        one("SELECT count(try(from_iso8601_timestamp(requestparameters))) FROM cloudtrail_logs").await,
+        one("SELECT count(try(from_iso8601_timestamp(requestparameters))) FROM cloudtrail_logs")
+            .await,
         "0"
     );
     assert_eq!(
-        one("SELECT try(json_extract_scalar('{}', 'bad path')), try(date_add('eon', 1, now()))").await,
+        one("SELECT try(json_extract_scalar('{}', 'bad path')), try(date_add('eon', 1, now()))")
+            .await,
         "NULL|NULL"
     );
     match err("SELECT from_iso8601_timestamp('garbage')").await {
@@ -440,8 +488,10 @@ async fn array_and_string_functions() {
         "true|false|NULL"
     );
     assert_eq!(
-        one("SELECT array_join(ARRAY['a', NULL, 'b'], ','), array_join(ARRAY['a', NULL], ',', 'x')")
-            .await,
+        one(
+            "SELECT array_join(ARRAY['a', NULL, 'b'], ','), array_join(ARRAY['a', NULL], ',', 'x')"
+        )
+        .await,
         "a,b|a,x"
     );
     assert_eq!(
@@ -462,7 +512,10 @@ async fn array_and_string_functions() {
             .await,
         "abc|NULL|3|[a, b]"
     );
-    assert_eq!(field_type("SELECT strpos('a', 'a')", 0).await, DataType::Int64);
+    assert_eq!(
+        field_type("SELECT strpos('a', 'a')", 0).await,
+        DataType::Int64
+    );
 }
 
 #[tokio::test]
@@ -547,7 +600,10 @@ async fn json_functions() {
         DataType::Int64
     );
     match err("SELECT json_extract_scalar(requestparameters, 'a.b') FROM cloudtrail_logs").await {
-        Error::Sql(m) => assert!(m.contains("json_extract_scalar") && m.contains("a.b"), "{m}"),
+        Error::Sql(m) => assert!(
+            m.contains("json_extract_scalar") && m.contains("a.b"),
+            "{m}"
+        ),
         other => panic!("{other:?}"),
     }
     assert_eq!(one("SELECT json_extract_scalar(NULL, '$.a')").await, "NULL");

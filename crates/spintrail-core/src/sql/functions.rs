@@ -184,7 +184,10 @@ fn is_string(t: &DataType) -> bool {
 }
 
 fn is_temporal(t: &DataType) -> bool {
-    matches!(t, DataType::Timestamp(..) | DataType::Date32 | DataType::Null)
+    matches!(
+        t,
+        DataType::Timestamp(..) | DataType::Date32 | DataType::Null
+    )
 }
 
 fn is_integer(t: &DataType) -> bool {
@@ -278,10 +281,9 @@ impl ScalarUDFImpl for TrinoFn {
                 _ => bad("varchar, varchar pattern[, varchar replacement]"),
             },
             Kind::ElementAt => match t {
-                [DataType::List(f), i] | [DataType::LargeList(f), i] if is_integer(i) => Ok(vec![
-                    DataType::List(f.clone()),
-                    DataType::Int64,
-                ]),
+                [DataType::List(f), i] | [DataType::LargeList(f), i] if is_integer(i) => {
+                    Ok(vec![DataType::List(f.clone()), DataType::Int64])
+                }
                 [DataType::FixedSizeList(f, _), i] if is_integer(i) => {
                     Ok(vec![DataType::List(f.clone()), DataType::Int64])
                 }
@@ -297,14 +299,15 @@ impl ScalarUDFImpl for TrinoFn {
                 _ => bad("array(E), bigint or map(K, V), K"),
             },
             Kind::Contains => match t {
-                [DataType::List(f), _] | [DataType::LargeList(f), _] => Ok(vec![
-                    DataType::List(f.clone()),
-                    f.data_type().clone(),
-                ]),
+                [DataType::List(f), _] | [DataType::LargeList(f), _] => {
+                    Ok(vec![DataType::List(f.clone()), f.data_type().clone()])
+                }
                 _ => bad("array(T), T"),
             },
             Kind::Concat => {
-                if t.iter().any(|x| matches!(x, DataType::List(_) | DataType::LargeList(_))) {
+                if t.iter()
+                    .any(|x| matches!(x, DataType::List(_) | DataType::LargeList(_)))
+                {
                     Ok(t.to_vec())
                 } else if t.is_empty() {
                     bad("varchar, ...")
@@ -407,7 +410,9 @@ pub(crate) fn arrays(args: &[ColumnarValue], number_rows: usize) -> DfResult<Arr
 /// Wraps a result array: a scalar when all inputs were scalars.
 pub(crate) fn finish(array: ArrayRef, all_scalar: bool) -> DfResult<ColumnarValue> {
     if all_scalar {
-        Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&array, 0)?))
+        Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
+            &array, 0,
+        )?))
     } else {
         Ok(ColumnarValue::Array(array))
     }
@@ -437,7 +442,10 @@ pub(crate) fn int64_array(array: &ArrayRef) -> DfResult<&Int64Array> {
 }
 
 /// Either the value or, in lenient mode, NULL; otherwise the error.
-pub(crate) fn lenient_or<T>(r: std::result::Result<Option<T>, String>, lenient: bool) -> DfResult<Option<T>> {
+pub(crate) fn lenient_or<T>(
+    r: std::result::Result<Option<T>, String>,
+    lenient: bool,
+) -> DfResult<Option<T>> {
     match r {
         Ok(v) => Ok(v),
         Err(_) if lenient => Ok(None),
@@ -601,7 +609,10 @@ fn regexp_replace(args: &ScalarFunctionArgs, lenient: bool) -> DfResult<Columnar
         if !matches!(&last_replacement, Some((k, _)) if k == raw) {
             last_replacement = Some((raw.to_string(), translate_replacement(raw)));
         }
-        let replacement = last_replacement.as_ref().map(|(_, t)| t.as_str()).unwrap_or("");
+        let replacement = last_replacement
+            .as_ref()
+            .map(|(_, t)| t.as_str())
+            .unwrap_or("");
         let res = cache
             .get(p.value(i))
             .map(|re| Some(re.replace_all(s.value(i), replacement)));
@@ -649,9 +660,11 @@ fn concat(args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
 fn element_at(args: ScalarFunctionArgs, lenient: bool) -> DfResult<ColumnarValue> {
     let first = args.arg_fields.first().map(|f| f.data_type().clone());
     if !matches!(first, Some(DataType::Map(..))) {
-        if let ColumnarValue::Scalar(ScalarValue::Int64(Some(0))) = args.args.get(1).unwrap_or(
-            &ColumnarValue::Scalar(ScalarValue::Null),
-        ) {
+        if let ColumnarValue::Scalar(ScalarValue::Int64(Some(0))) = args
+            .args
+            .get(1)
+            .unwrap_or(&ColumnarValue::Scalar(ScalarValue::Null))
+        {
             return lenient_or::<()>(
                 Err("element_at: SQL array indices start at 1".into()),
                 lenient,

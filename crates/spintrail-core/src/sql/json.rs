@@ -252,6 +252,7 @@ impl<'a> Scanner<'a> {
         self.i += 1;
         self.ws();
         if self.peek()? == close {
+            self.i += 1;
             return Some(0);
         }
         let mut n = 0;
@@ -270,7 +271,10 @@ impl<'a> Scanner<'a> {
             self.ws();
             match self.peek()? {
                 b',' => self.i += 1,
-                c if c == close => return Some(n),
+                c if c == close => {
+                    self.i += 1;
+                    return Some(n);
+                }
                 _ => return None,
             }
         }

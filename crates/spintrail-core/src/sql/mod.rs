@@ -37,7 +37,8 @@ pub async fn plan_query(ctx: &SessionContext, sql: &str) -> Result<LogicalPlan> 
         other => return Err(refuse_statement(&other)),
     };
     rewrite::rewrite_query(ctx, &mut query).await?;
-    let statement = datafusion::sql::parser::Statement::Statement(Box::new(Statement::Query(query)));
+    let statement =
+        datafusion::sql::parser::Statement::Statement(Box::new(Statement::Query(query)));
     let state = ctx.state();
     state
         .statement_to_plan(statement)

@@ -25,12 +25,12 @@ use std::ops::ControlFlow;
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::prelude::SessionContext;
+use datafusion::sql::sqlparser::ast::{visit_expressions_mut, VisitMut};
 use datafusion::sql::sqlparser::ast::{
     AccessExpr, BinaryOperator, CastKind, Expr, Function, FunctionArg, FunctionArgExpr,
     FunctionArguments, Ident, JoinConstraint, JoinOperator, ObjectNamePart, Query, Select,
-    SetExpr, Subscript, TableFactor, TableWithJoins, Value, With,
+    SelectItem, SetExpr, Subscript, TableFactor, TableWithJoins, Value, With,
 };
-use datafusion::sql::sqlparser::ast::{visit_expressions_mut, VisitMut};
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 use futures::future::BoxFuture;
@@ -40,6 +40,7 @@ use crate::{Error, Result};
 
 /// Applies all rewrites to `query`.
 pub async fn rewrite_query(ctx: &SessionContext, query: &mut Query) -> Result<()> {
+    name_columns(query);
     rewrite_expressions(query)?;
     rewrite_unnest(ctx, query, None).await
 }
@@ -118,6 +119,59 @@ fn is_plain_call(f: &Function) -> bool {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Output column names as Trino gives them.
+
+/// Names unaliased select items as Trino does: a column keeps its name, a field access
+/// (`useridentity.arn`, `t.c`) is named after its last field, anything else is `_col<i>`.
+/// (This also avoids DataFusion's duplicate-name errors for repeated expressions.)
+fn name_columns(query: &mut Query) {
+    struct Namer;
+    impl datafusion::sql::sqlparser::ast::VisitorMut for Namer {
+        type Break = ();
+        fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
+            name_set_expr(&mut query.body);
+            ControlFlow::Continue(())
+        }
+    }
+    let _ = query.visit(&mut Namer);
+}
+
+fn name_set_expr(body: &mut SetExpr) {
+    match body {
+        SetExpr::Select(select) => {
+            for (i, item) in select.projection.iter_mut().enumerate() {
+                if let SelectItem::UnnamedExpr(expr) = item {
+                    let name = match expr {
+                        Expr::Identifier(_) => continue,
+                        Expr::CompoundIdentifier(parts) => match parts.last() {
+                            Some(last) => last.value.clone(),
+                            None => continue,
+                        },
+                        Expr::CompoundFieldAccess { access_chain, .. } => {
+                            match access_chain.last() {
+                                Some(AccessExpr::Dot(Expr::Identifier(id))) => id.value.clone(),
+                                _ => format!("_col{i}"),
+                            }
+                        }
+                        _ => format!("_col{i}"),
+                    };
+                    *item = SelectItem::ExprWithAlias {
+                        expr: expr.clone(),
+                        alias: Ident::new(name),
+                    };
+                }
+            }
+        }
+        SetExpr::Query(q) => name_set_expr(&mut q.body),
+        SetExpr::SetOperation { left, right, .. } => {
+            name_set_expr(left);
+            name_set_expr(right);
+        }
+        _ => {}
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Pass 1: expressions.
 
 /// Rewrites Trino expressions in the whole query (including subqueries).
@@ -158,8 +212,12 @@ fn arity_error(name: &str, expected: &str, got: usize) -> Error {
 
 fn rewrite_expr(expr: &mut Expr) -> Result<()> {
     match expr {
-        Expr::CompoundFieldAccess { access_chain, .. } => {
-            fix_dot_after_subscript(access_chain);
+        Expr::CompoundFieldAccess { root, access_chain } => {
+            let after_value = !matches!(
+                root.as_ref(),
+                Expr::Identifier(_) | Expr::CompoundIdentifier(_)
+            );
+            fix_dot_after_subscript(access_chain, after_value);
             Ok(())
         }
         Expr::Function(f) => {
@@ -173,8 +231,8 @@ fn rewrite_expr(expr: &mut Expr) -> Result<()> {
 }
 
 /// `a[1].b.c` → `a[1]['b']['c']` (DataFusion does not accept a dot after a subscript).
-fn fix_dot_after_subscript(chain: &mut Vec<AccessExpr>) {
-    let mut seen_subscript = false;
+fn fix_dot_after_subscript(chain: &mut Vec<AccessExpr>, after_value: bool) {
+    let mut seen_subscript = after_value;
     let mut out = Vec::with_capacity(chain.len());
     for access in chain.drain(..) {
         match access {
@@ -211,7 +269,10 @@ fn rewrite_function(expr: &mut Expr, name: &str) -> Result<()> {
             if args.len() != 1 || !is_plain_call(f) {
                 return Err(arity_error("try", "1", args.len()));
             }
-            let mut inner = args.into_iter().next().unwrap_or(Expr::Value(Value::Null.into()));
+            let mut inner = args
+                .into_iter()
+                .next()
+                .unwrap_or(Expr::Value(Value::Null.into()));
             make_lenient(&mut inner)?;
             *expr = Expr::Nested(Box::new(inner));
         }
@@ -284,7 +345,11 @@ fn rewrite_function(expr: &mut Expr, name: &str) -> Result<()> {
             }
             *expr = call;
         }
-        "approx_distinct" | "cardinality" | "length" | "strpos" | "levenshtein_distance"
+        "approx_distinct"
+        | "cardinality"
+        | "length"
+        | "strpos"
+        | "levenshtein_distance"
         | "json_array_length" => {
             if name == "levenshtein_distance" {
                 rename(f, "levenshtein");
@@ -369,9 +434,7 @@ struct UnnestSpec {
 }
 
 fn unsupported(construct: &str) -> Error {
-    Error::Sql(format!(
-        "{construct} is not supported by the local engine"
-    ))
+    Error::Sql(format!("{construct} is not supported by the local engine"))
 }
 
 /// Recognises `UNNEST(...)` and `LATERAL UNNEST(...)` table factors.
@@ -635,6 +698,17 @@ fn rename_in_expr(expr: &mut Expr, renames: &[(String, Ident)]) {
 }
 
 fn rename_one(e: &mut Expr, renames: &[(String, Ident)]) {
+    if let Expr::CompoundFieldAccess { root, .. } = e {
+        match root.as_mut() {
+            Expr::Identifier(id) => {
+                if let Some((_, to)) = renames.iter().find(|(from, _)| *from == id.value) {
+                    *id = to.clone();
+                }
+            }
+            other => rename_one(other, renames),
+        }
+        return;
+    }
     if let Expr::CompoundIdentifier(parts) = e {
         if parts.len() >= 2 {
             if let Some((_, to)) = renames.iter().find(|(from, _)| *from == parts[0].value) {
@@ -782,7 +856,10 @@ async fn expand(
             inner_items.join(", ")
         )
     } else {
-        format!("(SELECT {} FROM {left_sql}) AS {a}", select_items.join(", "))
+        format!(
+            "(SELECT {} FROM {left_sql}) AS {a}",
+            select_items.join(", ")
+        )
     };
     let dialect = GenericDialect {};
     let factor = Parser::new(&dialect)

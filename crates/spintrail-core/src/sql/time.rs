@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, Months, NaiveDate, NaiveDateTime, TimeDelta, Timelike};
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, Date32Array, Float64Array, Int64Array, PrimitiveArray,
-    StringBuilder, TimestampMillisecondArray,
+    Array, ArrayRef, AsArray, Date32Array, Float64Array, Int64Array, PrimitiveArray, StringBuilder,
+    TimestampMillisecondArray,
 };
 use datafusion::arrow::datatypes::{
     DataType, Date32Type, Float64Type, TimeUnit, TimestampMicrosecondType,
@@ -383,8 +383,7 @@ pub fn date_add(args: &ScalarFunctionArgs, lenient: bool) -> DfResult<ColumnarVa
                     Unit::Month | Unit::Quarter | Unit::Year => {
                         let dt = x.datetime(i).ok_or_else(overflow)?;
                         let months = amount.checked_mul(unit.months()).ok_or_else(overflow)?;
-                        add_months(dt, months)
-                            .map(|r| r.and_utc().timestamp().div_euclid(86_400))
+                        add_months(dt, months).map(|r| r.and_utc().timestamp().div_euclid(86_400))
                     }
                     _ => {
                         return Err(
@@ -446,13 +445,18 @@ pub fn date_diff(args: &ScalarFunctionArgs, lenient: bool) -> DfResult<ColumnarV
             return Ok(None);
         }
         let range = || "date_diff: timestamp out of range".to_string();
-        let (p, q) = (x.datetime(i).ok_or_else(range)?, y.datetime(i).ok_or_else(range)?);
+        let (p, q) = (
+            x.datetime(i).ok_or_else(range)?,
+            y.datetime(i).ok_or_else(range)?,
+        );
         match unit.fixed_ms() {
             Some(ms) => {
                 let delta: TimeDelta = q - p;
                 Ok(Some(delta.num_milliseconds() / ms))
             }
-            None => Ok(Some(months_between(p, q).ok_or_else(range)? / unit.months())),
+            None => Ok(Some(
+                months_between(p, q).ok_or_else(range)? / unit.months(),
+            )),
         }
     };
     let mut out: Vec<Option<i64>> = Vec::with_capacity(a.len);
@@ -495,7 +499,9 @@ pub fn to_iso8601(args: &ScalarFunctionArgs, lenient: bool) -> DfResult<Columnar
             Some(o) => Some(o),
             None => {
                 return lenient_or::<()>(
-                    Err(format!("to_iso8601: time zone '{t}' is not supported by the local engine")),
+                    Err(format!(
+                        "to_iso8601: time zone '{t}' is not supported by the local engine"
+                    )),
                     lenient,
                 )
                 .map(|_| ColumnarValue::Scalar(datafusion::common::ScalarValue::Utf8(None)))
@@ -610,7 +616,13 @@ fn write_mysql(buf: &mut String, dt: &NaiveDateTime, items: &[FormatItem]) {
                     if dt.hour() < 12 { "AM" } else { "PM" }
                 ),
                 'S' | 's' => write!(buf, "{:02}", dt.second()),
-                'T' => write!(buf, "{:02}:{:02}:{:02}", dt.hour(), dt.minute(), dt.second()),
+                'T' => write!(
+                    buf,
+                    "{:02}:{:02}:{:02}",
+                    dt.hour(),
+                    dt.minute(),
+                    dt.second()
+                ),
                 'v' => write!(buf, "{:02}", dt.iso_week().week()),
                 'W' => write!(buf, "{}", dt.format("%A")),
                 'x' => write!(buf, "{:04}", dt.iso_week().year()),
@@ -736,7 +748,10 @@ mod tests {
             parse_iso8601_timestamp("2024-07-30T19:31:21-0200"),
             Some(1_722_375_081_000)
         );
-        assert_eq!(parse_iso8601_timestamp("2024-07-30"), Some(1_722_297_600_000));
+        assert_eq!(
+            parse_iso8601_timestamp("2024-07-30"),
+            Some(1_722_297_600_000)
+        );
         assert_eq!(parse_iso8601_timestamp("2024-07-30 21:31:21"), None);
         assert_eq!(parse_iso8601_timestamp("garbage"), None);
         assert_eq!(parse_iso8601_timestamp("2024-02-30"), None);
