@@ -399,9 +399,11 @@ fn make_lenient(expr: &mut Expr) -> Result<()> {
                     *kind = CastKind::TryCast;
                 }
             }
-            Expr::BinaryOp { op, right, .. }
-                if matches!(op, BinaryOperator::Divide | BinaryOperator::Modulo) =>
-            {
+            Expr::BinaryOp {
+                op: BinaryOperator::Divide | BinaryOperator::Modulo,
+                right,
+                ..
+            } => {
                 let divisor = std::mem::replace(right.as_mut(), Expr::Value(Value::Null.into()));
                 let mut call = match template("nullif(__0, __1)", &[divisor, zero.clone()]) {
                     Ok(c) => c,

@@ -131,9 +131,8 @@ pub fn parse_iso8601_timestamp(s: &str) -> Option<i64> {
             c.i += 1;
             let oh = c.digits(2)?;
             let mut om = 0;
-            if c.eat(b':') {
-                om = c.digits(2)?;
-            } else if !c.done() {
+            // `+hh`, `+hh:mm` or `+hhmm`.
+            if c.eat(b':') || !c.done() {
                 om = c.digits(2)?;
             }
             if oh > 18 || om > 59 {
