@@ -1,1 +1,740 @@
 //! Trino functions as DataFusion UDFs.
+//!
+//! One [`TrinoFn`] implementation dispatches on [`Kind`]. Every fallible function is registered
+//! twice: under its Trino name (errors name the function and the offending value) and as
+//! `__try_<name>`, the lenient twin used inside `try(...)`, which yields NULL instead.
+//! Literal arguments (units, JSON paths, formats, patterns) are parsed once per batch.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Int64Array, MapArray, StringArray, StringBuilder,
+    UInt32Array,
+};
+use datafusion::arrow::compute::take;
+use datafusion::arrow::datatypes::{DataType, TimeUnit};
+use datafusion::common::ScalarValue;
+use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
+use datafusion::prelude::SessionContext;
+use regex::Regex;
+
+use super::{json, time};
+use crate::{Error, Result};
+
+/// Prefix of the lenient twins used inside `try(...)`.
+pub const TRY_PREFIX: &str = "__try_";
+
+/// The functions of ours that can fail on data and have a lenient twin.
+pub fn is_fallible(name: &str) -> bool {
+    Kind::from_name(name).is_some_and(|k| k.fallible())
+}
+
+/// Hints for Trino functions the local engine does not provide.
+pub fn trino_hint(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "format_datetime" | "parse_datetime" => {
+            "Joda-style formats are not supported; use date_format with MySQL-style specifiers"
+        }
+        "date_parse" => "use from_iso8601_timestamp for ISO-8601 text",
+        "transform" | "filter" | "reduce" | "any_match" | "all_match" | "none_match" => {
+            "lambda expressions are not supported by the local engine"
+        }
+        "at_timezone" | "with_timezone" => "timestamps are always UTC in the local engine",
+        "regexp_extract_all" | "regexp_split" => "use regexp_extract",
+        _ => return None,
+    })
+}
+
+/// Registers all functions (both the strict and the lenient variants).
+pub fn register(ctx: &SessionContext) -> Result<()> {
+    for kind in Kind::ALL {
+        ctx.register_udf(ScalarUDF::new_from_impl(TrinoFn::new(*kind, false)));
+        if kind.fallible() {
+            ctx.register_udf(ScalarUDF::new_from_impl(TrinoFn::new(*kind, true)));
+        }
+    }
+    Ok(())
+}
+
+/// Which Trino function a [`TrinoFn`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    FromIso8601Timestamp,
+    FromIso8601Date,
+    ToIso8601,
+    DateAdd,
+    DateDiff,
+    DateFormat,
+    FromUnixtime,
+    ToUnixtime,
+    JsonExtract,
+    JsonExtractScalar,
+    JsonArrayLength,
+    JsonSize,
+    JsonParse,
+    JsonFormat,
+    ElementAt,
+    Contains,
+    SplitPart,
+    RegexpExtract,
+    RegexpReplace,
+    Concat,
+}
+
+impl Kind {
+    const ALL: &'static [Kind] = &[
+        Kind::FromIso8601Timestamp,
+        Kind::FromIso8601Date,
+        Kind::ToIso8601,
+        Kind::DateAdd,
+        Kind::DateDiff,
+        Kind::DateFormat,
+        Kind::FromUnixtime,
+        Kind::ToUnixtime,
+        Kind::JsonExtract,
+        Kind::JsonExtractScalar,
+        Kind::JsonArrayLength,
+        Kind::JsonSize,
+        Kind::JsonParse,
+        Kind::JsonFormat,
+        Kind::ElementAt,
+        Kind::Contains,
+        Kind::SplitPart,
+        Kind::RegexpExtract,
+        Kind::RegexpReplace,
+        Kind::Concat,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::FromIso8601Timestamp => "from_iso8601_timestamp",
+            Kind::FromIso8601Date => "from_iso8601_date",
+            Kind::ToIso8601 => "to_iso8601",
+            Kind::DateAdd => "date_add",
+            Kind::DateDiff => "date_diff",
+            Kind::DateFormat => "date_format",
+            Kind::FromUnixtime => "from_unixtime",
+            Kind::ToUnixtime => "to_unixtime",
+            Kind::JsonExtract => "json_extract",
+            Kind::JsonExtractScalar => "json_extract_scalar",
+            Kind::JsonArrayLength => "json_array_length",
+            Kind::JsonSize => "json_size",
+            Kind::JsonParse => "json_parse",
+            Kind::JsonFormat => "json_format",
+            Kind::ElementAt => "element_at",
+            Kind::Contains => "contains",
+            Kind::SplitPart => "split_part",
+            Kind::RegexpExtract => "regexp_extract",
+            Kind::RegexpReplace => "regexp_replace",
+            Kind::Concat => "concat",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Kind> {
+        Kind::ALL.iter().copied().find(|k| k.name() == name)
+    }
+
+    fn fallible(self) -> bool {
+        !matches!(
+            self,
+            Kind::ToUnixtime | Kind::JsonArrayLength | Kind::Contains | Kind::Concat
+        )
+    }
+}
+
+/// A Trino function (strict or lenient).
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct TrinoFn {
+    kind: Kind,
+    lenient: bool,
+    name: String,
+    signature: Signature,
+}
+
+impl TrinoFn {
+    pub fn new(kind: Kind, lenient: bool) -> Self {
+        let name = if lenient {
+            format!("{TRY_PREFIX}{}", kind.name())
+        } else {
+            kind.name().to_string()
+        };
+        let volatility = Volatility::Immutable;
+        TrinoFn {
+            kind,
+            lenient,
+            name,
+            signature: Signature::user_defined(volatility),
+        }
+    }
+}
+
+/// An error of one of our functions, carried through DataFusion as our own [`Error::Sql`].
+pub(crate) fn fail(message: String) -> DataFusionError {
+    Error::Sql(message).into()
+}
+
+fn is_string(t: &DataType) -> bool {
+    matches!(
+        t,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null
+    )
+}
+
+fn is_temporal(t: &DataType) -> bool {
+    matches!(
+        t,
+        DataType::Timestamp(..) | DataType::Date32 | DataType::Null
+    )
+}
+
+fn is_integer(t: &DataType) -> bool {
+    t.is_integer() || matches!(t, DataType::Null)
+}
+
+fn type_error(name: &str, expected: &str, got: &[DataType]) -> DataFusionError {
+    let got: Vec<String> = got.iter().map(|t| t.to_string()).collect();
+    fail(format!(
+        "function {name} expects ({expected}), got ({})",
+        got.join(", ")
+    ))
+}
+
+fn temporal(t: &DataType) -> DataType {
+    match t {
+        DataType::Date64 => DataType::Date32,
+        DataType::Null => DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+        other => other.clone(),
+    }
+}
+
+impl ScalarUDFImpl for TrinoFn {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, t: &[DataType]) -> DfResult<Vec<DataType>> {
+        let name = self.kind.name();
+        let utf8 = DataType::Utf8;
+        let bad = |expected: &str| Err(type_error(name, expected, t));
+        match self.kind {
+            Kind::FromIso8601Timestamp | Kind::FromIso8601Date => match t {
+                [a] if is_string(a) => Ok(vec![utf8]),
+                _ => bad("varchar"),
+            },
+            Kind::JsonArrayLength | Kind::JsonParse | Kind::JsonFormat => match t {
+                [a] if is_string(a) => Ok(vec![utf8]),
+                _ => bad("json"),
+            },
+            Kind::JsonExtract | Kind::JsonExtractScalar | Kind::JsonSize => match t {
+                [a, b] if is_string(a) && is_string(b) => Ok(vec![utf8.clone(), utf8]),
+                _ => bad("json, varchar json_path"),
+            },
+            Kind::ToIso8601 | Kind::ToUnixtime => match t {
+                [a] if is_temporal(a) || matches!(a, DataType::Date64) => Ok(vec![temporal(a)]),
+                _ => bad("timestamp"),
+            },
+            Kind::FromUnixtime => match t {
+                [a] if a.is_numeric() || matches!(a, DataType::Null) => Ok(vec![DataType::Float64]),
+                _ => bad("double"),
+            },
+            Kind::DateAdd => match t {
+                [u, n, x] if is_string(u) && is_integer(n) && is_temporal(x) => {
+                    Ok(vec![utf8, DataType::Int64, temporal(x)])
+                }
+                _ => bad("varchar unit, bigint value, timestamp"),
+            },
+            Kind::DateDiff => match t {
+                [u, a, b] if is_string(u) && is_temporal(a) && is_temporal(b) => {
+                    Ok(vec![utf8, temporal(a), temporal(b)])
+                }
+                _ => bad("varchar unit, timestamp, timestamp"),
+            },
+            Kind::DateFormat => match t {
+                [a, f] if is_temporal(a) && is_string(f) => Ok(vec![temporal(a), utf8]),
+                _ => bad("timestamp, varchar format"),
+            },
+            Kind::SplitPart => match t {
+                [s, d, i] if is_string(s) && is_string(d) && is_integer(i) => {
+                    Ok(vec![utf8.clone(), utf8, DataType::Int64])
+                }
+                _ => bad("varchar, varchar delimiter, bigint index"),
+            },
+            Kind::RegexpExtract => match t {
+                [s, p] if is_string(s) && is_string(p) => Ok(vec![utf8.clone(), utf8]),
+                [s, p, g] if is_string(s) && is_string(p) && is_integer(g) => {
+                    Ok(vec![utf8.clone(), utf8, DataType::Int64])
+                }
+                _ => bad("varchar, varchar pattern[, bigint group]"),
+            },
+            Kind::RegexpReplace => match t {
+                [s, p] if is_string(s) && is_string(p) => Ok(vec![utf8.clone(), utf8]),
+                [s, p, r] if is_string(s) && is_string(p) && is_string(r) => {
+                    Ok(vec![utf8.clone(), utf8.clone(), utf8])
+                }
+                _ => bad("varchar, varchar pattern[, varchar replacement]"),
+            },
+            Kind::ElementAt => match t {
+                [DataType::List(f), i] | [DataType::LargeList(f), i] if is_integer(i) => {
+                    Ok(vec![DataType::List(f.clone()), DataType::Int64])
+                }
+                [DataType::FixedSizeList(f, _), i] if is_integer(i) => {
+                    Ok(vec![DataType::List(f.clone()), DataType::Int64])
+                }
+                [m @ DataType::Map(entries, _), _] => {
+                    let key = match entries.data_type() {
+                        DataType::Struct(fields) if !fields.is_empty() => {
+                            fields[0].data_type().clone()
+                        }
+                        _ => return bad("map(K, V), K"),
+                    };
+                    Ok(vec![m.clone(), key])
+                }
+                _ => bad("array(E), bigint or map(K, V), K"),
+            },
+            Kind::Contains => match t {
+                [DataType::List(f), _] | [DataType::LargeList(f), _] => {
+                    Ok(vec![DataType::List(f.clone()), f.data_type().clone()])
+                }
+                _ => bad("array(T), T"),
+            },
+            Kind::Concat => {
+                if t.iter()
+                    .any(|x| matches!(x, DataType::List(_) | DataType::LargeList(_)))
+                {
+                    Ok(t.to_vec())
+                } else if t.is_empty() {
+                    bad("varchar, ...")
+                } else {
+                    Ok(vec![utf8; t.len()])
+                }
+            }
+        }
+    }
+
+    fn return_type(&self, t: &[DataType]) -> DfResult<DataType> {
+        let ts_utc = DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()));
+        Ok(match self.kind {
+            Kind::FromIso8601Timestamp | Kind::FromUnixtime => ts_utc,
+            Kind::FromIso8601Date => DataType::Date32,
+            Kind::ToIso8601
+            | Kind::DateFormat
+            | Kind::JsonExtract
+            | Kind::JsonExtractScalar
+            | Kind::JsonParse
+            | Kind::JsonFormat
+            | Kind::SplitPart
+            | Kind::RegexpExtract
+            | Kind::RegexpReplace => DataType::Utf8,
+            Kind::ToUnixtime => DataType::Float64,
+            Kind::DateDiff | Kind::JsonArrayLength | Kind::JsonSize => DataType::Int64,
+            Kind::DateAdd => t.get(2).cloned().unwrap_or(ts_utc),
+            Kind::Contains => DataType::Boolean,
+            Kind::ElementAt => match t.first() {
+                Some(DataType::List(f)) | Some(DataType::LargeList(f)) => f.data_type().clone(),
+                Some(DataType::Map(entries, _)) => match entries.data_type() {
+                    DataType::Struct(fields) if fields.len() == 2 => fields[1].data_type().clone(),
+                    _ => return Err(type_error("element_at", "map(K, V), K", t)),
+                },
+                _ => return Err(type_error("element_at", "array(E), bigint", t)),
+            },
+            Kind::Concat => {
+                if let Some(list) = t.iter().find(|x| matches!(x, DataType::List(_))) {
+                    list.clone()
+                } else {
+                    DataType::Utf8
+                }
+            }
+        })
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let lenient = self.lenient;
+        match self.kind {
+            Kind::FromIso8601Timestamp => time::from_iso8601_timestamp(&args, lenient),
+            Kind::FromIso8601Date => time::from_iso8601_date(&args, lenient),
+            Kind::ToIso8601 => time::to_iso8601(&args, lenient),
+            Kind::DateAdd => time::date_add(&args, lenient),
+            Kind::DateDiff => time::date_diff(&args, lenient),
+            Kind::DateFormat => time::date_format(&args, lenient),
+            Kind::FromUnixtime => time::from_unixtime(&args, lenient),
+            Kind::ToUnixtime => time::to_unixtime(&args),
+            Kind::JsonExtract => json::json_extract(&args, lenient, false),
+            Kind::JsonExtractScalar => json::json_extract(&args, lenient, true),
+            Kind::JsonArrayLength => json::json_array_length(&args),
+            Kind::JsonSize => json::json_size(&args, lenient),
+            Kind::JsonParse => json::json_parse(&args, lenient, "json_parse"),
+            Kind::JsonFormat => json::json_parse(&args, lenient, "json_format"),
+            Kind::ElementAt => element_at(args, lenient),
+            Kind::Contains => {
+                datafusion::functions_nested::array_has::array_has_udf().invoke_with_args(args)
+            }
+            Kind::SplitPart => split_part(&args, lenient),
+            Kind::RegexpExtract => regexp_extract(&args, lenient),
+            Kind::RegexpReplace => regexp_replace(&args, lenient),
+            Kind::Concat => concat(args),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared helpers for the implementations.
+
+/// The arguments as arrays of one common length (1 when all are scalars).
+pub(crate) struct Arrays {
+    pub arrays: Vec<ArrayRef>,
+    pub all_scalar: bool,
+    pub len: usize,
+}
+
+pub(crate) fn arrays(args: &[ColumnarValue], number_rows: usize) -> DfResult<Arrays> {
+    let all_scalar = args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
+    let len = if all_scalar { 1 } else { number_rows };
+    let arrays = args
+        .iter()
+        .map(|a| a.to_array(len))
+        .collect::<DfResult<Vec<_>>>()?;
+    Ok(Arrays {
+        arrays,
+        all_scalar,
+        len,
+    })
+}
+
+/// Wraps a result array: a scalar when all inputs were scalars.
+pub(crate) fn finish(array: ArrayRef, all_scalar: bool) -> DfResult<ColumnarValue> {
+    if all_scalar {
+        Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
+            &array, 0,
+        )?))
+    } else {
+        Ok(ColumnarValue::Array(array))
+    }
+}
+
+/// A literal string argument (Some(None) for a NULL literal); None when it varies per row.
+pub(crate) fn literal_str(arg: &ColumnarValue) -> Option<Option<&str>> {
+    match arg {
+        ColumnarValue::Scalar(
+            ScalarValue::Utf8(v) | ScalarValue::LargeUtf8(v) | ScalarValue::Utf8View(v),
+        ) => Some(v.as_deref()),
+        ColumnarValue::Scalar(ScalarValue::Null) => Some(None),
+        _ => None,
+    }
+}
+
+pub(crate) fn string_array(array: &ArrayRef) -> DfResult<&StringArray> {
+    array
+        .as_string_opt::<i32>()
+        .ok_or_else(|| fail(format!("expected varchar, got {}", array.data_type())))
+}
+
+pub(crate) fn int64_array(array: &ArrayRef) -> DfResult<&Int64Array> {
+    array
+        .as_primitive_opt()
+        .ok_or_else(|| fail(format!("expected bigint, got {}", array.data_type())))
+}
+
+/// Either the value or, in lenient mode, NULL; otherwise the error.
+pub(crate) fn lenient_or<T>(
+    r: std::result::Result<Option<T>, String>,
+    lenient: bool,
+) -> DfResult<Option<T>> {
+    match r {
+        Ok(v) => Ok(v),
+        Err(_) if lenient => Ok(None),
+        Err(msg) => Err(fail(msg)),
+    }
+}
+
+/// A compiled-pattern cache for a pattern argument that is literal or varies per row.
+pub(crate) struct RegexCache {
+    last: Option<(String, std::result::Result<Regex, String>)>,
+    function: &'static str,
+}
+
+impl RegexCache {
+    pub fn new(function: &'static str) -> Self {
+        RegexCache {
+            last: None,
+            function,
+        }
+    }
+
+    pub fn get(&mut self, pattern: &str) -> std::result::Result<&Regex, String> {
+        let hit = matches!(&self.last, Some((p, _)) if p == pattern);
+        if !hit {
+            let compiled = Regex::new(pattern).map_err(|e| {
+                format!(
+                    "{}: invalid regular expression '{pattern}': {e}",
+                    self.function
+                )
+            });
+            self.last = Some((pattern.to_string(), compiled));
+        }
+        match &self.last {
+            Some((_, Ok(re))) => Ok(re),
+            Some((_, Err(e))) => Err(e.clone()),
+            None => Err(format!("{}: no pattern", self.function)),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// String and collection functions.
+
+/// Trino `split_part`: 1-based field; NULL when the index is beyond the number of fields.
+fn split_part(args: &ScalarFunctionArgs, lenient: bool) -> DfResult<ColumnarValue> {
+    let a = arrays(&args.args, args.number_rows)?;
+    let s = string_array(&a.arrays[0])?;
+    let d = string_array(&a.arrays[1])?;
+    let idx = int64_array(&a.arrays[2])?;
+    let mut out = StringBuilder::with_capacity(a.len, 0);
+    for i in 0..a.len {
+        if s.is_null(i) || d.is_null(i) || idx.is_null(i) {
+            out.append_null();
+            continue;
+        }
+        let (text, delim, n) = (s.value(i), d.value(i), idx.value(i));
+        let r = if n <= 0 {
+            Err(format!("split_part: index {n} must be greater than zero"))
+        } else if delim.is_empty() {
+            Ok(text
+                .char_indices()
+                .nth((n - 1) as usize)
+                .map(|(p, c)| &text[p..p + c.len_utf8()]))
+        } else {
+            Ok(text.split(delim).nth((n - 1) as usize))
+        };
+        match lenient_or(r, lenient)? {
+            Some(v) => out.append_value(v),
+            None => out.append_null(),
+        }
+    }
+    finish(Arc::new(out.finish()), a.all_scalar)
+}
+
+/// Trino `regexp_extract(string, pattern[, group])`: NULL when there is no match.
+fn regexp_extract(args: &ScalarFunctionArgs, lenient: bool) -> DfResult<ColumnarValue> {
+    let a = arrays(&args.args, args.number_rows)?;
+    let s = string_array(&a.arrays[0])?;
+    let p = string_array(&a.arrays[1])?;
+    let g = match a.arrays.get(2) {
+        Some(g) => Some(int64_array(g)?),
+        None => None,
+    };
+    let mut cache = RegexCache::new("regexp_extract");
+    let mut out = StringBuilder::with_capacity(a.len, 0);
+    for i in 0..a.len {
+        if s.is_null(i) || p.is_null(i) || g.is_some_and(|g| g.is_null(i)) {
+            out.append_null();
+            continue;
+        }
+        let group = g.map(|g| g.value(i)).unwrap_or(0);
+        let text = s.value(i);
+        let r = cache.get(p.value(i)).and_then(|re| {
+            let groups = re.captures_len() as i64 - 1;
+            if group < 0 || group > groups {
+                return Err(format!(
+                    "regexp_extract: pattern '{}' has {groups} groups, cannot access group {group}",
+                    p.value(i)
+                ));
+            }
+            Ok(re
+                .captures(text)
+                .and_then(|c| c.get(group as usize))
+                .map(|m| m.as_str()))
+        });
+        match lenient_or(r, lenient)? {
+            Some(v) => out.append_value(v),
+            None => out.append_null(),
+        }
+    }
+    finish(Arc::new(out.finish()), a.all_scalar)
+}
+
+/// Trino's replacement syntax (`$1`, `${name}`, `\$`) in the `regex` crate's syntax.
+fn translate_replacement(r: &str) -> String {
+    let mut out = String::with_capacity(r.len() + 4);
+    let mut chars = r.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some('$') => out.push_str("$$"),
+                Some(other) => out.push(other),
+                None => out.push('\\'),
+            },
+            '$' => match chars.peek() {
+                Some(d) if d.is_ascii_digit() => {
+                    out.push_str("${");
+                    while let Some(d) = chars.peek().copied().filter(|d| d.is_ascii_digit()) {
+                        out.push(d);
+                        chars.next();
+                    }
+                    out.push('}');
+                }
+                Some('{') => out.push('$'),
+                _ => out.push_str("$$"),
+            },
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Trino `regexp_replace(string, pattern[, replacement])`: replaces every match.
+fn regexp_replace(args: &ScalarFunctionArgs, lenient: bool) -> DfResult<ColumnarValue> {
+    let a = arrays(&args.args, args.number_rows)?;
+    let s = string_array(&a.arrays[0])?;
+    let p = string_array(&a.arrays[1])?;
+    let r = match a.arrays.get(2) {
+        Some(r) => Some(string_array(r)?),
+        None => None,
+    };
+    let mut cache = RegexCache::new("regexp_replace");
+    let mut last_replacement: Option<(String, String)> = None;
+    let mut out = StringBuilder::with_capacity(a.len, 0);
+    for i in 0..a.len {
+        if s.is_null(i) || p.is_null(i) || r.is_some_and(|r| r.is_null(i)) {
+            out.append_null();
+            continue;
+        }
+        let raw = r.map(|r| r.value(i)).unwrap_or("");
+        if !matches!(&last_replacement, Some((k, _)) if k == raw) {
+            last_replacement = Some((raw.to_string(), translate_replacement(raw)));
+        }
+        let replacement = last_replacement
+            .as_ref()
+            .map(|(_, t)| t.as_str())
+            .unwrap_or("");
+        let res = cache
+            .get(p.value(i))
+            .map(|re| Some(re.replace_all(s.value(i), replacement)));
+        match lenient_or(res, lenient)? {
+            Some(v) => out.append_value(v),
+            None => out.append_null(),
+        }
+    }
+    finish(Arc::new(out.finish()), a.all_scalar)
+}
+
+/// Trino `concat`: NULL when any argument is NULL; arrays are concatenated.
+fn concat(args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+    if args
+        .arg_fields
+        .iter()
+        .any(|f| matches!(f.data_type(), DataType::List(_) | DataType::LargeList(_)))
+    {
+        return datafusion::functions_nested::concat::array_concat_udf().invoke_with_args(args);
+    }
+    let a = arrays(&args.args, args.number_rows)?;
+    let cols = a
+        .arrays
+        .iter()
+        .map(string_array)
+        .collect::<DfResult<Vec<_>>>()?;
+    let mut out = StringBuilder::with_capacity(a.len, 0);
+    let mut buf = String::new();
+    for i in 0..a.len {
+        if cols.iter().any(|c| c.is_null(i)) {
+            out.append_null();
+            continue;
+        }
+        buf.clear();
+        for c in &cols {
+            buf.push_str(c.value(i));
+        }
+        out.append_value(&buf);
+    }
+    finish(Arc::new(out.finish()), a.all_scalar)
+}
+
+/// Trino `element_at(array, i)` (1-based, negative from the end, out of range → NULL) and
+/// `element_at(map, key)` (missing key → NULL).
+fn element_at(args: ScalarFunctionArgs, lenient: bool) -> DfResult<ColumnarValue> {
+    let first = args.arg_fields.first().map(|f| f.data_type().clone());
+    if !matches!(first, Some(DataType::Map(..))) {
+        if let ColumnarValue::Scalar(ScalarValue::Int64(Some(0))) = args
+            .args
+            .get(1)
+            .unwrap_or(&ColumnarValue::Scalar(ScalarValue::Null))
+        {
+            return lenient_or::<()>(
+                Err("element_at: SQL array indices start at 1".into()),
+                lenient,
+            )
+            .and_then(|_| {
+                Ok(ColumnarValue::Scalar(ScalarValue::try_from(
+                    args.return_field.data_type(),
+                )?))
+            });
+        }
+        return datafusion::functions_nested::extract::array_element_udf().invoke_with_args(args);
+    }
+    let a = arrays(&args.args, args.number_rows)?;
+    let map: &MapArray = a.arrays[0]
+        .as_map_opt()
+        .ok_or_else(|| fail("element_at: expects a map".into()))?;
+    let keys = map.keys();
+    let values = map.values();
+    let wanted = &a.arrays[1];
+    let offsets = map.value_offsets();
+    let mut indices: Vec<Option<u32>> = Vec::with_capacity(a.len);
+    let string_keys = keys.as_string_opt::<i32>();
+    let string_wanted = wanted.as_string_opt::<i32>();
+    for i in 0..a.len {
+        if map.is_null(i) || wanted.is_null(i) {
+            indices.push(None);
+            continue;
+        }
+        let (start, end) = (offsets[i] as usize, offsets[i + 1] as usize);
+        let mut found = None;
+        if let (Some(k), Some(w)) = (string_keys, string_wanted) {
+            let target = w.value(i);
+            found = (start..end).find(|&j| k.value(j) == target);
+        } else {
+            let target = ScalarValue::try_from_array(wanted, i)?;
+            for j in start..end {
+                if ScalarValue::try_from_array(keys, j)? == target {
+                    found = Some(j);
+                    break;
+                }
+            }
+        }
+        indices.push(found.map(|j| j as u32));
+    }
+    let indices = UInt32Array::from(indices);
+    let result = take(values.as_ref(), &indices, None)?;
+    finish(result, a.all_scalar)
+}
+
+#[allow(dead_code)]
+fn bool_array(values: Vec<Option<bool>>) -> ArrayRef {
+    Arc::new(BooleanArray::from(values))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replacement_translation() {
+        assert_eq!(translate_replacement("$1x"), "${1}x");
+        assert_eq!(translate_replacement("\\$"), "$$");
+        assert_eq!(translate_replacement("${name}"), "${name}");
+        assert_eq!(translate_replacement("a$"), "a$$");
+    }
+
+    #[test]
+    fn fallible_names() {
+        assert!(is_fallible("from_iso8601_timestamp"));
+        assert!(!is_fallible("contains"));
+        assert!(!is_fallible("sum"));
+    }
+}

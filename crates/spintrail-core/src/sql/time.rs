@@ -1,0 +1,790 @@
+//! Trino date/time functions: ISO-8601 parsing and printing, `date_add`, `date_diff`,
+//! `date_format` (MySQL-style specifiers), `from_unixtime`, `to_unixtime`.
+//!
+//! Timestamps with a time zone are handled as UTC instants (the local engine's data is UTC);
+//! calendar arithmetic on them is done in UTC.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use chrono::{DateTime, Datelike, Months, NaiveDate, NaiveDateTime, TimeDelta, Timelike};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, Date32Array, Float64Array, Int64Array, PrimitiveArray, StringBuilder,
+    TimestampMillisecondArray,
+};
+use datafusion::arrow::datatypes::{
+    DataType, Date32Type, Float64Type, TimeUnit, TimestampMicrosecondType,
+    TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType,
+};
+use datafusion::error::Result as DfResult;
+use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs};
+
+use super::functions::{arrays, fail, finish, lenient_or, literal_str, string_array};
+
+const MS_PER_DAY: i64 = 86_400_000;
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (no validation).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let m = m as i64;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn days_in_month(y: i64, m: u32) -> u32 {
+    match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        _ if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        _ => 28,
+    }
+}
+
+struct Cursor<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl Cursor<'_> {
+    fn digits(&mut self, n: usize) -> Option<u32> {
+        let s = self.b.get(self.i..self.i + n)?;
+        let mut v = 0u32;
+        for &c in s {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            v = v * 10 + (c - b'0') as u32;
+        }
+        self.i += n;
+        Some(v)
+    }
+    fn eat(&mut self, c: u8) -> bool {
+        if self.b.get(self.i) == Some(&c) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+    fn done(&self) -> bool {
+        self.i == self.b.len()
+    }
+}
+
+/// Parses `yyyy[-MM[-dd]]` and returns (year, month, day).
+fn parse_date_part(c: &mut Cursor) -> Option<(i64, u32, u32)> {
+    let y = c.digits(4)? as i64;
+    let (mut m, mut d) = (1, 1);
+    if c.eat(b'-') {
+        m = c.digits(2)?;
+        if c.eat(b'-') {
+            d = c.digits(2)?;
+        }
+    }
+    if !(1..=12).contains(&m) || d < 1 || d > days_in_month(y, m) {
+        return None;
+    }
+    Some((y, m, d))
+}
+
+/// Trino's `from_iso8601_timestamp` forms → epoch milliseconds (UTC).
+pub fn parse_iso8601_timestamp(s: &str) -> Option<i64> {
+    let mut c = Cursor {
+        b: s.trim().as_bytes(),
+        i: 0,
+    };
+    let (y, mo, d) = parse_date_part(&mut c)?;
+    let mut ms = days_from_civil(y, mo, d) * MS_PER_DAY;
+    if c.eat(b'T') {
+        let h = c.digits(2)?;
+        let (mut mi, mut se, mut frac_ms) = (0, 0, 0i64);
+        if c.eat(b':') {
+            mi = c.digits(2)?;
+            if c.eat(b':') {
+                se = c.digits(2)?;
+                if c.eat(b'.') || c.eat(b',') {
+                    let start = c.i;
+                    let mut scale = 100i64;
+                    while let Some(&b) = c.b.get(c.i) {
+                        if !b.is_ascii_digit() {
+                            break;
+                        }
+                        frac_ms += (b - b'0') as i64 * scale;
+                        scale /= 10;
+                        c.i += 1;
+                    }
+                    if c.i == start || c.i - start > 9 {
+                        return None;
+                    }
+                }
+            }
+        }
+        if h > 23 || mi > 59 || se > 59 {
+            return None;
+        }
+        ms += (h as i64 * 3600 + mi as i64 * 60 + se as i64) * 1000 + frac_ms;
+        if c.eat(b'Z') {
+        } else if let Some(&sign) = c.b.get(c.i).filter(|b| **b == b'+' || **b == b'-') {
+            c.i += 1;
+            let oh = c.digits(2)?;
+            let mut om = 0;
+            // `+hh`, `+hh:mm` or `+hhmm`.
+            if c.eat(b':') || !c.done() {
+                om = c.digits(2)?;
+            }
+            if oh > 18 || om > 59 {
+                return None;
+            }
+            let offset = (oh as i64 * 60 + om as i64) * 60_000;
+            ms += if sign == b'+' { -offset } else { offset };
+        }
+    }
+    c.done().then_some(ms)
+}
+
+/// Trino's `from_iso8601_date` forms (`yyyy`, `yyyy-MM`, `yyyy-MM-dd`) → days since epoch.
+pub fn parse_iso8601_date(s: &str) -> Option<i32> {
+    let mut c = Cursor {
+        b: s.trim().as_bytes(),
+        i: 0,
+    };
+    let (y, m, d) = parse_date_part(&mut c)?;
+    if !c.done() {
+        return None;
+    }
+    i32::try_from(days_from_civil(y, m, d)).ok()
+}
+
+pub fn from_iso8601_timestamp(args: &ScalarFunctionArgs, lenient: bool) -> DfResult<ColumnarValue> {
+    let a = arrays(&args.args, args.number_rows)?;
+    let s = string_array(&a.arrays[0])?;
+    let mut out: Vec<Option<i64>> = Vec::with_capacity(a.len);
+    for v in s.iter() {
+        out.push(match v {
+            None => None,
+            Some(text) => lenient_or(
+                parse_iso8601_timestamp(text).map(Some).ok_or_else(|| {
+                    format!("from_iso8601_timestamp: '{text}' is not an ISO-8601 timestamp (wrap in try(...) to get NULL)")
+                }),
+                lenient,
+            )?,
+        });
+    }
+    let array = TimestampMillisecondArray::from(out).with_timezone("UTC");
+    finish(Arc::new(array), a.all_scalar)
+}
+
+pub fn from_iso8601_date(args: &ScalarFunctionArgs, lenient: bool) -> DfResult<ColumnarValue> {
+    let a = arrays(&args.args, args.number_rows)?;
+    let s = string_array(&a.arrays[0])?;
+    let mut out: Vec<Option<i32>> = Vec::with_capacity(a.len);
+    for v in s.iter() {
+        out.push(match v {
+            None => None,
+            Some(text) => lenient_or(
+                parse_iso8601_date(text).map(Some).ok_or_else(|| {
+                    format!("from_iso8601_date: '{text}' is not an ISO-8601 date (wrap in try(...) to get NULL)")
+                }),
+                lenient,
+            )?,
+        });
+    }
+    finish(Arc::new(Date32Array::from(out)), a.all_scalar)
+}
+
+/// A timestamp/date column as (value, unit) access, normalised to a naive UTC date-time.
+enum Temporal<'a> {
+    Ts(&'a dyn Array, TimeUnit),
+    Date(&'a Date32Array),
+}
+
+fn temporal(array: &ArrayRef) -> DfResult<Temporal<'_>> {
+    match array.data_type() {
+        DataType::Timestamp(unit, _) => Ok(Temporal::Ts(array.as_ref(), *unit)),
+        DataType::Date32 => Ok(Temporal::Date(array.as_primitive::<Date32Type>())),
+        other => Err(fail(format!("expected a timestamp or date, got {other}"))),
+    }
+}
+
+fn raw_ts(array: &dyn Array, unit: TimeUnit, i: usize) -> i64 {
+    match unit {
+        TimeUnit::Second => array.as_primitive::<TimestampSecondType>().value(i),
+        TimeUnit::Millisecond => array.as_primitive::<TimestampMillisecondType>().value(i),
+        TimeUnit::Microsecond => array.as_primitive::<TimestampMicrosecondType>().value(i),
+        TimeUnit::Nanosecond => array.as_primitive::<TimestampNanosecondType>().value(i),
+    }
+}
+
+fn per_second(unit: TimeUnit) -> i64 {
+    match unit {
+        TimeUnit::Second => 1,
+        TimeUnit::Millisecond => 1_000,
+        TimeUnit::Microsecond => 1_000_000,
+        TimeUnit::Nanosecond => 1_000_000_000,
+    }
+}
+
+fn to_datetime(v: i64, unit: TimeUnit) -> Option<NaiveDateTime> {
+    let p = per_second(unit);
+    let secs = v.div_euclid(p);
+    let nanos = (v.rem_euclid(p) * (1_000_000_000 / p)) as u32;
+    DateTime::from_timestamp(secs, nanos).map(|d| d.naive_utc())
+}
+
+fn from_datetime(dt: NaiveDateTime, unit: TimeUnit) -> Option<i64> {
+    let utc = dt.and_utc();
+    match unit {
+        TimeUnit::Second => Some(utc.timestamp()),
+        TimeUnit::Millisecond => Some(utc.timestamp_millis()),
+        TimeUnit::Microsecond => Some(utc.timestamp_micros()),
+        TimeUnit::Nanosecond => utc.timestamp_nanos_opt(),
+    }
+}
+
+impl Temporal<'_> {
+    fn is_null(&self, i: usize) -> bool {
+        match self {
+            Temporal::Ts(a, _) => a.is_null(i),
+            Temporal::Date(a) => a.is_null(i),
+        }
+    }
+    fn datetime(&self, i: usize) -> Option<NaiveDateTime> {
+        match self {
+            Temporal::Ts(a, unit) => to_datetime(raw_ts(*a, *unit, i), *unit),
+            Temporal::Date(a) => NaiveDate::from_num_days_from_ce_opt(a.value(i) + 719_163)
+                .and_then(|d| d.and_hms_opt(0, 0, 0)),
+        }
+    }
+}
+
+/// Units of `date_add`/`date_diff`.
+#[derive(Clone, Copy, PartialEq)]
+enum Unit {
+    Millisecond,
+    Second,
+    Minute,
+    Hour,
+    Day,
+    Week,
+    Month,
+    Quarter,
+    Year,
+}
+
+impl Unit {
+    fn parse(function: &str, s: &str) -> Result<Unit, String> {
+        Ok(match s.trim().to_ascii_lowercase().as_str() {
+            "millisecond" => Unit::Millisecond,
+            "second" => Unit::Second,
+            "minute" => Unit::Minute,
+            "hour" => Unit::Hour,
+            "day" => Unit::Day,
+            "week" => Unit::Week,
+            "month" => Unit::Month,
+            "quarter" => Unit::Quarter,
+            "year" => Unit::Year,
+            _ => return Err(format!("{function}: '{s}' is not a valid unit (millisecond, second, minute, hour, day, week, month, quarter, year)")),
+        })
+    }
+    /// Length in milliseconds of a fixed unit; None for calendar units.
+    fn fixed_ms(self) -> Option<i64> {
+        Some(match self {
+            Unit::Millisecond => 1,
+            Unit::Second => 1_000,
+            Unit::Minute => 60_000,
+            Unit::Hour => 3_600_000,
+            Unit::Day => MS_PER_DAY,
+            Unit::Week => 7 * MS_PER_DAY,
+            _ => return None,
+        })
+    }
+    fn months(self) -> i64 {
+        match self {
+            Unit::Quarter => 3,
+            Unit::Year => 12,
+            _ => 1,
+        }
+    }
+}
+
+/// A unit argument: parsed once when literal, cached otherwise.
+struct UnitArg<'a> {
+    literal: Option<Option<Result<Unit, String>>>,
+    column: Option<&'a datafusion::arrow::array::StringArray>,
+}
+
+impl<'a> UnitArg<'a> {
+    fn new(function: &str, arg: &ColumnarValue, array: &'a ArrayRef) -> DfResult<Self> {
+        Ok(match literal_str(arg) {
+            Some(v) => UnitArg {
+                literal: Some(v.map(|s| Unit::parse(function, s))),
+                column: None,
+            },
+            None => UnitArg {
+                literal: None,
+                column: Some(string_array(array)?),
+            },
+        })
+    }
+    fn get(&self, function: &str, i: usize) -> Option<Result<Unit, String>> {
+        match (&self.literal, self.column) {
+            (Some(v), _) => v.clone(),
+            (None, Some(c)) => (!c.is_null(i)).then(|| Unit::parse(function, c.value(i))),
+            _ => None,
+        }
+    }
+}
+
+fn add_months(dt: NaiveDateTime, months: i64) -> Option<NaiveDateTime> {
+    let m = Months::new(u32::try_from(months.unsigned_abs()).ok()?);
+    if months >= 0 {
+        dt.checked_add_months(m)
+    } else {
+        dt.checked_sub_months(m)
+    }
+}
+
+pub fn date_add(args: &ScalarFunctionArgs, lenient: bool) -> DfResult<ColumnarValue> {
+    let a = arrays(&args.args, args.number_rows)?;
+    let unit = UnitArg::new("date_add", &args.args[0], &a.arrays[0])?;
+    let n = a.arrays[1].as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+    let x = temporal(&a.arrays[2])?;
+    let overflow = || "date_add: result out of range".to_string();
+    let compute = |i: usize| -> Result<Option<i64>, String> {
+        let Some(unit) = unit.get("date_add", i).transpose()? else {
+            return Ok(None);
+        };
+        if n.is_null(i) || x.is_null(i) {
+            return Ok(None);
+        }
+        let amount = n.value(i);
+        match &x {
+            Temporal::Ts(arr, tu) => {
+                let v = raw_ts(*arr, *tu, i);
+                if let Some(ms) = unit.fixed_ms() {
+                    let delta = amount as i128 * ms as i128 * per_second(*tu) as i128 / 1000;
+                    let r = v as i128 + delta;
+                    return i64::try_from(r).map(Some).map_err(|_| overflow());
+                }
+                let dt = to_datetime(v, *tu).ok_or_else(overflow)?;
+                let months = amount.checked_mul(unit.months()).ok_or_else(overflow)?;
+                let r = add_months(dt, months).ok_or_else(overflow)?;
+                from_datetime(r, *tu).map(Some).ok_or_else(overflow)
+            }
+            Temporal::Date(d) => {
+                let days = d.value(i) as i64;
+                let r = match unit {
+                    Unit::Day => days.checked_add(amount),
+                    Unit::Week => amount.checked_mul(7).and_then(|w| days.checked_add(w)),
+                    Unit::Month | Unit::Quarter | Unit::Year => {
+                        let dt = x.datetime(i).ok_or_else(overflow)?;
+                        let months = amount.checked_mul(unit.months()).ok_or_else(overflow)?;
+                        add_months(dt, months).map(|r| r.and_utc().timestamp().div_euclid(86_400))
+                    }
+                    _ => {
+                        return Err(
+                            "date_add: a time unit cannot be added to a date (use a timestamp)"
+                                .into(),
+                        )
+                    }
+                };
+                r.ok_or_else(overflow).map(Some)
+            }
+        }
+    };
+    let mut out: Vec<Option<i64>> = Vec::with_capacity(a.len);
+    for i in 0..a.len {
+        out.push(lenient_or(compute(i), lenient)?);
+    }
+    let result: ArrayRef = match a.arrays[2].data_type() {
+        DataType::Timestamp(unit, tz) => {
+            let arr = Int64Array::from(out);
+            let data = arr
+                .into_data()
+                .into_builder()
+                .data_type(DataType::Timestamp(*unit, tz.clone()))
+                .build()?;
+            datafusion::arrow::array::make_array(data)
+        }
+        _ => {
+            let days: Vec<Option<i32>> = out
+                .into_iter()
+                .map(|v| v.and_then(|d| i32::try_from(d).ok()))
+                .collect();
+            Arc::new(Date32Array::from(days))
+        }
+    };
+    finish(result, a.all_scalar)
+}
+
+/// Whole `months` from `a` to `b`, truncated toward zero (Joda/Trino semantics).
+fn months_between(a: NaiveDateTime, b: NaiveDateTime) -> Option<i64> {
+    let mut m = (b.year() as i64 - a.year() as i64) * 12 + (b.month() as i64 - a.month() as i64);
+    if m > 0 && add_months(a, m)? > b {
+        m -= 1;
+    } else if m < 0 && add_months(a, m)? < b {
+        m += 1;
+    }
+    Some(m)
+}
+
+pub fn date_diff(args: &ScalarFunctionArgs, lenient: bool) -> DfResult<ColumnarValue> {
+    let a = arrays(&args.args, args.number_rows)?;
+    let unit = UnitArg::new("date_diff", &args.args[0], &a.arrays[0])?;
+    let x = temporal(&a.arrays[1])?;
+    let y = temporal(&a.arrays[2])?;
+    let compute = |i: usize| -> Result<Option<i64>, String> {
+        let Some(unit) = unit.get("date_diff", i).transpose()? else {
+            return Ok(None);
+        };
+        if x.is_null(i) || y.is_null(i) {
+            return Ok(None);
+        }
+        let range = || "date_diff: timestamp out of range".to_string();
+        let (p, q) = (
+            x.datetime(i).ok_or_else(range)?,
+            y.datetime(i).ok_or_else(range)?,
+        );
+        match unit.fixed_ms() {
+            Some(ms) => {
+                let delta: TimeDelta = q - p;
+                Ok(Some(delta.num_milliseconds() / ms))
+            }
+            None => Ok(Some(
+                months_between(p, q).ok_or_else(range)? / unit.months(),
+            )),
+        }
+    };
+    let mut out: Vec<Option<i64>> = Vec::with_capacity(a.len);
+    for i in 0..a.len {
+        out.push(lenient_or(compute(i), lenient)?);
+    }
+    finish(Arc::new(Int64Array::from(out)), a.all_scalar)
+}
+
+/// The fixed UTC offset (seconds) of an Arrow time zone string; None when not a fixed offset.
+fn tz_offset_seconds(tz: &str) -> Option<i32> {
+    match tz {
+        "UTC" | "utc" | "Z" | "+00:00" | "-00:00" | "+00" | "Etc/UTC" | "GMT" => Some(0),
+        _ => {
+            let b = tz.as_bytes();
+            let sign = match b.first()? {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let mut c = Cursor { b: &b[1..], i: 0 };
+            let h = c.digits(2)? as i32;
+            c.eat(b':');
+            let m = if c.done() { 0 } else { c.digits(2)? as i32 };
+            Some(sign * (h * 3600 + m * 60))
+        }
+    }
+}
+
+pub fn to_iso8601(args: &ScalarFunctionArgs, lenient: bool) -> DfResult<ColumnarValue> {
+    let a = arrays(&args.args, args.number_rows)?;
+    let x = temporal(&a.arrays[0])?;
+    let tz = match a.arrays[0].data_type() {
+        DataType::Timestamp(_, tz) => tz.as_ref().map(|t| t.to_string()),
+        _ => None,
+    };
+    let offset = match &tz {
+        None => None,
+        Some(t) => match tz_offset_seconds(t) {
+            Some(o) => Some(o),
+            None => {
+                return lenient_or::<()>(
+                    Err(format!(
+                        "to_iso8601: time zone '{t}' is not supported by the local engine"
+                    )),
+                    lenient,
+                )
+                .map(|_| ColumnarValue::Scalar(datafusion::common::ScalarValue::Utf8(None)))
+            }
+        },
+    };
+    let is_date = matches!(x, Temporal::Date(_));
+    let mut out = StringBuilder::with_capacity(a.len, a.len * 24);
+    let mut buf = String::with_capacity(32);
+    for i in 0..a.len {
+        if x.is_null(i) {
+            out.append_null();
+            continue;
+        }
+        let Some(dt) = x.datetime(i) else {
+            lenient_or::<()>(Err("to_iso8601: timestamp out of range".into()), lenient)?;
+            out.append_null();
+            continue;
+        };
+        buf.clear();
+        if is_date {
+            let _ = write!(buf, "{}", dt.format("%Y-%m-%d"));
+        } else {
+            let local = dt + TimeDelta::seconds(offset.unwrap_or(0) as i64);
+            let _ = write!(buf, "{}", local.format("%Y-%m-%dT%H:%M:%S%.3f"));
+            match offset {
+                None => {}
+                Some(0) => buf.push('Z'),
+                Some(o) => {
+                    let sign = if o < 0 { '-' } else { '+' };
+                    let o = o.abs();
+                    let _ = write!(buf, "{sign}{:02}:{:02}", o / 3600, (o % 3600) / 60);
+                }
+            }
+        }
+        out.append_value(&buf);
+    }
+    finish(Arc::new(out.finish()), a.all_scalar)
+}
+
+/// One piece of a parsed MySQL-style format.
+#[derive(Clone)]
+enum FormatItem {
+    Literal(String),
+    Spec(char),
+}
+
+fn parse_mysql_format(fmt: &str) -> Result<Vec<FormatItem>, String> {
+    let mut items = Vec::new();
+    let mut literal = String::new();
+    let mut chars = fmt.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            literal.push(c);
+            continue;
+        }
+        match chars.next() {
+            None => literal.push('%'),
+            Some(s @ ('D' | 'U' | 'u' | 'V' | 'w' | 'X')) => {
+                return Err(format!(
+                    "date_format: format specifier %{s} is not supported"
+                ))
+            }
+            Some(
+                s @ ('a' | 'b' | 'c' | 'd' | 'e' | 'f' | 'H' | 'h' | 'I' | 'i' | 'j' | 'k' | 'l'
+                | 'M' | 'm' | 'p' | 'r' | 'S' | 's' | 'T' | 'v' | 'W' | 'x' | 'Y' | 'y'),
+            ) => {
+                if !literal.is_empty() {
+                    items.push(FormatItem::Literal(std::mem::take(&mut literal)));
+                }
+                items.push(FormatItem::Spec(s));
+            }
+            // `%%` and `%x` for any x not listed: the character itself (as Trino).
+            Some(other) => literal.push(other),
+        }
+    }
+    if !literal.is_empty() {
+        items.push(FormatItem::Literal(literal));
+    }
+    Ok(items)
+}
+
+fn write_mysql(buf: &mut String, dt: &NaiveDateTime, items: &[FormatItem]) {
+    for item in items {
+        let _ = match item {
+            FormatItem::Literal(s) => {
+                buf.push_str(s);
+                Ok(())
+            }
+            FormatItem::Spec(s) => match s {
+                'a' => write!(buf, "{}", dt.format("%a")),
+                'b' => write!(buf, "{}", dt.format("%b")),
+                'c' => write!(buf, "{}", dt.month()),
+                'd' => write!(buf, "{:02}", dt.day()),
+                'e' => write!(buf, "{}", dt.day()),
+                'f' => write!(buf, "{:06}", dt.nanosecond() / 1000 % 1_000_000),
+                'H' => write!(buf, "{:02}", dt.hour()),
+                'h' | 'I' => write!(buf, "{:02}", dt.hour12().1),
+                'i' => write!(buf, "{:02}", dt.minute()),
+                'j' => write!(buf, "{:03}", dt.ordinal()),
+                'k' => write!(buf, "{}", dt.hour()),
+                'l' => write!(buf, "{}", dt.hour12().1),
+                'M' => write!(buf, "{}", dt.format("%B")),
+                'm' => write!(buf, "{:02}", dt.month()),
+                'p' => write!(buf, "{}", if dt.hour() < 12 { "AM" } else { "PM" }),
+                'r' => write!(
+                    buf,
+                    "{:02}:{:02}:{:02} {}",
+                    dt.hour12().1,
+                    dt.minute(),
+                    dt.second(),
+                    if dt.hour() < 12 { "AM" } else { "PM" }
+                ),
+                'S' | 's' => write!(buf, "{:02}", dt.second()),
+                'T' => write!(
+                    buf,
+                    "{:02}:{:02}:{:02}",
+                    dt.hour(),
+                    dt.minute(),
+                    dt.second()
+                ),
+                'v' => write!(buf, "{:02}", dt.iso_week().week()),
+                'W' => write!(buf, "{}", dt.format("%A")),
+                'x' => write!(buf, "{:04}", dt.iso_week().year()),
+                'Y' => write!(buf, "{:04}", dt.year()),
+                'y' => write!(buf, "{:02}", dt.year().rem_euclid(100)),
+                _ => Ok(()),
+            },
+        };
+    }
+}
+
+pub fn date_format(args: &ScalarFunctionArgs, lenient: bool) -> DfResult<ColumnarValue> {
+    let a = arrays(&args.args, args.number_rows)?;
+    let x = temporal(&a.arrays[0])?;
+    let tz_offset = match a.arrays[0].data_type() {
+        DataType::Timestamp(_, Some(tz)) => tz_offset_seconds(tz).unwrap_or(0),
+        _ => 0,
+    };
+    let literal = literal_str(&args.args[1]).map(|f| f.map(parse_mysql_format));
+    let formats = string_array(&a.arrays[1])?;
+    let mut cached: Option<(String, Result<Vec<FormatItem>, String>)> = None;
+    let mut out = StringBuilder::with_capacity(a.len, a.len * 20);
+    let mut buf = String::with_capacity(32);
+    for i in 0..a.len {
+        if x.is_null(i) || formats.is_null(i) {
+            out.append_null();
+            continue;
+        }
+        let items: Result<&Vec<FormatItem>, String> = match &literal {
+            Some(Some(r)) => r.as_ref().map_err(|e| e.clone()),
+            Some(None) => {
+                out.append_null();
+                continue;
+            }
+            None => {
+                let f = formats.value(i);
+                if !matches!(&cached, Some((k, _)) if k == f) {
+                    cached = Some((f.to_string(), parse_mysql_format(f)));
+                }
+                match &cached {
+                    Some((_, r)) => r.as_ref().map_err(|e| e.clone()),
+                    None => Err("date_format: no format".into()),
+                }
+            }
+        };
+        let items = match lenient_or(items.map(Some), lenient)? {
+            Some(items) => items,
+            None => {
+                out.append_null();
+                continue;
+            }
+        };
+        let Some(dt) = x.datetime(i) else {
+            out.append_null();
+            continue;
+        };
+        let dt = dt + TimeDelta::seconds(tz_offset as i64);
+        buf.clear();
+        write_mysql(&mut buf, &dt, items);
+        out.append_value(&buf);
+    }
+    finish(Arc::new(out.finish()), a.all_scalar)
+}
+
+pub fn from_unixtime(args: &ScalarFunctionArgs, lenient: bool) -> DfResult<ColumnarValue> {
+    let a = arrays(&args.args, args.number_rows)?;
+    let x: &PrimitiveArray<Float64Type> = a.arrays[0].as_primitive();
+    let mut out: Vec<Option<i64>> = Vec::with_capacity(a.len);
+    for v in x.iter() {
+        out.push(match v {
+            None => None,
+            Some(f) => {
+                let ms = (f * 1000.0).round();
+                let r = if ms.is_finite() && ms.abs() < 9.0e15 {
+                    Ok(Some(ms as i64))
+                } else {
+                    Err(format!("from_unixtime: {f} is out of range"))
+                };
+                lenient_or(r, lenient)?
+            }
+        });
+    }
+    let array = TimestampMillisecondArray::from(out).with_timezone("UTC");
+    finish(Arc::new(array), a.all_scalar)
+}
+
+pub fn to_unixtime(args: &ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+    let a = arrays(&args.args, args.number_rows)?;
+    let x = temporal(&a.arrays[0])?;
+    let mut out: Vec<Option<f64>> = Vec::with_capacity(a.len);
+    for i in 0..a.len {
+        if x.is_null(i) {
+            out.push(None);
+            continue;
+        }
+        out.push(Some(match &x {
+            Temporal::Ts(arr, unit) => raw_ts(*arr, *unit, i) as f64 / per_second(*unit) as f64,
+            Temporal::Date(d) => d.value(i) as f64 * 86_400.0,
+        }));
+    }
+    finish(Arc::new(Float64Array::from(out)), a.all_scalar)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso8601_forms() {
+        assert_eq!(
+            parse_iso8601_timestamp("2024-07-30T21:31:21Z"),
+            Some(1_722_375_081_000)
+        );
+        assert_eq!(
+            parse_iso8601_timestamp("2024-07-30T21:31:21.5Z"),
+            Some(1_722_375_081_500)
+        );
+        assert_eq!(
+            parse_iso8601_timestamp("2024-07-30T23:31:21+02:00"),
+            Some(1_722_375_081_000)
+        );
+        assert_eq!(
+            parse_iso8601_timestamp("2024-07-30T19:31:21-0200"),
+            Some(1_722_375_081_000)
+        );
+        assert_eq!(
+            parse_iso8601_timestamp("2024-07-30"),
+            Some(1_722_297_600_000)
+        );
+        assert_eq!(parse_iso8601_timestamp("2024-07-30 21:31:21"), None);
+        assert_eq!(parse_iso8601_timestamp("garbage"), None);
+        assert_eq!(parse_iso8601_timestamp("2024-02-30"), None);
+        assert_eq!(parse_iso8601_timestamp("1969-12-31T23:59:59Z"), Some(-1000));
+        assert_eq!(parse_iso8601_date("2024-07-30"), Some(19_934));
+        assert_eq!(parse_iso8601_date("1970-01-01"), Some(0));
+    }
+
+    #[test]
+    fn mysql_format() {
+        let dt = NaiveDate::from_ymd_opt(2024, 7, 5)
+            .and_then(|d| d.and_hms_milli_opt(21, 3, 9, 120))
+            .unwrap_or_default();
+        let mut buf = String::new();
+        let items = parse_mysql_format("%Y-%m-%d %H:%i:%s.%f %b %a %j %p %T %y %e %c %M %W %r %%")
+            .unwrap_or_default();
+        write_mysql(&mut buf, &dt, &items);
+        assert_eq!(
+            buf,
+            "2024-07-05 21:03:09.120000 Jul Fri 187 PM 21:03:09 24 5 7 July Friday 09:03:09 PM %"
+        );
+        assert!(parse_mysql_format("%D").is_err());
+    }
+
+    #[test]
+    fn months() {
+        let d = |y, m, d| {
+            NaiveDate::from_ymd_opt(y, m, d)
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .unwrap_or_default()
+        };
+        assert_eq!(months_between(d(2024, 1, 31), d(2024, 2, 29)), Some(1));
+        assert_eq!(months_between(d(2024, 1, 31), d(2024, 2, 28)), Some(0));
+        assert_eq!(months_between(d(2024, 3, 31), d(2024, 1, 31)), Some(-2));
+        assert_eq!(add_months(d(2024, 1, 31), 1), Some(d(2024, 2, 29)));
+    }
+}
