@@ -1,6 +1,20 @@
 """Type stubs of the Rust extension module (checked with mypy.stubtest)."""
 
-from typing import Any
+from typing import Any, final
+
+__all__ = [
+    "EngineError",
+    "InvalidArgumentError",
+    "LocalSession",
+    "LogFileError",
+    "QueryCancelledError",
+    "SourceError",
+    "SpintrailError",
+    "SqlError",
+    "UnsupportedFunctionError",
+    "__version__",
+    "generate",
+]
 
 __version__: str
 
@@ -13,6 +27,7 @@ class InvalidArgumentError(SpintrailError): ...
 class QueryCancelledError(SpintrailError): ...
 class EngineError(SpintrailError): ...
 
+@final
 class LocalSession:
     def __new__(
         cls,

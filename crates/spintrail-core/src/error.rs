@@ -6,7 +6,7 @@ use std::path::PathBuf;
 /// Result alias used across the core.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     /// A source path that does not exist or cannot be listed.
     #[error("source {path}: {reason}")]
@@ -45,7 +45,7 @@ pub enum Error {
     Io {
         path: PathBuf,
         #[source]
-        source: std::io::Error,
+        source: std::sync::Arc<std::io::Error>,
     },
 
     /// Anything DataFusion or Arrow reports that is not one of ours.
@@ -64,50 +64,51 @@ impl Error {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
-            source,
+            source: std::sync::Arc::new(source),
         }
+    }
+}
+
+/// Our own error somewhere in a chain of wrappers (DataFusion and Arrow wrap what crosses them).
+fn find_ours(err: &(dyn std::error::Error + 'static)) -> Option<Error> {
+    let mut current = Some(err);
+    while let Some(e) = current {
+        if let Some(ours) = e.downcast_ref::<Error>() {
+            return Some(ours.clone());
+        }
+        current = e.source();
+    }
+    None
+}
+
+/// Classifies a DataFusion error that carries none of ours.
+fn classify(err: &datafusion::error::DataFusionError) -> Error {
+    use datafusion::error::DataFusionError as D;
+    match err {
+        D::Diagnostic(_, inner) => classify(inner),
+        D::Shared(inner) => classify(inner),
+        D::Context(ctx, inner) => match classify(inner) {
+            Error::Engine(msg) => Error::Engine(format!("{ctx}: {msg}")),
+            other => other,
+        },
+        D::SQL(e, _) => Error::Sql(format!("SQL syntax error: {e}")),
+        D::Plan(msg) => Error::Sql(msg.clone()),
+        D::SchemaError(e, _) => Error::Sql(e.to_string()),
+        D::NotImplemented(msg) => Error::Sql(format!("not supported by the local engine: {msg}")),
+        D::ExecutionJoin(e) => Error::Engine(format!("worker failed: {e}")),
+        other => Error::Engine(other.message().into_owned()),
     }
 }
 
 impl From<datafusion::error::DataFusionError> for Error {
     fn from(err: datafusion::error::DataFusionError) -> Self {
-        use datafusion::error::DataFusionError as D;
-        // Our own errors travel through DataFusion wrapped as External; take them back out.
-        let err = match err {
-            D::External(inner) => match inner.downcast::<Error>() {
-                Ok(ours) => return *ours,
-                Err(other) => D::External(other),
-            },
-            D::Context(ctx, inner) => {
-                return match Error::from(*inner) {
-                    Error::Engine(msg) => Error::Engine(format!("{ctx}: {msg}")),
-                    ours => ours,
-                }
-            }
-            other => other,
-        };
-        match err {
-            D::SQL(e, _) => Error::Sql(format!("SQL syntax error: {e}")),
-            D::Plan(msg) => Error::Sql(msg),
-            D::SchemaError(e, _) => Error::Sql(e.to_string()),
-            D::NotImplemented(msg) => {
-                Error::Sql(format!("not supported by the local engine: {msg}"))
-            }
-            D::ExecutionJoin(e) => Error::Engine(format!("worker failed: {e}")),
-            other => Error::Engine(other.strip_backtrace()),
-        }
+        find_ours(&err).unwrap_or_else(|| classify(&err))
     }
 }
 
 impl From<arrow::error::ArrowError> for Error {
     fn from(err: arrow::error::ArrowError) -> Self {
-        match err {
-            arrow::error::ArrowError::ExternalError(inner) => match inner.downcast::<Error>() {
-                Ok(ours) => *ours,
-                Err(other) => Error::Engine(other.to_string()),
-            },
-            other => Error::Engine(other.to_string()),
-        }
+        find_ours(&err).unwrap_or_else(|| Error::Engine(err.to_string()))
     }
 }
 

@@ -136,7 +136,8 @@ fn add_file(path: PathBuf, named: bool, listing: &mut Listing) -> Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().to_ascii_lowercase())
         .unwrap_or_default();
-    if !named && !(name.ends_with(".json.gz") || name.ends_with(".json")) {
+    let looks_like_log = name.ends_with(".json.gz") || name.ends_with(".json");
+    if !(named || looks_like_log) {
         listing.ignored += 1;
         return Ok(());
     }

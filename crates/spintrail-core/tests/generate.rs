@@ -411,7 +411,7 @@ fn timing_200k() {
 
 /// `cargo test --release -p spintrail-core --test generate -- --ignored --nocapture`
 #[test]
-#[ignore]
+#[ignore = "timing run of one million events; run with --ignored --nocapture"]
 fn timing_1m() {
     let dir = tempfile::tempdir().unwrap();
     let mut o = opts(dir.path(), 1_000_000);
