@@ -56,10 +56,11 @@ if engine == "spintrail":
 else:
     import duckdb
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     rows = sorted(con.execute(sql).fetchall())
 elapsed = time.perf_counter() - started
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-print(json.dumps({"seconds": elapsed, "peak_bytes": peak, "rows": [list(r) for r in rows]}))
+print("RESULT " + json.dumps({"seconds": elapsed, "peak_bytes": peak, "rows": [list(r) for r in rows]}, default=str))
 """
 
 
@@ -70,7 +71,8 @@ def run_engine(engine: str, data: Path, sql: str) -> dict[str, Any]:
         text=True,
         check=True,
     )
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    line = next(x for x in out.stdout.splitlines() if x.startswith("RESULT "))
+    result: dict[str, Any] = json.loads(line.removeprefix("RESULT "))
     return result
 
 
