@@ -95,6 +95,13 @@ def test_reference_query_sees_the_last_hour(tmp_path: Path) -> None:
     assert sum(table.column("total").to_pylist()) > 0
 
 
+def test_throttling_timeline_has_hourly_rows(logs: Path) -> None:
+    rows = spintrail.connect(logs).sql(queries.throttling_timeline()).to_pylist()
+    assert 24 <= len(rows) <= 49
+    assert sum(r["calls"] for r in rows) > 10_000
+    assert max(r["throttled_pct"] for r in rows) > 5 * min(r["throttled_pct"] for r in rows)
+
+
 def test_pipeline_attribution(logs: Path) -> None:
     rows = spintrail.connect(logs).sql(queries.pipeline_attribution()).to_pylist()
     assert rows
@@ -150,4 +157,4 @@ def test_cli_generate_then_demo(tmp_path: Path) -> None:
     assert "The reference query" in text
     assert "total | eventname" in text
     assert "Client.RequestLimitExceeded" in text or "Throttling" in text
-    assert text.count("scanned") == 5
+    assert text.count("scanned") == 6

@@ -213,6 +213,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             queries.reference(),
         ),
         ("Spinnaker's busiest APIs, with errors and throttling", queries.calls_by_api(limit=10)),
+        ("Spinnaker's calls and throttling per hour", queries.throttling_timeline()),
         ("Spinnaker's share of each account's and region's API calls", queries.spinnaker_share()),
         ("Spinnaker's errors by code", queries.errors()),
         ("Mutating calls per pipeline execution", queries.pipeline_attribution()),
@@ -281,7 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--dir", default="spintrail-demo", help="folder for the demo logs")
     d.add_argument("--events", type=int, default=200_000)
     d.add_argument("--seed", type=int, default=42)
-    d.add_argument("--rows", type=int, default=15, help="rows to show per result")
+    d.add_argument("--rows", type=int, default=25, help="rows to show per result")
     d.set_defaults(run=cmd_demo)
     return parser
 

@@ -109,6 +109,18 @@ GROUP BY 1, 2, 3, 4, 5
 ORDER BY hour, throttled DESC"""
 
 
+def throttling_timeline(role: str = DEFAULT_ROLE, table: str = "cloudtrail_logs") -> str:
+    """Spinnaker's calls and throttled calls per hour: the spikes at a glance."""
+    return f"""SELECT date_trunc('hour', from_iso8601_timestamp(eventtime)) AS hour,
+       count(*) AS calls,
+       count_if({throttled_condition()}) AS throttled,
+       round(100.0 * count_if({throttled_condition()}) / count(*), 1) AS throttled_pct
+FROM {_table(table)}
+WHERE {spinnaker_filter(role)}
+GROUP BY 1
+ORDER BY 1"""
+
+
 def spinnaker_share(role: str = DEFAULT_ROLE, table: str = "cloudtrail_logs") -> str:
     """Spinnaker's share of the account's API calls and of its throttling, per account/region."""
     return f"""SELECT recipientaccountid AS account, awsregion AS region,
