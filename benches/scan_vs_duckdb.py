@@ -60,7 +60,8 @@ else:
     rows = sorted(con.execute(sql).fetchall())
 elapsed = time.perf_counter() - started
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-print("RESULT " + json.dumps({"seconds": elapsed, "peak_bytes": peak, "rows": [list(r) for r in rows]}, default=str))
+result = {"seconds": elapsed, "peak_bytes": peak, "rows": [list(r) for r in rows]}
+print("RESULT " + json.dumps(result, default=str))
 """
 
 
