@@ -50,6 +50,12 @@ create_exception!(
 );
 create_exception!(
     spintrail,
+    ProvisionError,
+    SpintrailError,
+    "A provisioning step that failed; the message names the step, what exists and how to resume."
+);
+create_exception!(
+    spintrail,
     EngineError,
     SpintrailError,
     "An error inside the query engine that is none of the above."
@@ -67,6 +73,7 @@ pub fn to_py(err: Error) -> PyErr {
         Error::UnsupportedFunction { .. } => UnsupportedFunctionError::new_err(message),
         Error::InvalidArgument(_) => InvalidArgumentError::new_err(message),
         Error::Cancelled => QueryCancelledError::new_err(message),
+        Error::Aws { .. } => ProvisionError::new_err(message),
         Error::Engine(_) => EngineError::new_err(message),
     }
 }
@@ -87,6 +94,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         py.get_type::<InvalidArgumentError>(),
     )?;
     m.add("QueryCancelledError", py.get_type::<QueryCancelledError>())?;
+    m.add("ProvisionError", py.get_type::<ProvisionError>())?;
     m.add("EngineError", py.get_type::<EngineError>())?;
     Ok(())
 }

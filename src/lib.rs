@@ -3,6 +3,7 @@
 
 mod errors;
 mod generate;
+mod provision;
 mod runtime;
 mod session;
 mod stats;
@@ -14,6 +15,7 @@ use pyo3::prelude::*;
 fn _internal(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     m.add_class::<session::LocalSession>()?;
+    m.add_class::<provision::Stack>()?;
     m.add_function(wrap_pyfunction!(generate::generate, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -1,4 +1,4 @@
-"""The ``spintrail`` command: ``generate``, ``query`` and ``demo``."""
+"""The ``spintrail`` command: ``generate``, ``query``, ``demo`` and ``provision``."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ import pyarrow as pa
 from spintrail import queries
 from spintrail.errors import SpintrailError
 from spintrail.generate import generate
+from spintrail.provision import Stack
 from spintrail.session import Session, connect
 
 FORMATS = ("table", "csv", "json", "parquet")
@@ -235,6 +236,147 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tags(values: Sequence[str] | None) -> dict[str, str] | None:
+    if not values:
+        return None
+    tags: dict[str, str] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SpintrailError(f"--tag {item!r}: expected KEY=VALUE")
+        tags[key] = value
+    return tags
+
+
+def _list(values: Sequence[str] | None) -> list[str] | None:
+    if not values:
+        return None
+    return [v.strip() for item in values for v in item.split(",") if v.strip()]
+
+
+def stack_from_args(args: argparse.Namespace) -> Stack:
+    return Stack(
+        args.bucket,
+        config_file=args.config,
+        name=args.stack,
+        region=args.region,
+        prefix=args.prefix,
+        trail=args.trail,
+        multi_region=args.multi_region,
+        organization=args.organization,
+        org_id=args.org_id,
+        log_file_validation=args.log_file_validation,
+        database=args.database,
+        table=args.table,
+        workgroup=args.workgroup,
+        results=args.results,
+        bytes_scanned_cutoff=args.bytes_scanned_cutoff,
+        projection_start=args.projection_start,
+        accounts=_list(args.account),
+        regions=_list(args.projection_region),
+        kms_key=args.kms_key,
+        expire_days=args.expire_days,
+        log_group=args.log_group,
+        log_role=args.log_role,
+        tags=_tags(args.tag),
+        endpoint_url=args.endpoint_url,
+        profile=args.profile,
+        max_attempts=args.max_attempts,
+    )
+
+
+def cmd_provision(args: argparse.Namespace) -> int:
+    stack = stack_from_args(args)
+    if args.print_ddl:
+        print(stack.ddl(), end="")
+        return 0
+    if args.action is None:
+        raise SpintrailError("provision: say plan, apply or destroy (or --print-ddl)")
+    if args.delete_bucket and args.action != "destroy":
+        raise SpintrailError("--delete-bucket only goes with destroy")
+    if args.action == "plan":
+        result = stack.plan()
+    elif args.action == "apply":
+        result = stack.apply()
+    else:
+        result = stack.destroy(delete_bucket=args.delete_bucket)
+    if args.json:
+        out = {
+            "operation": result.operation,
+            "stack": result.stack,
+            "region": result.region,
+            "account": result.account,
+            "changed": result.changed,
+            "changes": [
+                {"kind": c.kind, "name": c.name, "action": c.action, "details": list(c.details)}
+                for c in result.changes
+            ],
+            "resources": result.resources,
+        }
+        print(json.dumps(out, indent=2))
+    else:
+        print(result)
+    return 0
+
+
+def add_provision_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "provision",
+        help="create / update / remove the AWS side (trail, bucket, Athena, Glue table)",
+        description="Plan, apply or destroy the AWS resources for querying CloudTrail with "
+        "Athena. Options not given come from --config (TOML, same names with '_') or defaults.",
+    )
+    p.add_argument("action", nargs="?", choices=("plan", "apply", "destroy"))
+    p.add_argument("--config", "-c", help="TOML file with the desired state")
+    p.add_argument("--bucket", help="log bucket (created if absent, reused if yours)")
+    p.add_argument("--prefix", help="key prefix of the logs in the bucket")
+    p.add_argument("--region", help="AWS region (default: the standard chain's)")
+    p.add_argument("--stack", help="stack name for the spintrail:stack tag (default spintrail)")
+    p.add_argument("--trail", help="trail name (default spintrail)")
+    region_mode = p.add_mutually_exclusive_group()
+    region_mode.add_argument(
+        "--multi-region", dest="multi_region", action="store_true", default=None
+    )
+    region_mode.add_argument("--single-region", dest="multi_region", action="store_false")
+    p.add_argument("--organization", action="store_true", default=None, help="organization trail")
+    p.add_argument("--org-id", help="organization id (o-...), needed with --organization")
+    p.add_argument(
+        "--no-log-file-validation",
+        dest="log_file_validation",
+        action="store_false",
+        default=None,
+        help="turn log file validation off (on by default)",
+    )
+    p.add_argument("--database", help="Glue/Athena database (default default)")
+    p.add_argument("--table", help="table name (default cloudtrail_logs)")
+    p.add_argument("--workgroup", help="Athena workgroup (default spintrail)")
+    p.add_argument("--results", help="query result location s3://... (default under the bucket)")
+    p.add_argument(
+        "--bytes-scanned-cutoff", type=int, help="per-query scan limit in bytes (default 10 GiB)"
+    )
+    p.add_argument("--projection-start", help="first day of the day projection, yyyy/MM/dd")
+    p.add_argument("--account", action="append", help="account(s) to project (repeatable, a,b)")
+    p.add_argument(
+        "--projection-region", action="append", help="region(s) to project (repeatable, a,b)"
+    )
+    p.add_argument("--kms-key", help="SSE-KMS key for the bucket and results (default SSE-S3)")
+    p.add_argument("--expire-days", type=int, help="expire log objects after N days")
+    p.add_argument("--log-group", help="also deliver to this CloudWatch Logs group")
+    p.add_argument("--log-role", help="IAM role for CloudWatch Logs delivery")
+    p.add_argument("--tag", action="append", help="KEY=VALUE tag for what is created (repeatable)")
+    p.add_argument("--endpoint-url", help="AWS-compatible endpoint (e.g. a local moto server)")
+    p.add_argument("--profile", help="named AWS profile")
+    p.add_argument("--max-attempts", type=int, default=3, help="attempts per AWS request")
+    p.add_argument(
+        "--delete-bucket",
+        action="store_true",
+        help="with destroy: also delete the log bucket, its objects and the log group",
+    )
+    p.add_argument("--print-ddl", action="store_true", help="print CREATE EXTERNAL TABLE and exit")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(run=cmd_provision)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="spintrail",
@@ -284,6 +426,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=42)
     d.add_argument("--rows", type=int, default=25, help="rows to show per result")
     d.set_defaults(run=cmd_demo)
+
+    add_provision_parser(sub)
     return parser
 
 

@@ -48,6 +48,10 @@ pub enum Error {
         source: std::sync::Arc<std::io::Error>,
     },
 
+    /// A provisioning step that failed: the message says what exists now and how to resume.
+    #[error("{step}: {message}")]
+    Aws { step: String, message: String },
+
     /// Anything DataFusion or Arrow reports that is not one of ours.
     #[error("{0}")]
     Engine(String),

@@ -7,6 +7,7 @@
 mod builders;
 pub mod error;
 pub mod generate;
+pub mod provision;
 pub mod reader;
 pub mod schema;
 pub mod session;

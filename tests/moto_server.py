@@ -1,0 +1,70 @@
+"""A moto server (AWS-protocol server) on loopback for the provisioning tests: started as a
+subprocess on a free port, reset between tests, stopped at the end."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class MotoServer:
+    def __init__(self, port: int, process: subprocess.Popen[bytes]) -> None:
+        self.port = port
+        self.process = process
+        self.url = f"http://127.0.0.1:{port}"
+
+    def post(self, path: str, body: bytes = b"") -> None:
+        request = urllib.request.Request(self.url + path, data=body, method="POST")
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            answer.read()
+
+    def reset(self) -> None:
+        self.post("/moto-api/reset")
+
+
+@contextmanager
+def moto_server() -> Iterator[MotoServer]:
+    port = free_port()
+    env = dict(os.environ)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    server = MotoServer(port, process)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"moto server exited with {process.returncode}")
+            try:
+                with urllib.request.urlopen(server.url + "/moto-api/", timeout=1) as answer:
+                    answer.read()
+                break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("moto server did not answer within 30 s") from None
+                time.sleep(0.1)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
