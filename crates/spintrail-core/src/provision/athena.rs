@@ -39,7 +39,10 @@ fn diff(have: &WorkgroupSettings, want: &WorkgroupSettings) -> Vec<String> {
     let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "none".into());
     let mut out = Vec::new();
     if have.enforce != want.enforce {
-        out.push(format!("enforce configuration: {} -> {}", have.enforce, want.enforce));
+        out.push(format!(
+            "enforce configuration: {} -> {}",
+            have.enforce, want.enforce
+        ));
     }
     if have.output != want.output {
         out.push(format!(

@@ -206,7 +206,10 @@ where
 }
 
 /// Retries `call` while it fails with one of `codes` (AWS eventual consistency), up to ~60 s.
-pub(crate) async fn retry_on<T, E, R, F, Fut>(codes: &[&str], mut call: F) -> Result<T, SdkError<E, R>>
+pub(crate) async fn retry_on<T, E, R, F, Fut>(
+    codes: &[&str],
+    mut call: F,
+) -> Result<T, SdkError<E, R>>
 where
     E: ProvideErrorMetadata,
     F: FnMut() -> Fut,

@@ -116,7 +116,14 @@ fn tag(key: &str, value: &str) -> Result<Tag> {
 
 async fn bucket_tags(ctx: &Ctx) -> Result<Vec<(String, String)>> {
     let bucket = &ctx.want.cfg.bucket;
-    match ctx.clients.s3.get_bucket_tagging().bucket(bucket).send().await {
+    match ctx
+        .clients
+        .s3
+        .get_bucket_tagging()
+        .bucket(bucket)
+        .send()
+        .await
+    {
         Ok(out) => Ok(out
             .tag_set()
             .iter()
@@ -317,7 +324,9 @@ pub(crate) async fn encryption(ctx: &Ctx) -> Result<Change> {
                     ));
                 }
             }
-            Err(e) if code(&e).as_deref() == Some("ServerSideEncryptionConfigurationNotFoundError") => {}
+            Err(e)
+                if code(&e).as_deref()
+                    == Some("ServerSideEncryptionConfigurationNotFoundError") => {}
             Err(e) => return Err(sdk_error("s3 default encryption (GetBucketEncryption)", e)),
         }
     }
@@ -372,7 +381,12 @@ pub(crate) async fn lifecycle(ctx: &Ctx) -> Result<Change> {
                 }
             }
             Err(e) if code(&e).as_deref() == Some("NoSuchLifecycleConfiguration") => {}
-            Err(e) => return Err(sdk_error("s3 lifecycle (GetBucketLifecycleConfiguration)", e)),
+            Err(e) => {
+                return Err(sdk_error(
+                    "s3 lifecycle (GetBucketLifecycleConfiguration)",
+                    e,
+                ))
+            }
         }
     }
     let wanted = days.map(|d| i32::try_from(d).unwrap_or(i32::MAX));
@@ -441,7 +455,14 @@ pub(crate) async fn policy(ctx: &Ctx) -> Result<Change> {
     let name = ctx.want.cfg.bucket.clone();
     let mut existing: Option<String> = None;
     if ctx.bucket_exists {
-        match ctx.clients.s3.get_bucket_policy().bucket(&name).send().await {
+        match ctx
+            .clients
+            .s3
+            .get_bucket_policy()
+            .bucket(&name)
+            .send()
+            .await
+        {
             Ok(out) => existing = out.policy().map(str::to_string),
             Err(e) if code(&e).as_deref() == Some("NoSuchBucketPolicy") => {}
             Err(e) => return Err(sdk_error("s3 bucket policy (GetBucketPolicy)", e)),
@@ -512,7 +533,12 @@ pub(crate) async fn destroy(ctx: &mut Ctx, delete_bucket: bool) -> Result<Change
         deleted += ids.len();
         s3.delete_objects()
             .bucket(&name)
-            .delete(Delete::builder().set_objects(Some(ids)).quiet(true).build()?)
+            .delete(
+                Delete::builder()
+                    .set_objects(Some(ids))
+                    .quiet(true)
+                    .build()?,
+            )
             .send()
             .await
             .map_err(|e| sdk_error(step, e))?;
@@ -579,7 +605,10 @@ mod tests {
         let list = merged["Statement"].as_array().unwrap();
         assert_eq!(list.len(), 4);
         assert_eq!(list[0]["Sid"], "Theirs");
-        assert_eq!(merge_policy(Some(&merged.to_string()), ours.clone()).unwrap(), None);
+        assert_eq!(
+            merge_policy(Some(&merged.to_string()), ours.clone()).unwrap(),
+            None
+        );
         assert!(merge_policy(None, ours).unwrap().is_some());
         assert!(merge_policy(Some("{not json"), vec![]).is_err());
     }

@@ -117,7 +117,9 @@ fn check_bucket(name: &str) -> Result<()> {
         .zip(name.chars().last())
         .is_some_and(|(a, b)| a.is_ascii_alphanumeric() && b.is_ascii_alphanumeric());
     let ip_like = name.split('.').count() == 4
-        && name.split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
+        && name
+            .split('.')
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
     if name.is_empty() {
         return Err(invalid(
             "bucket: a log bucket name is required (bucket = \"...\", --bucket)".into(),
@@ -192,9 +194,11 @@ fn check_simple(what: &str, name: &str, max: usize, extra: &[char]) -> Result<()
 pub(crate) fn check_region(region: &str) -> Result<()> {
     let parts: Vec<&str> = region.split('-').collect();
     let ok = parts.len() >= 3
-        && parts
-            .iter()
-            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
         && parts
             .last()
             .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()));
@@ -226,7 +230,9 @@ impl StackConfig {
             None => serde_json::Value::Object(Default::default()),
         };
         let serde_json::Value::Object(base) = &mut merged else {
-            return Err(invalid("configuration file: expected a table of options".into()));
+            return Err(invalid(
+                "configuration file: expected a table of options".into(),
+            ));
         };
         if let serde_json::Value::Object(over) = overrides {
             for (k, v) in over {
@@ -364,10 +370,7 @@ impl Resolved {
         } else {
             "aws"
         };
-        let prefix = cfg
-            .prefix
-            .as_ref()
-            .map(|p| p.trim_matches('/').to_string());
+        let prefix = cfg.prefix.as_ref().map(|p| p.trim_matches('/').to_string());
         let trail_arn = format!(
             "arn:{partition}:cloudtrail:{region}:{account}:trail/{}",
             cfg.trail
@@ -389,7 +392,10 @@ impl Resolved {
         let regions = if !cfg.regions.is_empty() {
             cfg.regions.clone()
         } else if cfg.multi_region {
-            let mut all: Vec<String> = MULTI_REGION_DEFAULTS.iter().map(|r| r.to_string()).collect();
+            let mut all: Vec<String> = MULTI_REGION_DEFAULTS
+                .iter()
+                .map(|r| r.to_string())
+                .collect();
             if !all.contains(&region) {
                 all.push(region.clone());
             }
@@ -424,7 +430,11 @@ impl Resolved {
             (Some(org), true) => format!("{org}/"),
             _ => String::new(),
         };
-        format!("s3://{}/{}AWSLogs/{org}", self.cfg.bucket, self.key_prefix())
+        format!(
+            "s3://{}/{}AWSLogs/{org}",
+            self.cfg.bucket,
+            self.key_prefix()
+        )
     }
 
     pub fn workgroup_arn(&self) -> String {
@@ -458,7 +468,10 @@ mod tests {
         assert_eq!(c.bytes_scanned_cutoff, DEFAULT_BYTES_SCANNED_CUTOFF);
         let r = Resolved::new(c, "eu-west-1".into(), "123456789012".into()).unwrap();
         assert_eq!(r.results, "s3://my-logs/athena-results/");
-        assert_eq!(r.trail_arn, "arn:aws:cloudtrail:eu-west-1:123456789012:trail/spintrail");
+        assert_eq!(
+            r.trail_arn,
+            "arn:aws:cloudtrail:eu-west-1:123456789012:trail/spintrail"
+        );
         assert_eq!(r.accounts, vec!["123456789012"]);
         assert!(r.regions.contains(&"eu-west-1".to_string()));
     }

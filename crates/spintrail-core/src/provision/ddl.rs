@@ -241,11 +241,15 @@ mod tests {
     #[test]
     fn ddl_text() {
         let ddl = create_table(&want(false)).unwrap();
-        assert!(ddl.starts_with("CREATE EXTERNAL TABLE IF NOT EXISTS `default`.`cloudtrail_logs` ("));
+        assert!(
+            ddl.starts_with("CREATE EXTERNAL TABLE IF NOT EXISTS `default`.`cloudtrail_logs` (")
+        );
         assert!(ddl.contains("  `readonly` string,\n"));
         assert!(ddl.contains("PARTITIONED BY (`account` string, `region` string, `day` string)"));
         assert!(ddl.contains("ROW FORMAT SERDE 'org.apache.hive.hcatalog.data.JsonSerDe'"));
-        assert!(ddl.contains("STORED AS INPUTFORMAT 'com.amazon.emr.cloudtrail.CloudTrailInputFormat'"));
+        assert!(
+            ddl.contains("STORED AS INPUTFORMAT 'com.amazon.emr.cloudtrail.CloudTrailInputFormat'")
+        );
         assert!(ddl.contains("LOCATION 's3://logs/AWSLogs/'"));
         assert!(ddl.contains("'projection.day.format'='yyyy/MM/dd'"));
         assert!(ddl.trim_end().ends_with(");"));

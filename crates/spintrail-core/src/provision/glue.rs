@@ -13,9 +13,7 @@ use crate::Result;
 const NOT_FOUND: &str = "EntityNotFoundException";
 
 fn params_are_ours(ctx: &Ctx, params: Option<&HashMap<String, String>>) -> bool {
-    params.is_some_and(|p| {
-        ctx.is_ours(p.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-    })
+    params.is_some_and(|p| ctx.is_ours(p.iter().map(|(k, v)| (k.as_str(), v.as_str()))))
 }
 
 /// Whether the database exists and whether this stack created it.
@@ -121,7 +119,10 @@ fn diff(table: &aws_sdk_glue::types::Table, want: &TableDefinition) -> Vec<Strin
             .filter(|c| !have_columns.contains(c))
             .map(|(n, _)| n.as_str())
             .collect();
-        out.push(format!("columns differ (new or changed: {})", names.join(", ")));
+        out.push(format!(
+            "columns differ (new or changed: {})",
+            names.join(", ")
+        ));
     }
     if pairs(table.partition_keys()) != want.partition_keys {
         out.push("partition keys differ".into());

@@ -37,7 +37,10 @@ pub(crate) fn role_policy(want: &Resolved, group: &str) -> Value {
         "arn:{}:logs:{}:{}:log-group:{group}:log-stream:",
         want.partition, want.region, want.account
     );
-    let mut streams = vec![format!("{base}{}_CloudTrail_{}*", want.account, want.region)];
+    let mut streams = vec![format!(
+        "{base}{}_CloudTrail_{}*",
+        want.account, want.region
+    )];
     if let (true, Some(org)) = (want.cfg.organization, &want.cfg.org_id) {
         streams.push(format!("{base}{org}_*"));
     }
@@ -82,9 +85,9 @@ async fn read_group(ctx: &Ctx, group: &str) -> Result<Option<(String, bool)>> {
         .send()
         .await
     {
-        Ok(tags) => tags.tags().is_some_and(|t| {
-            ctx.is_ours(t.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        }),
+        Ok(tags) => tags
+            .tags()
+            .is_some_and(|t| ctx.is_ours(t.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
         Err(e) if code(&e).as_deref() == Some("ResourceNotFoundException") => false,
         Err(e) => return Err(sdk_error("cloudwatch log group (ListTagsForResource)", e)),
     };
@@ -92,7 +95,11 @@ async fn read_group(ctx: &Ctx, group: &str) -> Result<Option<(String, bool)>> {
 }
 
 /// The role's ARN, whether this stack made it, and whether its policies are as wanted.
-async fn read_role(ctx: &Ctx, role: &str, group: &str) -> Result<Option<(String, bool, Vec<String>)>> {
+async fn read_role(
+    ctx: &Ctx,
+    role: &str,
+    group: &str,
+) -> Result<Option<(String, bool, Vec<String>)>> {
     let found = match ctx.clients.iam.get_role().role_name(role).send().await {
         Ok(out) => match out.role() {
             Some(r) => r.clone(),
@@ -101,12 +108,7 @@ async fn read_role(ctx: &Ctx, role: &str, group: &str) -> Result<Option<(String,
         Err(e) if code(&e).as_deref() == Some("NoSuchEntity") => return Ok(None),
         Err(e) => return Err(sdk_error("iam role (GetRole)", e)),
     };
-    let ours = ctx.is_ours(
-        found
-            .tags()
-            .iter()
-            .map(|t| (t.key(), t.value())),
-    );
+    let ours = ctx.is_ours(found.tags().iter().map(|t| (t.key(), t.value())));
     let mut details = Vec::new();
     let trust = found.assume_role_policy_document().and_then(parse_policy);
     if trust.as_ref() != Some(&trust_policy(&ctx.want)) {
@@ -201,7 +203,10 @@ pub(crate) async fn apply(ctx: &mut Ctx) -> Result<Vec<Change>> {
             change
         }
         None => {
-            let arn = format!("arn:{}:iam::{}:role/{role}", ctx.want.partition, ctx.want.account);
+            let arn = format!(
+                "arn:{}:iam::{}:role/{role}",
+                ctx.want.partition, ctx.want.account
+            );
             if ctx.apply {
                 let tags = ctx
                     .managed_tags()
@@ -250,8 +255,9 @@ pub(crate) async fn destroy(ctx: &Ctx, delete_data: bool) -> Result<Vec<Change>>
     let role = ctx.want.log_role();
     let mut changes = Vec::new();
     match read_role(ctx, &role, &group).await? {
-        None => changes
-            .push(Change::new("iam role", &role, Action::NoChange).with(vec!["does not exist".into()])),
+        None => changes.push(
+            Change::new("iam role", &role, Action::NoChange).with(vec!["does not exist".into()]),
+        ),
         Some((_, false, _)) => changes.push(
             Change::new("iam role", &role, Action::Keep)
                 .with(vec!["not created by this stack: left untouched".into()]),
@@ -279,15 +285,17 @@ pub(crate) async fn destroy(ctx: &Ctx, delete_data: bool) -> Result<Vec<Change>>
     }
     let kind = "cloudwatch log group";
     match read_group(ctx, &group).await? {
-        None => changes.push(Change::new(kind, &group, Action::NoChange).with(vec!["does not exist".into()])),
+        None => changes
+            .push(Change::new(kind, &group, Action::NoChange).with(vec!["does not exist".into()])),
         Some((_, false)) => changes.push(
             Change::new(kind, &group, Action::Keep)
                 .with(vec!["not created by this stack: left untouched".into()]),
         ),
-        Some((_, true)) if !delete_data => changes.push(
-            Change::new(kind, &group, Action::Keep)
-                .with(vec!["log data kept (pass --delete-bucket to delete it)".into()]),
-        ),
+        Some((_, true)) if !delete_data => {
+            changes.push(Change::new(kind, &group, Action::Keep).with(vec![
+                "log data kept (pass --delete-bucket to delete it)".into(),
+            ]))
+        }
         Some((_, true)) => {
             ctx.clients
                 .logs

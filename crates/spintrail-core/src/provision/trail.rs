@@ -29,7 +29,11 @@ pub(crate) fn diff(have: &TrailSettings, want: &TrailSettings) -> Vec<String> {
         out.push(format!("bucket: {} -> {}", have.bucket, want.bucket));
     }
     if have.prefix != want.prefix {
-        out.push(format!("prefix: {} -> {}", show(&have.prefix), show(&want.prefix)));
+        out.push(format!(
+            "prefix: {} -> {}",
+            show(&have.prefix),
+            show(&want.prefix)
+        ));
     }
     if have.multi_region != want.multi_region {
         out.push(format!(
@@ -235,8 +239,8 @@ pub(crate) async fn logging(ctx: &Ctx) -> Result<Change> {
     if status == Some(true) {
         return Ok(Change::new(LOGGING, name, Action::NoChange).with(vec!["logging".into()]));
     }
-    let change = Change::new(LOGGING, name.clone(), Action::Update)
-        .with(vec!["start logging".into()]);
+    let change =
+        Change::new(LOGGING, name.clone(), Action::Update).with(vec!["start logging".into()]);
     if ctx.apply {
         ctx.clients
             .cloudtrail
