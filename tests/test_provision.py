@@ -87,7 +87,7 @@ def test_plan_changes_nothing(moto: MotoServer) -> None:
     assert client(moto, "cloudtrail").describe_trails()["trailList"] == []
 
 
-def test_apply_reads_back_with_boto3(moto: MotoServer) -> None:
+def test_apply_reads_back_with_boto3(moto: MotoServer, real_dir: Path) -> None:
     result = stack(moto, prefix="ct", expire_days=400, tags={"team": "sec"}).apply()
     assert result.changed
     trail_arn = f"arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/spintrail"
@@ -181,7 +181,7 @@ def test_apply_reads_back_with_boto3(moto: MotoServer) -> None:
     )
 
     # The same schema the embedded engine uses.
-    session = spintrail.connect([])
+    session = spintrail.connect(real_dir / "otrf-security-datasets.json.gz")
     local = session.sql("SELECT * FROM cloudtrail_logs LIMIT 0").schema.names
     assert [c["Name"] for c in sd["Columns"]] + ["account", "region", "day"] == local
 
@@ -309,9 +309,7 @@ def test_bucket_owned_by_another_account(moto: MotoServer) -> None:
         assert str(err).startswith("s3 bucket")
         assert "another account" in str(err)
     else:
-        pytest.skip(
-            "moto let a second account reuse the bucket name (not modelled)"
-        )
+        pytest.skip("moto let a second account reuse the bucket name (not modelled)")
 
 
 def test_missing_credentials(moto: MotoServer, monkeypatch: pytest.MonkeyPatch) -> None:
