@@ -21,6 +21,7 @@ from typing import Any
 import boto3
 import pytest
 import spintrail
+from botocore.exceptions import ClientError
 from moto_server import MotoServer, moto_server
 from spintrail.cli import main
 from spintrail.provision import Stack
@@ -214,7 +215,15 @@ def test_drift_is_planned_and_corrected(moto: MotoServer) -> None:
 def test_destroy_keeps_the_bucket_unless_asked(moto: MotoServer) -> None:
     stack(moto).apply()
     s3 = client(moto, "s3")
-    s3.put_object(Bucket=BUCKET, Key=f"AWSLogs/{ACCOUNT}/CloudTrail/x.json.gz", Body=b"x")
+    key = f"AWSLogs/{ACCOUNT}/CloudTrail/x.json.gz"
+    # moto evaluates the policy's deny-without-TLS statement on PutObject (this is plain HTTP).
+    with pytest.raises(ClientError, match="Forbidden"):
+        s3.put_object(Bucket=BUCKET, Key=key, Body=b"x")
+    # Without the policy the write goes through; apply then restores the policy.
+    s3.delete_bucket_policy(Bucket=BUCKET)
+    s3.put_object(Bucket=BUCKET, Key=key, Body=b"x")
+    assert actions(stack(moto).plan())[f"s3 bucket policy:{BUCKET}"] == "create"
+    assert actions(stack(moto).apply())[f"s3 bucket policy:{BUCKET}"] == "create"
     result = stack(moto).destroy()
     got = actions(result)
     assert got["glue table:default.cloudtrail_logs"] == "delete"
@@ -290,7 +299,7 @@ def test_trail_with_another_bucket_then_resume(moto: MotoServer) -> None:
 def test_bucket_owned_by_another_account(moto: MotoServer) -> None:
     # moto maps credentials from STS AssumeRole into the role's account.
     creds = client(moto, "sts").assume_role(
-        RoleArn="arn:aws:iam::111111111111:role/other", RoleSessionName="x"
+        RoleArn="arn:aws:iam::111111111111:role/other", RoleSessionName="other-account"
     )["Credentials"]
     other = boto3.client(
         "s3",

@@ -255,7 +255,7 @@ pub(crate) async fn logging(ctx: &Ctx) -> Result<Change> {
 
 pub(crate) async fn destroy(ctx: &Ctx) -> Result<Change> {
     let name = ctx.want.cfg.trail.clone();
-    let Some((_, ours, arn)) = read(ctx).await? else {
+    let Some((_, ours, _)) = read(ctx).await? else {
         return Ok(Change::new(KIND, name, Action::NoChange).with(vec!["does not exist".into()]));
     };
     if !ours {
@@ -264,12 +264,12 @@ pub(crate) async fn destroy(ctx: &Ctx) -> Result<Change> {
     }
     let ct = &ctx.clients.cloudtrail;
     ct.stop_logging()
-        .name(&arn)
+        .name(&name)
         .send()
         .await
         .map_err(|e| sdk_error("cloudtrail trail (StopLogging)", e))?;
     ct.delete_trail()
-        .name(&arn)
+        .name(&name)
         .send()
         .await
         .map_err(|e| sdk_error("cloudtrail trail (DeleteTrail)", e))?;
