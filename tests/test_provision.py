@@ -239,6 +239,11 @@ def test_destroy_keeps_the_bucket_unless_asked(moto: MotoServer) -> None:
     assert "spintrail" not in names
     # Destroying again changes nothing; then the bucket only when asked explicitly.
     assert not stack(moto).destroy().changed
+    # Over plain HTTP the policy's TLS deny also stops DeleteObjects (AWS itself is HTTPS): the
+    # error says so and keeps the bucket; without the policy the deletion goes through.
+    with pytest.raises(spintrail.ProvisionError, match="the bucket is kept"):
+        stack(moto).destroy(delete_bucket=True)
+    s3.delete_bucket_policy(Bucket=BUCKET)
     gone = stack(moto).destroy(delete_bucket=True)
     assert actions(gone)[f"s3 bucket:{BUCKET}"] == "delete"
     assert s3.list_buckets()["Buckets"] == []

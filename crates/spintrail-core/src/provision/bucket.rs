@@ -530,18 +530,31 @@ pub(crate) async fn destroy(ctx: &mut Ctx, delete_bucket: bool) -> Result<Change
         if ids.is_empty() {
             break;
         }
-        deleted += ids.len();
-        s3.delete_objects()
+        let count = ids.len();
+        let out = s3
+            .delete_objects()
             .bucket(&name)
-            .delete(
-                Delete::builder()
-                    .set_objects(Some(ids))
-                    .quiet(true)
-                    .build()?,
-            )
+            .delete(Delete::builder().set_objects(Some(ids)).build()?)
             .send()
             .await
             .map_err(|e| sdk_error(step, e))?;
+        if let Some(failed) = out.errors().first() {
+            return Err(aws_error(
+                step,
+                format!(
+                    "could not delete {}: {}; {deleted} objects were deleted, the bucket is kept",
+                    failed.key().unwrap_or("an object"),
+                    failed.message().unwrap_or("no reason given")
+                ),
+            ));
+        }
+        if out.deleted().is_empty() {
+            return Err(aws_error(
+                step,
+                format!("DeleteObjects deleted none of {count} objects; the bucket is kept"),
+            ));
+        }
+        deleted += out.deleted().len();
     }
     s3.delete_bucket()
         .bucket(&name)
