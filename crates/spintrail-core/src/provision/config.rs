@@ -478,15 +478,15 @@ mod tests {
 
     #[test]
     fn toml_then_overrides() {
-        let text = "bucket = \"from-file\"\ntrail = \"t1\"\nmulti_region = false\n\
+        let text = "bucket = \"from-file\"\ntrail = \"trail-one\"\nmulti_region = false\n\
                     [tags]\nteam = \"sec\"\n";
         let c = StackConfig::from_sources(
             Some(text),
-            &serde_json::json!({"trail": "t2", "prefix": null}),
+            &serde_json::json!({"trail": "trail-two", "prefix": null}),
         )
         .unwrap();
         assert_eq!(c.bucket, "from-file");
-        assert_eq!(c.trail, "t2");
+        assert_eq!(c.trail, "trail-two");
         assert!(!c.multi_region);
         assert_eq!(c.tags.get("team").map(String::as_str), Some("sec"));
         let r = Resolved::new(c, "us-east-1".into(), "111111111111".into()).unwrap();
