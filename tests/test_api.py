@@ -149,27 +149,6 @@ def test_ctrl_c_interrupts_a_running_query_and_the_gil_is_free(flat: Path) -> No
     assert "interrupted after" in out.stdout, out.stderr
 
 
-def test_ctrl_c_ends_a_stream_being_read(flat: Path) -> None:
-    script = textwrap.dedent(
-        f"""
-        import os, signal, threading, spintrail
-        session = spintrail.connect({str(flat)!r})
-        reader = session.sql_stream("SELECT count(*) FROM cloudtrail_logs a, cloudtrail_logs b, "
-                                    "cloudtrail_logs c, cloudtrail_logs d")
-        threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
-        try:
-            reader.read_all()
-        except KeyboardInterrupt:
-            print("stopped: KeyboardInterrupt")
-        except Exception as err:
-            print("stopped:", err)
-        """
-    )
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
-    assert "stopped:" in out.stdout, out.stderr
-    assert "cancelled" in out.stdout or "KeyboardInterrupt" in out.stdout
-
-
 def test_partition_pruning_is_reported(layout: Path) -> None:
     session = spintrail.connect(layout)
     table = session.sql(
