@@ -1,10 +1,14 @@
 //! A running query as an Arrow `RecordBatchReader`, so Python consumes it through the Arrow C
-//! stream interface batch by batch, with bounded memory.
+//! stream interface batch by batch, with bounded memory. Ctrl-C while waiting for a batch ends
+//! the stream with an error (the consumer is C code, so it cannot raise KeyboardInterrupt).
 
 use arrow::array::{RecordBatch, RecordBatchReader};
 use arrow::datatypes::SchemaRef;
+use std::time::Duration;
+
 use arrow::error::ArrowError;
 use futures::StreamExt;
+use pyo3::Python;
 use spintrail_core::QueryStream;
 
 use crate::runtime::runtime;
@@ -29,7 +33,22 @@ impl Iterator for BlockingReader {
 
     fn next(&mut self) -> Option<Self::Item> {
         let stream = self.stream.as_mut()?;
-        match runtime().block_on(stream.next()) {
+        let next = runtime().block_on(async {
+            let mut tick = tokio::time::interval(Duration::from_millis(100));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut next = stream.next();
+            loop {
+                tokio::select! {
+                    item = &mut next => return item,
+                    _ = tick.tick() => {
+                        if Python::attach(|py| py.check_signals()).is_err() {
+                            return Some(Err(spintrail_core::Error::Cancelled));
+                        }
+                    }
+                }
+            }
+        });
+        match next {
             Some(Ok(batch)) => Some(Ok(batch)),
             Some(Err(err)) => {
                 self.stream = None;

@@ -395,6 +395,33 @@ impl Decoder {
     }
 }
 
+/// The scalar `visit_*` methods of a visitor that expects a container: each reports what it
+/// found through the visitor's `wrong(self, found)`.
+macro_rules! scalars_are_wrong {
+    () => {
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+            self.wrong("a string");
+            Ok(())
+        }
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+            self.wrong("a boolean");
+            Ok(())
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+            self.wrong("a number");
+            Ok(())
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+            self.wrong("a number");
+            Ok(())
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+            self.wrong("a number");
+            Ok(())
+        }
+    };
+}
+
 /// The top level of a file: `{"Records": [...]}`.
 struct FileVisitor<'a> {
     dec: &'a mut Decoder,
@@ -430,32 +457,19 @@ impl<'de> Visitor<'de> for FileVisitor<'_> {
         Ok(())
     }
 
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
-        self.not_an_object("a string")
-    }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-        self.not_an_object("a boolean")
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        self.not_an_object("a number")
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        self.not_an_object("a number")
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        self.not_an_object("a number")
-    }
+    scalars_are_wrong!();
+
     fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        self.not_an_object("null")
+        self.wrong("null");
+        Ok(())
     }
 }
 
 impl FileVisitor<'_> {
-    fn not_an_object<E: de::Error>(self, what: &str) -> Result<(), E> {
+    fn wrong(self, what: &str) {
         self.dec.file_problem = Some(format!(
             "not a CloudTrail log file: the top level is {what}, not {{\"Records\": [...]}}"
         ));
-        Ok(())
     }
 }
 
@@ -553,7 +567,7 @@ impl<'de> DeserializeSeed<'de> for RecordSeed<'_> {
 }
 
 impl RecordSeed<'_> {
-    fn not_an_object(self, what: &str) {
+    fn wrong(self, what: &str) {
         *self.defect = Some(format!("the record is {what}, not a JSON object"));
     }
 }
@@ -646,31 +660,14 @@ impl<'de> Visitor<'de> for RecordSeed<'_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
-        self.not_an_object("an array");
+        self.wrong("an array");
         Ok(())
     }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
-        self.not_an_object("a string");
-        Ok(())
-    }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-        self.not_an_object("a boolean");
-        Ok(())
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        self.not_an_object("a number");
-        Ok(())
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        self.not_an_object("a number");
-        Ok(())
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        self.not_an_object("a number");
-        Ok(())
-    }
+
+    scalars_are_wrong!();
+
     fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        self.not_an_object("null");
+        self.wrong("null");
         Ok(())
     }
 }
@@ -950,26 +947,7 @@ impl<'de> Visitor<'de> for StructVisitor<'_, '_> {
         self.wrong("an array");
         Ok(())
     }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
-        self.wrong("a string");
-        Ok(())
-    }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-        self.wrong("a boolean");
-        Ok(())
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        self.wrong("a number");
-        Ok(())
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        self.wrong("a number");
-        Ok(())
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        self.wrong("a number");
-        Ok(())
-    }
+    scalars_are_wrong!();
 }
 
 /// Arrays (list columns) and string maps.
@@ -1040,24 +1018,5 @@ impl<'de> Visitor<'de> for ContainerVisitor<'_, '_> {
         self.builder.push_null();
         Ok(())
     }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
-        self.wrong("a string");
-        Ok(())
-    }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-        self.wrong("a boolean");
-        Ok(())
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        self.wrong("a number");
-        Ok(())
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        self.wrong("a number");
-        Ok(())
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        self.wrong("a number");
-        Ok(())
-    }
+    scalars_are_wrong!();
 }

@@ -27,65 +27,58 @@ pub(crate) enum Svc {
 }
 
 impl Svc {
-    pub(crate) fn source(self) -> &'static str {
+    /// `(eventSource, IAM action prefix, endpoint host prefix)`: one row per service.
+    fn names(self) -> (&'static str, &'static str, &'static str) {
         match self {
-            Svc::Ec2 => "ec2.amazonaws.com",
-            Svc::AutoScaling => "autoscaling.amazonaws.com",
-            Svc::Monitoring => "monitoring.amazonaws.com",
-            Svc::Elb | Svc::Elbv2 => "elasticloadbalancing.amazonaws.com",
-            Svc::Ecs => "ecs.amazonaws.com",
-            Svc::AppAutoScaling => "application-autoscaling.amazonaws.com",
-            Svc::CloudFormation => "cloudformation.amazonaws.com",
-            Svc::Iam => "iam.amazonaws.com",
-            Svc::SecretsManager => "secretsmanager.amazonaws.com",
-            Svc::ServiceDiscovery => "servicediscovery.amazonaws.com",
-            Svc::Sts => "sts.amazonaws.com",
-            Svc::S3 => "s3.amazonaws.com",
-            Svc::Kms => "kms.amazonaws.com",
-            Svc::Ecr => "ecr.amazonaws.com",
-            Svc::CloudTrail => "cloudtrail.amazonaws.com",
+            Svc::Ec2 => ("ec2.amazonaws.com", "ec2", "ec2"),
+            Svc::AutoScaling => ("autoscaling.amazonaws.com", "autoscaling", "autoscaling"),
+            Svc::Monitoring => ("monitoring.amazonaws.com", "cloudwatch", "monitoring"),
+            Svc::Elb | Svc::Elbv2 => (
+                "elasticloadbalancing.amazonaws.com",
+                "elasticloadbalancing",
+                "elasticloadbalancing",
+            ),
+            Svc::Ecs => ("ecs.amazonaws.com", "ecs", "ecs"),
+            Svc::AppAutoScaling => (
+                "application-autoscaling.amazonaws.com",
+                "application-autoscaling",
+                "application-autoscaling",
+            ),
+            Svc::CloudFormation => (
+                "cloudformation.amazonaws.com",
+                "cloudformation",
+                "cloudformation",
+            ),
+            Svc::Iam => ("iam.amazonaws.com", "iam", "iam"),
+            Svc::SecretsManager => (
+                "secretsmanager.amazonaws.com",
+                "secretsmanager",
+                "secretsmanager",
+            ),
+            Svc::ServiceDiscovery => (
+                "servicediscovery.amazonaws.com",
+                "servicediscovery",
+                "servicediscovery",
+            ),
+            Svc::Sts => ("sts.amazonaws.com", "sts", "sts"),
+            Svc::S3 => ("s3.amazonaws.com", "s3", "s3"),
+            Svc::Kms => ("kms.amazonaws.com", "kms", "kms"),
+            Svc::Ecr => ("ecr.amazonaws.com", "ecr", "api.ecr"),
+            Svc::CloudTrail => ("cloudtrail.amazonaws.com", "cloudtrail", "cloudtrail"),
         }
+    }
+
+    pub(crate) fn source(self) -> &'static str {
+        self.names().0
     }
 
     /// IAM action prefix.
     fn iam_prefix(self) -> &'static str {
-        match self {
-            Svc::Ec2 => "ec2",
-            Svc::AutoScaling => "autoscaling",
-            Svc::Monitoring => "cloudwatch",
-            Svc::Elb | Svc::Elbv2 => "elasticloadbalancing",
-            Svc::Ecs => "ecs",
-            Svc::AppAutoScaling => "application-autoscaling",
-            Svc::CloudFormation => "cloudformation",
-            Svc::Iam => "iam",
-            Svc::SecretsManager => "secretsmanager",
-            Svc::ServiceDiscovery => "servicediscovery",
-            Svc::Sts => "sts",
-            Svc::S3 => "s3",
-            Svc::Kms => "kms",
-            Svc::Ecr => "ecr",
-            Svc::CloudTrail => "cloudtrail",
-        }
+        self.names().1
     }
 
     fn host_prefix(self) -> &'static str {
-        match self {
-            Svc::Ec2 => "ec2",
-            Svc::AutoScaling => "autoscaling",
-            Svc::Monitoring => "monitoring",
-            Svc::Elb | Svc::Elbv2 => "elasticloadbalancing",
-            Svc::Ecs => "ecs",
-            Svc::AppAutoScaling => "application-autoscaling",
-            Svc::CloudFormation => "cloudformation",
-            Svc::Iam => "iam",
-            Svc::SecretsManager => "secretsmanager",
-            Svc::ServiceDiscovery => "servicediscovery",
-            Svc::Sts => "sts",
-            Svc::S3 => "s3",
-            Svc::Kms => "kms",
-            Svc::Ecr => "api.ecr",
-            Svc::CloudTrail => "cloudtrail",
-        }
+        self.names().2
     }
 
     /// Throttling (errorCode, errorMessage) as CloudTrail records it for this service.

@@ -8,8 +8,7 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Int64Array, MapArray, StringArray, StringBuilder,
-    UInt32Array,
+    Array, ArrayRef, AsArray, Int64Array, MapArray, StringArray, StringBuilder, UInt32Array,
 };
 use datafusion::arrow::compute::take;
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
@@ -712,11 +711,6 @@ fn element_at(args: ScalarFunctionArgs, lenient: bool) -> DfResult<ColumnarValue
     let indices = UInt32Array::from(indices);
     let result = take(values.as_ref(), &indices, None)?;
     finish(result, a.all_scalar)
-}
-
-#[allow(dead_code)]
-fn bool_array(values: Vec<Option<bool>>) -> ArrayRef {
-    Arc::new(BooleanArray::from(values))
 }
 
 #[cfg(test)]

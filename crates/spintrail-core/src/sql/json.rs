@@ -12,7 +12,7 @@ use datafusion::arrow::array::{Array, Int64Array, StringArray, StringBuilder};
 use datafusion::error::Result as DfResult;
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs};
 
-use super::functions::{arrays, fail, finish, lenient_or, literal_str, string_array};
+use super::functions::{arrays, finish, lenient_or, literal_str, string_array};
 
 /// One step of a JSONPath.
 #[derive(Debug, Clone, PartialEq)]
@@ -516,11 +516,6 @@ pub fn json_parse(
         }
     }
     finish(Arc::new(out.finish()), a.all_scalar)
-}
-
-#[allow(dead_code)]
-fn unused() -> DfResult<()> {
-    Err(fail(String::new()))
 }
 
 #[cfg(test)]
