@@ -4,6 +4,7 @@
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
+use spintrail_core::athena::AthenaFailure;
 use spintrail_core::Error;
 
 create_exception!(
@@ -56,6 +57,30 @@ create_exception!(
 );
 create_exception!(
     spintrail,
+    AthenaError,
+    SpintrailError,
+    "An error on the Athena engine; `query_id` names the query when there is one."
+);
+create_exception!(
+    spintrail,
+    AthenaQueryError,
+    AthenaError,
+    "An Athena query that FAILED; the message carries Athena's reason."
+);
+create_exception!(
+    spintrail,
+    QueryTimeoutError,
+    AthenaError,
+    "An Athena query that did not finish within the session's timeout (it was stopped)."
+);
+create_exception!(
+    spintrail,
+    AthenaResultError,
+    AthenaError,
+    "An Athena result that cannot be converted to Arrow; the message names the column and the way out."
+);
+create_exception!(
+    spintrail,
     EngineError,
     SpintrailError,
     "An error inside the query engine that is none of the above."
@@ -75,6 +100,20 @@ pub fn to_py(err: Error) -> PyErr {
         Error::Cancelled => QueryCancelledError::new_err(message),
         Error::Aws { .. } => ProvisionError::new_err(message),
         Error::Engine(_) => EngineError::new_err(message),
+        Error::Athena { kind, query_id, .. } => {
+            let err = match kind {
+                AthenaFailure::Call => AthenaError::new_err(message),
+                AthenaFailure::Failed => AthenaQueryError::new_err(message),
+                AthenaFailure::Cancelled => QueryCancelledError::new_err(message),
+                AthenaFailure::Timeout => QueryTimeoutError::new_err(message),
+                AthenaFailure::Result => AthenaResultError::new_err(message),
+            };
+            Python::attach(|py| {
+                // Best effort: the attribute is a convenience, the id is also in the message.
+                let _ = err.value(py).setattr("query_id", query_id);
+            });
+            err
+        }
     }
 }
 
@@ -95,6 +134,10 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     )?;
     m.add("QueryCancelledError", py.get_type::<QueryCancelledError>())?;
     m.add("ProvisionError", py.get_type::<ProvisionError>())?;
+    m.add("AthenaError", py.get_type::<AthenaError>())?;
+    m.add("AthenaQueryError", py.get_type::<AthenaQueryError>())?;
+    m.add("QueryTimeoutError", py.get_type::<QueryTimeoutError>())?;
+    m.add("AthenaResultError", py.get_type::<AthenaResultError>())?;
     m.add("EngineError", py.get_type::<EngineError>())?;
     Ok(())
 }

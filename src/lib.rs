@@ -1,8 +1,10 @@
 //! The Python binding of spintrail: registers the classes, functions and exceptions of
 //! `spintrail._internal`. Each class lives in its own file; the engine is `spintrail-core`.
 
+mod athena;
 mod errors;
 mod generate;
+mod parameters;
 mod provision;
 mod runtime;
 mod session;
@@ -15,6 +17,7 @@ use pyo3::prelude::*;
 fn _internal(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     m.add_class::<session::LocalSession>()?;
+    m.add_class::<athena::AthenaSession>()?;
     m.add_class::<provision::Stack>()?;
     m.add_function(wrap_pyfunction!(generate::generate, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

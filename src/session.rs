@@ -3,6 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use futures::StreamExt;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use pyo3_arrow::{PyRecordBatchReader, PyTable};
@@ -11,6 +12,7 @@ use spintrail_core::{
 };
 
 use crate::errors::{to_py, InvalidArgumentError};
+use crate::parameters::to_params;
 use crate::runtime::wait_for;
 use crate::stats::to_dict;
 use crate::stream::BlockingReader;
@@ -35,6 +37,15 @@ fn parse_on_error(value: &str) -> PyResult<OnError> {
             "on_error must be \"raise\" or \"skip\", not {other:?}"
         ))),
     }
+}
+
+/// The query with its `?` placeholders bound to literals (the embedded engine has no server-side
+/// binding; the literals are the ones Athena's `ExecutionParameters` take).
+fn bound(query: &str, params: Option<Vec<Bound<'_, PyAny>>>) -> PyResult<String> {
+    if params.is_none() {
+        return Ok(query.to_string());
+    }
+    spintrail_core::parameters::bind(query, &to_params(params)?).map_err(to_py)
 }
 
 #[pymethods]
@@ -69,16 +80,29 @@ impl LocalSession {
     }
 
     /// Runs a query to completion; returns an Arrow table (C stream exporter).
-    fn sql(&self, py: Python<'_>, query: &str) -> PyResult<PyTable> {
+    #[pyo3(signature = (query, params = None))]
+    fn sql(
+        &self,
+        py: Python<'_>,
+        query: &str,
+        params: Option<Vec<Bound<'_, PyAny>>>,
+    ) -> PyResult<PyTable> {
         let inner = self.inner.clone();
-        let query = query.to_string();
+        let query = bound(query, params)?;
         let result = wait_for(py, async move { inner.collect(&query).await })?;
         self.set_last(LastStats::Done(result.stats));
         PyTable::try_new(result.batches, result.schema)
     }
 
     /// Like `sql`, as an awaitable; cancelling the task stops the query.
-    fn sql_async<'py>(&self, py: Python<'py>, query: String) -> PyResult<Bound<'py, PyAny>> {
+    #[pyo3(signature = (query, params = None))]
+    fn sql_async<'py>(
+        &self,
+        py: Python<'py>,
+        query: &str,
+        params: Option<Vec<Bound<'py, PyAny>>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let query = bound(query, params)?;
         let inner = self.inner.clone();
         let last = self.last.clone();
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
@@ -91,20 +115,33 @@ impl LocalSession {
     }
 
     /// Starts a query and returns a reader that yields batches as they are produced.
-    fn sql_stream(&self, py: Python<'_>, query: &str) -> PyResult<PyRecordBatchReader> {
+    #[pyo3(signature = (query, params = None))]
+    fn sql_stream(
+        &self,
+        py: Python<'_>,
+        query: &str,
+        params: Option<Vec<Bound<'_, PyAny>>>,
+    ) -> PyResult<PyRecordBatchReader> {
         let inner = self.inner.clone();
-        let query = query.to_string();
+        let query = bound(query, params)?;
         let stream = wait_for(py, async move { inner.query(&query).await })?;
         self.set_last(LastStats::Running(stream.stats_handle()));
         Ok(PyRecordBatchReader::new(Box::new(BlockingReader::new(
-            stream,
+            stream.schema(),
+            stream.boxed(),
         ))))
     }
 
     /// The physical plan of a query as text.
-    fn explain(&self, py: Python<'_>, query: &str) -> PyResult<String> {
+    #[pyo3(signature = (query, params = None))]
+    fn explain(
+        &self,
+        py: Python<'_>,
+        query: &str,
+        params: Option<Vec<Bound<'_, PyAny>>>,
+    ) -> PyResult<String> {
         let inner = self.inner.clone();
-        let query = query.to_string();
+        let query = bound(query, params)?;
         wait_for(py, async move { inner.explain(&query).await })
     }
 

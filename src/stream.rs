@@ -7,22 +7,26 @@ use arrow::datatypes::SchemaRef;
 use std::time::Duration;
 
 use arrow::error::ArrowError;
+use futures::stream::BoxStream;
 use futures::StreamExt;
 use pyo3::Python;
-use spintrail_core::QueryStream;
 
 use crate::runtime::runtime;
 
 /// Pulls the next batch by blocking on the shared runtime (the consumer is a plain C stream).
 pub struct BlockingReader {
     schema: SchemaRef,
-    stream: Option<QueryStream>,
+    stream: Option<BoxStream<'static, spintrail_core::Result<RecordBatch>>>,
 }
 
 impl BlockingReader {
-    pub fn new(stream: QueryStream) -> Self {
+    /// Wraps any engine's stream (local or Athena).
+    pub fn new(
+        schema: SchemaRef,
+        stream: BoxStream<'static, spintrail_core::Result<RecordBatch>>,
+    ) -> Self {
         BlockingReader {
-            schema: stream.schema(),
+            schema,
             stream: Some(stream),
         }
     }

@@ -1,5 +1,5 @@
-"""A moto server (AWS-protocol server) on loopback for the provisioning tests: started as a
-subprocess on a free port, reset between tests, stopped at the end."""
+"""A moto server (AWS-protocol server) on loopback for the provisioning and Athena tests:
+started as a subprocess on a free port, reset between tests, stopped at the end."""
 
 from __future__ import annotations
 
@@ -35,13 +35,25 @@ class MotoServer:
     def reset(self) -> None:
         self.post("/moto-api/reset")
 
+    def post_json(self, path: str, body: object) -> None:
+        import json
+
+        self.post(path, json.dumps(body).encode())
+
 
 @contextmanager
-def moto_server() -> Iterator[MotoServer]:
+def moto_server(launcher: str | None = None) -> Iterator[MotoServer]:
+    """Starts moto; ``launcher`` is a script that adds behaviours to moto first (it takes the
+    port as its argument)."""
     port = free_port()
     env = dict(os.environ)
+    command = (
+        [sys.executable, launcher, str(port)]
+        if launcher
+        else [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    )
     process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        command,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=env,

@@ -1,22 +1,27 @@
 """spintrail: AWS API activity as SQL.
 
 CloudTrail logs become the Athena table ``"default"."cloudtrail_logs"``; queries written in
-Athena's dialect run on the embedded engine (Apache DataFusion in a Rust core) and return
-``pyarrow.Table`` results::
+Athena's dialect run on the embedded engine (Apache DataFusion in a Rust core), or on Amazon
+Athena with ``engine="athena"``, and return ``pyarrow.Table`` results::
 
     import spintrail
     session = spintrail.connect("logs/")
     df = session.sql("SELECT eventname, count(*) AS n FROM cloudtrail_logs GROUP BY 1").to_pandas()
 """
 
-from spintrail import provision
+from spintrail import athena, provision
 from spintrail._internal import __version__
+from spintrail.athena import AthenaSession, QueryInfo
 from spintrail.errors import (
+    AthenaError,
+    AthenaQueryError,
+    AthenaResultError,
     EngineError,
     InvalidArgumentError,
     LogFileError,
     ProvisionError,
     QueryCancelledError,
+    QueryTimeoutError,
     SourceError,
     SpintrailError,
     SqlError,
@@ -26,6 +31,10 @@ from spintrail.provision import ProvisionResult, Stack
 from spintrail.session import Problem, ScanStats, Session, connect
 
 __all__ = [
+    "AthenaError",
+    "AthenaQueryError",
+    "AthenaResultError",
+    "AthenaSession",
     "EngineError",
     "InvalidArgumentError",
     "LogFileError",
@@ -33,6 +42,8 @@ __all__ = [
     "ProvisionError",
     "ProvisionResult",
     "QueryCancelledError",
+    "QueryInfo",
+    "QueryTimeoutError",
     "ScanStats",
     "Session",
     "SourceError",
@@ -41,6 +52,7 @@ __all__ = [
     "Stack",
     "UnsupportedFunctionError",
     "__version__",
+    "athena",
     "connect",
     "provision",
 ]

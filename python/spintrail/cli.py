@@ -141,10 +141,12 @@ class Progress:
             self._shown = True
 
 
-def run_query(session: Session, sql: str, progress: bool) -> pa.Table:
+def run_query(
+    session: Session, sql: str, progress: bool, params: Sequence[Any] | None = None
+) -> pa.Table:
     """Runs a query, with progress on stderr when asked."""
     with Progress(session, progress):
-        return session.sql_stream(sql).read_all()
+        return session.sql_stream(sql, params).read_all()
 
 
 def _read_sql(args: argparse.Namespace) -> str:
@@ -157,15 +159,70 @@ def _read_sql(args: argparse.Namespace) -> str:
     raise SpintrailError("no SQL given: pass it as an argument, with --file, or on stdin")
 
 
+class AthenaProgress:
+    """Shows an Athena query's state, elapsed time and data scanned on stderr (a terminal)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.shown = False
+
+    def __call__(self, progress: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        sys.stderr.write(
+            f"\r{progress['state'].lower()} {progress['elapsed']:.0f}s, "
+            f"scanned {progress['data_scanned_bytes'] / 1e6:.1f} MB ({progress['query_id']})"
+        )
+        sys.stderr.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+
+def cmd_query_athena(args: argparse.Namespace, sql: str) -> int:
+    if args.source:
+        raise SpintrailError("--source is for the local engine; Athena reads the Glue table")
+    session = connect(
+        engine="athena",
+        database=args.database,
+        table=args.table,
+        workgroup=args.workgroup,
+        region=args.region,
+        profile=args.profile,
+        endpoint_url=args.endpoint_url,
+        output_location=args.output_location,
+        fetch=args.fetch,
+        timeout=args.timeout,
+        result_reuse_minutes=args.reuse_minutes,
+    )
+    progress = AthenaProgress(sys.stderr.isatty())
+    try:
+        table = session.sql(sql, args.param, progress=progress)
+    finally:
+        progress.clear()
+    write_result(table, args.format, args.output, sys.stdout)
+    info = session.last_query
+    if info is not None:
+        print(info.summary(), file=sys.stderr)
+    return 0
+
+
 def cmd_query(args: argparse.Namespace) -> int:
     sql = _read_sql(args)
+    if args.engine == "athena":
+        return cmd_query_athena(args, sql)
+    if not args.source:
+        raise SpintrailError("--source is required with the local engine (or use --engine athena)")
     session = connect(
         args.source,
         database=args.database,
         table=args.table,
         on_error=args.on_error,
     )
-    table = run_query(session, sql, progress=sys.stderr.isatty())
+    table = run_query(session, sql, progress=sys.stderr.isatty(), params=args.param)
     write_result(table, args.format, args.output, sys.stdout)
     stats = session.last_stats
     if stats is not None and (args.stats or stats.records_rejected or stats.files_skipped):
@@ -384,15 +441,49 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    q = sub.add_parser("query", help="run SQL over CloudTrail log files")
+    q = sub.add_parser(
+        "query",
+        help="run SQL over CloudTrail logs (local files, or Amazon Athena)",
+        description="Runs an Athena-dialect query on the embedded engine over --source files, "
+        "or with --engine athena on Amazon Athena (cost and query id on stderr).",
+    )
     q.add_argument("sql", nargs="?", help="the query (or - for stdin); see also --file")
     q.add_argument("--file", "-f", help="read the query from this file")
+    q.add_argument(
+        "--engine",
+        choices=("local", "athena"),
+        default="local",
+        help="local: embedded engine over --source (default); athena: Amazon Athena",
+    )
     q.add_argument(
         "--source",
         "-s",
         action="append",
-        required=True,
-        help="folder, file or glob of CloudTrail logs (repeatable)",
+        help="folder, file or glob of CloudTrail logs (repeatable; local engine)",
+    )
+    q.add_argument(
+        "--param",
+        "-p",
+        action="append",
+        help="a value for the next ? placeholder (repeatable; text; use CAST in SQL for others)",
+    )
+    athena = q.add_argument_group("athena engine")
+    athena.add_argument("--workgroup", default="primary", help="Athena workgroup")
+    athena.add_argument("--region", help="AWS region (default: the standard chain's)")
+    athena.add_argument("--profile", help="named profile of the AWS config files")
+    athena.add_argument("--endpoint-url", help="an AWS-compatible endpoint")
+    athena.add_argument(
+        "--output-location", help="s3:// location for results (default: the workgroup's)"
+    )
+    athena.add_argument(
+        "--fetch",
+        choices=("auto", "pages", "csv", "unload"),
+        default="auto",
+        help="how results travel (default auto: pages, or the S3 result object when large)",
+    )
+    athena.add_argument("--timeout", type=float, help="stop the query after this many seconds")
+    athena.add_argument(
+        "--reuse-minutes", type=int, help="let Athena reuse an identical result up to this age"
     )
     q.add_argument("--table", default="cloudtrail_logs", help="table name (default %(default)s)")
     q.add_argument("--database", default="default", help="schema name (default %(default)s)")

@@ -4,11 +4,15 @@ They are created by the Rust extension; this module gives them their public home
 """
 
 from spintrail._internal import (
+    AthenaError,
+    AthenaQueryError,
+    AthenaResultError,
     EngineError,
     InvalidArgumentError,
     LogFileError,
     ProvisionError,
     QueryCancelledError,
+    QueryTimeoutError,
     SourceError,
     SpintrailError,
     SqlError,
@@ -16,11 +20,15 @@ from spintrail._internal import (
 )
 
 __all__ = [
+    "AthenaError",
+    "AthenaQueryError",
+    "AthenaResultError",
     "EngineError",
     "InvalidArgumentError",
     "LogFileError",
     "ProvisionError",
     "QueryCancelledError",
+    "QueryTimeoutError",
     "SourceError",
     "SpintrailError",
     "SqlError",

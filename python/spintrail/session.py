@@ -8,11 +8,12 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import pyarrow as pa
 
 from spintrail import _internal
+from spintrail.athena import AthenaSession, Fetch, Params, connect_athena
 from spintrail.errors import InvalidArgumentError
 
 Source = str | os.PathLike[str]
@@ -79,6 +80,10 @@ def _sources(source: Source | Sequence[Source]) -> list[str]:
     return items
 
 
+def _params(params: Params) -> list[Any] | None:
+    return None if params is None else list(params)
+
+
 class Session:
     """A connection to CloudTrail logs on one engine.
 
@@ -104,24 +109,26 @@ class Session:
     def sources(self) -> list[str]:
         return self._inner.sources
 
-    def sql(self, query: str) -> pa.Table:
+    def sql(self, query: str, params: Params = None) -> pa.Table:
         """Runs an Athena-dialect query and returns the whole result.
 
-        The GIL is released while it runs, and Ctrl-C interrupts it.
+        ``params`` fill the query's ``?`` placeholders in order, as SQL literals (the same
+        values Athena's ExecutionParameters take). The GIL is released while it runs, and
+        Ctrl-C interrupts it.
         """
-        return pa.table(self._inner.sql(query))
+        return pa.table(self._inner.sql(query, _params(params)))
 
-    async def sql_async(self, query: str) -> pa.Table:
+    async def sql_async(self, query: str, params: Params = None) -> pa.Table:
         """Like :meth:`sql`, awaitable; cancelling the task stops the query."""
-        return pa.table(await self._inner.sql_async(query))
+        return pa.table(await self._inner.sql_async(query, _params(params)))
 
-    def sql_stream(self, query: str) -> pa.RecordBatchReader:
+    def sql_stream(self, query: str, params: Params = None) -> pa.RecordBatchReader:
         """Runs a query and yields its result batch by batch (for results larger than memory)."""
-        return pa.RecordBatchReader.from_stream(self._inner.sql_stream(query))
+        return pa.RecordBatchReader.from_stream(self._inner.sql_stream(query, _params(params)))
 
-    def explain(self, query: str) -> str:
+    def explain(self, query: str, params: Params = None) -> str:
         """The physical plan the local engine runs for a query (files, pruning, columns read)."""
-        return self._inner.explain(query)
+        return self._inner.explain(query, _params(params))
 
     @property
     def last_stats(self) -> ScanStats | None:
@@ -136,6 +143,7 @@ class Session:
         )
 
 
+@overload
 def connect(
     source: Source | Sequence[Source],
     *,
@@ -145,20 +153,98 @@ def connect(
     on_error: OnError = "raise",
     batch_size: int = 8192,
     threads: int = 0,
-) -> Session:
-    """Opens CloudTrail logs for SQL.
+) -> Session: ...
 
-    ``source`` is a folder in CloudTrail's S3 layout (``AWSLogs/<account>/CloudTrail/...``, also
-    the organization form), a flat folder of ``.json.gz``/``.json`` files, a single file, a glob,
-    or a list of these. ``on_error="skip"`` leaves out invalid files and records and reports them
-    in :attr:`Session.last_stats`; the default raises an error that names the file and record.
-    ``threads=0`` reads with one thread per core.
+
+@overload
+def connect(
+    source: None = None,
+    *,
+    engine: Literal["athena"],
+    database: str = "default",
+    table: str = "cloudtrail_logs",
+    workgroup: str = "primary",
+    region: str | None = None,
+    output_location: str | None = None,
+    endpoint_url: str | None = None,
+    profile: str | None = None,
+    fetch: Fetch = "auto",
+    timeout: float | None = None,
+    result_reuse_minutes: int | None = None,
+    fast_fetch_bytes: int = 1 << 20,
+    batch_size: int = 65536,
+    price_per_tb: float = 5.0,
+    max_attempts: int = 8,
+) -> AthenaSession: ...
+
+
+def connect(
+    source: Source | Sequence[Source] | None = None,
+    *,
+    engine: Literal["local", "athena"] = "local",
+    database: str = "default",
+    table: str = "cloudtrail_logs",
+    on_error: OnError = "raise",
+    batch_size: int | None = None,
+    threads: int = 0,
+    workgroup: str = "primary",
+    region: str | None = None,
+    output_location: str | None = None,
+    endpoint_url: str | None = None,
+    profile: str | None = None,
+    fetch: Fetch = "auto",
+    timeout: float | None = None,
+    result_reuse_minutes: int | None = None,
+    fast_fetch_bytes: int = 1 << 20,
+    price_per_tb: float = 5.0,
+    max_attempts: int = 8,
+) -> Session | AthenaSession:
+    """Opens CloudTrail logs for SQL, on the embedded engine (default) or on Amazon Athena.
+
+    **engine="local"**: ``source`` is a folder in CloudTrail's S3 layout
+    (``AWSLogs/<account>/CloudTrail/...``, also the organization form), a flat folder of
+    ``.json.gz``/``.json`` files, a single file, a glob, or a list of these. ``on_error="skip"``
+    leaves out invalid files and records and reports them in :attr:`Session.last_stats`; the
+    default raises an error that names the file and record. ``threads=0`` reads with one thread
+    per core.
+
+    **engine="athena"**: queries run on Athena against ``database.table`` (what
+    ``spintrail provision`` creates) in ``workgroup``; results land in ``output_location`` or
+    the workgroup's location. Credentials come from the standard AWS chain or ``profile``;
+    ``endpoint_url`` points at an AWS-compatible server. ``timeout`` (seconds) stops longer
+    queries; ``result_reuse_minutes`` lets Athena reuse a recent identical query's result;
+    ``max_attempts`` bounds the SDK's retries (with backoff) of throttled and transient calls.
+    See :mod:`spintrail.athena` for ``fetch``.
     """
+    if engine == "athena":
+        if source is not None:
+            raise InvalidArgumentError(
+                "engine='athena' reads the table in the Glue catalog, not local files: drop the "
+                "source argument (or use engine='local' for files)"
+            )
+        return connect_athena(
+            database=database,
+            table=table,
+            workgroup=workgroup,
+            region=region,
+            output_location=output_location,
+            endpoint_url=endpoint_url,
+            profile=profile,
+            fetch=fetch,
+            timeout=timeout,
+            result_reuse_minutes=result_reuse_minutes,
+            fast_fetch_bytes=fast_fetch_bytes,
+            batch_size=65536 if batch_size is None else batch_size,
+            price_per_tb=price_per_tb,
+            max_attempts=max_attempts,
+        )
     if engine != "local":
         raise InvalidArgumentError(
-            f"unknown engine {engine!r}: this version of spintrail runs queries on the "
-            "embedded engine, engine='local'"
+            f"unknown engine {engine!r}: use engine='local' (embedded, local files) or "
+            "engine='athena' (Amazon Athena)"
         )
+    if source is None:
+        raise InvalidArgumentError("no source given: pass a folder, a file or a glob")
     if on_error not in ("raise", "skip"):
         raise InvalidArgumentError(f'on_error must be "raise" or "skip", not {on_error!r}')
     inner = _internal.LocalSession(
@@ -166,7 +252,7 @@ def connect(
         database=database,
         table=table,
         on_error=on_error,
-        batch_size=batch_size,
+        batch_size=8192 if batch_size is None else batch_size,
         threads=threads,
     )
     return Session(inner)

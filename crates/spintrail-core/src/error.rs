@@ -52,6 +52,15 @@ pub enum Error {
     #[error("{step}: {message}")]
     Aws { step: String, message: String },
 
+    /// An Athena query that failed, was cancelled or timed out, a result that does not convert,
+    /// or an Athena / S3 call around a query. Carries the query id when there is one.
+    #[error("{message}{}", query_id.as_ref().map(|id| format!(" [query id {id}]")).unwrap_or_default())]
+    Athena {
+        kind: crate::athena::AthenaFailure,
+        query_id: Option<String>,
+        message: String,
+    },
+
     /// Anything DataFusion or Arrow reports that is not one of ours.
     #[error("{0}")]
     Engine(String),

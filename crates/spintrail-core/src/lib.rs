@@ -4,9 +4,12 @@
 //! Data flows one way: [`source`] (files) → [`reader`] (CloudTrail JSON → Arrow batches) →
 //! [`table`] (DataFusion scan with pruning) → [`session`] (Athena SQL via [`sql`]) → Arrow stream.
 
+pub mod athena;
+pub mod aws;
 mod builders;
 pub mod error;
 pub mod generate;
+pub mod parameters;
 pub mod provision;
 pub mod reader;
 pub mod schema;

@@ -191,24 +191,7 @@ fn check_simple(what: &str, name: &str, max: usize, extra: &[char]) -> Result<()
     Ok(())
 }
 
-pub(crate) fn check_region(region: &str) -> Result<()> {
-    let parts: Vec<&str> = region.split('-').collect();
-    let ok = parts.len() >= 3
-        && parts.iter().all(|p| {
-            !p.is_empty()
-                && p.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        })
-        && parts
-            .last()
-            .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()));
-    if !ok {
-        return Err(invalid(format!(
-            "region: {region:?} is not an AWS region name like us-east-1"
-        )));
-    }
-    Ok(())
-}
+use crate::aws::check_region;
 
 fn check_day(day: &str) -> Result<()> {
     let parsed = chrono::NaiveDate::parse_from_str(day, "%Y/%m/%d");

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-pub use aws::ConnectOptions;
+pub use crate::aws::ConnectOptions;
 pub use config::{StackConfig, DEFAULT_BYTES_SCANNED_CUTOFF, MULTI_REGION_DEFAULTS};
 
 use crate::{Error, Result};

@@ -1,0 +1,568 @@
+//! The distributed engine: the same queries on Amazon Athena, with typed Arrow results.
+//!
+//! A query is started with `StartQueryExecution` (parameters through `ExecutionParameters`),
+//! polled with backoff until it ends, and stopped if the caller gives up. Its result is fetched
+//! one of three ways ([`Fetch`]): pages of `GetQueryResults`, the CSV result object Athena wrote
+//! to S3 (parallel ranged reads, chosen automatically above a size threshold), or — for typed
+//! nested values — an `UNLOAD` to Parquet. Every result carries a [`QueryInfo`]: query id, bytes
+//! scanned, engine time and the cost at the price per TB scanned.
+
+mod execution;
+mod object;
+mod pages;
+pub mod types;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::{Schema, SchemaRef};
+use futures::stream::BoxStream;
+use futures::{Stream, StreamExt, TryStreamExt};
+
+use crate::aws::ConnectOptions;
+use crate::parameters::{self, Param};
+use crate::{Error, Result};
+
+/// Athena's price per TB (2^40 bytes) scanned in most regions, in US dollars.
+pub const DEFAULT_PRICE_PER_TB: f64 = 5.0;
+/// Results at least this large (the CSV object's size) are read from S3 instead of paged.
+pub const DEFAULT_FAST_FETCH_BYTES: u64 = 1 << 20;
+
+/// How a result travels from Athena to the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fetch {
+    /// The CSV result object when it is at least the threshold, else pages.
+    Auto,
+    /// `GetQueryResults`, 1,000 rows per call.
+    Pages,
+    /// The CSV result object in S3, read with parallel ranged GETs.
+    Csv,
+    /// `UNLOAD ... WITH (format = 'PARQUET')`: typed results, including arrays, maps and rows.
+    /// Refuses a query with a top-level ORDER BY (UNLOAD writes files in no order).
+    Unload,
+}
+
+impl Fetch {
+    pub fn parse(text: &str) -> Result<Self> {
+        match text {
+            "auto" => Ok(Fetch::Auto),
+            "pages" => Ok(Fetch::Pages),
+            "csv" => Ok(Fetch::Csv),
+            "unload" => Ok(Fetch::Unload),
+            other => Err(Error::InvalidArgument(format!(
+                "fetch must be \"auto\", \"pages\", \"csv\" or \"unload\", not {other:?}"
+            ))),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fetch::Auto => "auto",
+            Fetch::Pages => "pages",
+            Fetch::Csv => "csv",
+            Fetch::Unload => "unload",
+        }
+    }
+}
+
+/// What went wrong on the Athena side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AthenaFailure {
+    /// An Athena or S3 call failed (access, network, a missing result object).
+    Call,
+    /// The query ran and FAILED; the message carries Athena's reason.
+    Failed,
+    /// The query was CANCELLED (by the caller or someone else).
+    Cancelled,
+    /// The query did not finish within the session's timeout, and was stopped.
+    Timeout,
+    /// The result could not be converted (a value that does not parse as its column's type).
+    Result,
+}
+
+/// Where and how to run queries on Athena.
+#[derive(Debug, Clone)]
+pub struct AthenaOptions {
+    pub database: String,
+    pub table: String,
+    pub catalog: String,
+    pub workgroup: String,
+    pub region: Option<String>,
+    /// Where Athena writes results; `None` uses the workgroup's location.
+    pub output_location: Option<String>,
+    pub connect: ConnectOptions,
+    /// Stop a query that runs longer than this.
+    pub timeout: Option<Duration>,
+    /// Reuse a previous identical query's result up to this age (Athena's result reuse).
+    pub result_reuse_minutes: Option<i32>,
+    pub fetch: Fetch,
+    /// The CSV object size from which `Fetch::Auto` reads it instead of paging.
+    pub fast_fetch_bytes: u64,
+    pub batch_size: usize,
+    pub price_per_tb: f64,
+    /// The longest wait between two polls of a running query.
+    pub max_poll_interval: Duration,
+}
+
+impl Default for AthenaOptions {
+    fn default() -> Self {
+        AthenaOptions {
+            database: "default".into(),
+            table: "cloudtrail_logs".into(),
+            catalog: "AwsDataCatalog".into(),
+            workgroup: "primary".into(),
+            region: None,
+            output_location: None,
+            connect: ConnectOptions {
+                // Athena throttles StartQueryExecution and GetQueryExecution under load; the
+                // SDK's standard retry mode backs off on throttling and transient errors.
+                max_attempts: 8,
+                ..ConnectOptions::default()
+            },
+            timeout: None,
+            result_reuse_minutes: None,
+            fetch: Fetch::Auto,
+            fast_fetch_bytes: DEFAULT_FAST_FETCH_BYTES,
+            batch_size: 65536,
+            price_per_tb: DEFAULT_PRICE_PER_TB,
+            max_poll_interval: Duration::from_secs(2),
+        }
+    }
+}
+
+/// A running query's state, reported on every poll.
+#[derive(Debug, Clone)]
+pub struct Progress {
+    pub query_id: String,
+    /// QUEUED, RUNNING, SUCCEEDED, FAILED or CANCELLED.
+    pub state: String,
+    pub elapsed: Duration,
+    pub data_scanned_bytes: i64,
+}
+
+pub type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
+
+/// What one query did and cost.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryInfo {
+    pub query_id: String,
+    pub state: String,
+    /// DML, DDL or UTILITY.
+    pub statement_type: Option<String>,
+    /// The statement sent to Athena (an UNLOAD wrapper when fetch is `unload`).
+    pub sql: String,
+    pub workgroup: Option<String>,
+    pub output_location: Option<String>,
+    pub data_scanned_bytes: i64,
+    pub engine_time_ms: i64,
+    pub queue_time_ms: i64,
+    pub total_time_ms: i64,
+    pub reused_previous_result: bool,
+    /// At the session's price per TB: bytes rounded up to a MB, at least 10 MB when anything
+    /// was scanned (Athena's billing rule); 0 for reused results and statements that scan
+    /// nothing.
+    pub cost_usd: f64,
+    /// How the result was fetched: pages, csv or unload.
+    pub fetch: Fetch,
+    /// Why `auto` did not use the result object, when it could not.
+    pub fetch_note: Option<String>,
+    pub rows: u64,
+}
+
+impl QueryInfo {
+    fn from_execution(
+        query_id: &str,
+        sql: &str,
+        execution: &aws_sdk_athena::types::QueryExecution,
+        price_per_tb: f64,
+    ) -> Self {
+        let stats = execution.statistics();
+        let scanned = stats.and_then(|s| s.data_scanned_in_bytes()).unwrap_or(0);
+        QueryInfo {
+            query_id: query_id.to_string(),
+            state: execution
+                .status()
+                .and_then(|s| s.state())
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_else(|| "UNKNOWN".into()),
+            statement_type: execution.statement_type().map(|t| t.as_str().to_string()),
+            sql: sql.to_string(),
+            workgroup: execution.work_group().map(str::to_string),
+            output_location: execution
+                .result_configuration()
+                .and_then(|r| r.output_location())
+                .map(str::to_string),
+            data_scanned_bytes: scanned,
+            engine_time_ms: stats
+                .and_then(|s| s.engine_execution_time_in_millis())
+                .unwrap_or(0),
+            queue_time_ms: stats
+                .and_then(|s| s.query_queue_time_in_millis())
+                .unwrap_or(0),
+            total_time_ms: stats
+                .and_then(|s| s.total_execution_time_in_millis())
+                .unwrap_or(0),
+            reused_previous_result: stats
+                .and_then(|s| s.result_reuse_information())
+                .is_some_and(|r| r.reused_previous_result()),
+            cost_usd: cost(scanned, price_per_tb),
+            fetch: Fetch::Pages,
+            fetch_note: None,
+            rows: 0,
+        }
+    }
+}
+
+/// Athena bills bytes scanned rounded up to the next MB, with a 10 MB minimum per query.
+pub fn cost(scanned_bytes: i64, price_per_tb: f64) -> f64 {
+    if scanned_bytes <= 0 {
+        return 0.0;
+    }
+    const MB: i64 = 1 << 20;
+    let billed = ((scanned_bytes + MB - 1) / MB).max(10) * MB;
+    billed as f64 / (1u64 << 40) as f64 * price_per_tb
+}
+
+/// A session on Athena: clients and options, shared by all its queries.
+pub struct AthenaSession {
+    athena: aws_sdk_athena::Client,
+    s3: aws_sdk_s3::Client,
+    options: AthenaOptions,
+    region: String,
+}
+
+/// A result as a stream of batches, with the query's information.
+pub struct AthenaStream {
+    schema: SchemaRef,
+    stream: BoxStream<'static, Result<RecordBatch>>,
+    info: Arc<Mutex<QueryInfo>>,
+}
+
+impl AthenaStream {
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    /// The query's information; `rows` counts what has been read so far.
+    pub fn info(&self) -> Arc<Mutex<QueryInfo>> {
+        self.info.clone()
+    }
+}
+
+impl Stream for AthenaStream {
+    type Item = Result<RecordBatch>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.stream.poll_next_unpin(cx)
+    }
+}
+
+/// A whole result.
+pub struct AthenaResult {
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+    pub info: QueryInfo,
+}
+
+impl AthenaSession {
+    /// Loads credentials and region (failing early, with what to do, when either is missing).
+    pub async fn connect(options: AthenaOptions) -> Result<Self> {
+        if options.batch_size == 0 {
+            return Err(Error::InvalidArgument(
+                "batch_size must be at least 1".into(),
+            ));
+        }
+        if options.workgroup.is_empty() {
+            return Err(Error::InvalidArgument("workgroup must not be empty".into()));
+        }
+        if let Some(location) = &options.output_location {
+            object::parse_s3_url(location).map_err(|_| {
+                Error::InvalidArgument(format!(
+                    "output_location {location:?} is not an s3://bucket/prefix/ location"
+                ))
+            })?;
+        }
+        let (sdk, region) = crate::aws::load(&options.connect, options.region.as_deref())
+            .await
+            .map_err(|e| match e {
+                Error::Aws { step, message } => {
+                    execution::athena_error(AthenaFailure::Call, None, format!("{step}: {message}"))
+                }
+                other => other,
+            })?;
+        Ok(AthenaSession {
+            athena: aws_sdk_athena::Client::new(&sdk),
+            s3: crate::aws::s3_client(&sdk, &options.connect),
+            options,
+            region,
+        })
+    }
+
+    pub fn options(&self) -> &AthenaOptions {
+        &self.options
+    }
+
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// Runs a query and returns its whole result.
+    pub async fn collect(
+        &self,
+        sql: &str,
+        params: &[Param],
+        fetch: Option<Fetch>,
+        progress: Option<ProgressFn>,
+    ) -> Result<AthenaResult> {
+        let stream = self.query(sql, params, fetch, progress).await?;
+        let schema = stream.schema();
+        let info = stream.info();
+        let batches: Vec<RecordBatch> = stream.try_collect().await?;
+        let info = info
+            .lock()
+            .map(|i| i.clone())
+            .map_err(|_| Error::Engine("query information lock poisoned".into()))?;
+        Ok(AthenaResult {
+            schema,
+            batches,
+            info,
+        })
+    }
+
+    /// Runs a query to completion on Athena and returns its result as a stream of batches.
+    pub async fn query(
+        &self,
+        sql: &str,
+        params: &[Param],
+        fetch: Option<Fetch>,
+        progress: Option<ProgressFn>,
+    ) -> Result<AthenaStream> {
+        parameters::check_count(sql, params)?;
+        let literals = params
+            .iter()
+            .map(Param::literal)
+            .collect::<Result<Vec<_>>>()?;
+        let fetch = fetch.unwrap_or(self.options.fetch);
+        if fetch == Fetch::Unload {
+            return self.unload(sql, literals, progress).await;
+        }
+        let info = execution::run(
+            &self.athena,
+            &self.options,
+            sql,
+            literals,
+            progress.as_ref(),
+        )
+        .await?;
+        self.fetch_text(info, fetch).await
+    }
+
+    /// The text paths: pages or the CSV result object, typed by `ResultSetMetadata`.
+    async fn fetch_text(&self, mut info: QueryInfo, fetch: Fetch) -> Result<AthenaStream> {
+        let query_id = info.query_id.clone();
+        let first = pages::get_page(&self.athena, &query_id, pages::PAGE_ROWS, None).await?;
+        let columns = pages::columns(&first);
+        let schema = types::arrow_schema(&columns)
+            .map_err(|m| execution::athena_error(AthenaFailure::Result, Some(&query_id), m))?;
+        let header_expected = info.statement_type.as_deref() == Some("DML");
+        let csv = match fetch {
+            Fetch::Pages => None,
+            Fetch::Csv => {
+                let location = info.output_location.clone().ok_or_else(|| {
+                    execution::athena_error(
+                        AthenaFailure::Call,
+                        Some(&query_id),
+                        "the query has no result object in S3 (managed query results or a \
+                         statement without output); use fetch=\"pages\""
+                            .into(),
+                    )
+                })?;
+                let (bucket, key) = object::parse_s3_url(&location)?;
+                let size = object::object_size(&self.s3, &bucket, &key, &query_id).await?;
+                Some((bucket, key, size))
+            }
+            _ => self.auto_csv(&mut info).await,
+        };
+        let info = Arc::new(Mutex::new(info));
+        let stream = match csv {
+            Some((bucket, key, size)) => {
+                if let Ok(mut info) = info.lock() {
+                    info.fetch = Fetch::Csv;
+                }
+                object::csv_stream(
+                    self.s3.clone(),
+                    bucket,
+                    key,
+                    size,
+                    schema.clone(),
+                    columns,
+                    header_expected,
+                    self.options.batch_size,
+                    query_id,
+                    info.clone(),
+                )
+            }
+            None => pages::stream(
+                self.athena.clone(),
+                query_id,
+                schema.clone(),
+                columns,
+                first,
+                header_expected,
+                info.clone(),
+            ),
+        };
+        Ok(AthenaStream {
+            schema,
+            stream,
+            info,
+        })
+    }
+
+    /// For `Fetch::Auto`: the CSV object when it is large enough to be worth it. When it cannot
+    /// be used the result is paged and `fetch_note` says why.
+    async fn auto_csv(&self, info: &mut QueryInfo) -> Option<(String, String, u64)> {
+        if info.statement_type.as_deref() != Some("DML") {
+            return None;
+        }
+        let location = info.output_location.clone()?;
+        let outcome = match object::parse_s3_url(&location) {
+            Ok((bucket, key)) => object::object_size(&self.s3, &bucket, &key, &info.query_id)
+                .await
+                .map(|size| (bucket, key, size)),
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok((bucket, key, size)) if size >= self.options.fast_fetch_bytes => {
+                Some((bucket, key, size))
+            }
+            Ok(_) => None,
+            Err(err) => {
+                info.fetch_note = Some(format!(
+                    "paged because the result object could not be read: {err}"
+                ));
+                None
+            }
+        }
+    }
+
+    /// The typed path: `UNLOAD` the query to Parquet under the result location, then read it.
+    async fn unload(
+        &self,
+        sql: &str,
+        literals: Vec<String>,
+        progress: Option<ProgressFn>,
+    ) -> Result<AthenaStream> {
+        match parameters::first_keyword(sql).as_deref() {
+            Some("SELECT") | Some("WITH") | Some("VALUES") => {}
+            _ => {
+                return Err(Error::InvalidArgument(
+                    "fetch=\"unload\" needs a SELECT query (UNLOAD wraps a SELECT); use \
+                     fetch=\"auto\" for other statements"
+                        .into(),
+                ))
+            }
+        }
+        if parameters::has_top_level_order_by(sql) {
+            return Err(Error::InvalidArgument(
+                "fetch=\"unload\" cannot keep ORDER BY: UNLOAD writes its files in no order. \
+                 Drop the ORDER BY and sort the table afterwards (table.sort_by(...)), or use \
+                 fetch=\"auto\""
+                    .into(),
+            ));
+        }
+        let base = match &self.options.output_location {
+            Some(location) => location.clone(),
+            None => execution::workgroup_output_location(&self.athena, &self.options.workgroup)
+                .await?
+                .ok_or_else(|| {
+                    Error::InvalidArgument(format!(
+                        "fetch=\"unload\" needs an S3 location to write to: pass \
+                         output_location, or give workgroup {:?} a result location",
+                        self.options.workgroup
+                    ))
+                })?,
+        };
+        let (bucket, prefix) = object::parse_s3_url(&base)?;
+        let prefix = format!(
+            "{}spintrail-unload/{}/",
+            if prefix.is_empty() || prefix.ends_with('/') {
+                prefix
+            } else {
+                format!("{prefix}/")
+            },
+            execution::unique_token()
+        );
+        let trimmed = sql.trim().trim_end_matches(';');
+        let statement = format!(
+            "UNLOAD ({trimmed}) TO 's3://{bucket}/{prefix}' WITH (format = 'PARQUET', \
+             compression = 'SNAPPY')"
+        );
+        let mut info = execution::run(
+            &self.athena,
+            &self.options,
+            &statement,
+            literals,
+            progress.as_ref(),
+        )
+        .await?;
+        let (schema, batches) = object::unload_batches(
+            &self.s3,
+            &bucket,
+            &prefix,
+            self.options.batch_size,
+            &info.query_id,
+        )
+        .await?;
+        info.fetch = Fetch::Unload;
+        info.rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+        if schema.is_none() {
+            info.fetch_note = Some("UNLOAD wrote no files (an empty result has no schema)".into());
+        }
+        let schema = schema.unwrap_or_else(|| Arc::new(Schema::empty()));
+        Ok(AthenaStream {
+            schema,
+            stream: futures::stream::iter(batches.into_iter().map(Ok)).boxed(),
+            info: Arc::new(Mutex::new(info)),
+        })
+    }
+
+    /// Athena's plan of a query (`EXPLAIN`), as text.
+    pub async fn explain(&self, sql: &str, params: &[Param]) -> Result<String> {
+        let statement = format!("EXPLAIN {}", sql.trim().trim_end_matches(';'));
+        let result = self
+            .collect(&statement, params, Some(Fetch::Pages), None)
+            .await?;
+        let mut lines = Vec::new();
+        for batch in &result.batches {
+            if batch.num_columns() == 0 {
+                continue;
+            }
+            let column = arrow::compute::cast(batch.column(0), &arrow::datatypes::DataType::Utf8)?;
+            let text = column
+                .as_any()
+                .downcast_ref::<arrow::array::StringArray>()
+                .ok_or_else(|| Error::Engine("EXPLAIN returned no text".into()))?;
+            lines.extend(text.iter().map(|l| l.unwrap_or_default().to_string()));
+        }
+        Ok(lines.join("\n"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cost_follows_billing_rules() {
+        assert_eq!(cost(0, 5.0), 0.0);
+        let ten_mb = 10.0 * (1u64 << 20) as f64 / (1u64 << 40) as f64 * 5.0;
+        assert_eq!(cost(1, 5.0), ten_mb);
+        assert_eq!(cost(1 << 40, 5.0), 5.0);
+        assert!(cost((1 << 40) + 1, 5.0) > 5.0);
+    }
+}

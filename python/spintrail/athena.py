@@ -1,0 +1,224 @@
+"""The distributed engine: the same queries on Amazon Athena, with typed ``pyarrow.Table`` results.
+
+Create a session with ``spintrail.connect(engine="athena", ...)``. Results come back typed by
+Athena's result metadata; how they travel is the ``fetch`` choice:
+
+``"auto"`` (default)
+    ``GetQueryResults`` pages for small results; the CSV result object Athena wrote to S3,
+    read with parallel ranged GETs, from ``fast_fetch_bytes`` (1 MiB) up.
+``"pages"`` / ``"csv"``
+    One of the two, always.
+``"unload"``
+    ``UNLOAD ... WITH (format = 'PARQUET')``: the typed path, the only one that returns
+    ``array``, ``map`` and ``row`` columns (as nested Arrow types). UNLOAD writes files in no
+    order, so a query with a top-level ``ORDER BY`` is refused; sort the table afterwards.
+
+Athena's text form of ``array``/``map``/``row`` values carries no element types, so the text
+paths (pages, csv) refuse such columns with :class:`AthenaResultError` naming the column, rather
+than return ambiguous text: use ``fetch="unload"``, or ``CAST(col AS JSON)`` in the query (JSON
+columns come back as JSON text, marked with Arrow's ``arrow.json`` extension name).
+
+Every result carries its query id, bytes scanned, engine time and cost, in
+:attr:`AthenaSession.last_query` and in the returned table's schema metadata (``spintrail.*``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pyarrow as pa
+
+from spintrail import _internal
+
+Fetch = Literal["auto", "pages", "csv", "unload"]
+Params = Sequence[Any] | None
+ProgressCallback = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class QueryInfo:
+    """What one Athena query did and cost."""
+
+    query_id: str
+    state: str
+    #: DML, DDL or UTILITY.
+    statement_type: str | None
+    #: The statement sent to Athena (the UNLOAD wrapper with ``fetch="unload"``).
+    sql: str
+    workgroup: str | None
+    output_location: str | None
+    data_scanned_bytes: int
+    engine_time_ms: int
+    queue_time_ms: int
+    total_time_ms: int
+    reused_previous_result: bool
+    #: Dollars at the session's ``price_per_tb``: bytes rounded up to a MB, 10 MB minimum when
+    #: anything was scanned (Athena's billing rule).
+    cost_usd: float
+    #: How the result was fetched: ``pages``, ``csv`` or ``unload``.
+    fetch: str
+    #: Why ``auto`` paged when it could not read the result object.
+    fetch_note: str | None
+    rows: int
+
+    def summary(self) -> str:
+        """One line for humans, e.g. for a CLI's stderr."""
+        reused = ", reused a previous result" if self.reused_previous_result else ""
+        text = (
+            f"query {self.query_id}: {self.state}, scanned {self.data_scanned_bytes / 1e6:.2f} MB, "
+            f"engine {self.engine_time_ms / 1000:.2f} s, cost ${self.cost_usd:.6f}, "
+            f"{self.rows} rows by {self.fetch}{reused}"
+        )
+        if self.fetch_note:
+            text += f" ({self.fetch_note})"
+        return text
+
+    def metadata(self) -> dict[str, str]:
+        """The information as Arrow schema metadata (``spintrail.*`` keys)."""
+        return {
+            "spintrail.engine": "athena",
+            "spintrail.query_id": self.query_id,
+            "spintrail.data_scanned_bytes": str(self.data_scanned_bytes),
+            "spintrail.engine_time_ms": str(self.engine_time_ms),
+            "spintrail.cost_usd": repr(self.cost_usd),
+            "spintrail.fetch": self.fetch,
+        }
+
+
+def _with_metadata(table: pa.Table, info: QueryInfo | None) -> pa.Table:
+    if info is None:
+        return table
+    metadata = dict(table.schema.metadata or {})
+    metadata.update({k.encode(): v.encode() for k, v in info.metadata().items()})
+    return table.replace_schema_metadata(metadata)
+
+
+class AthenaSession:
+    """A connection to the CloudTrail table on Amazon Athena (``engine="athena"``).
+
+    It has the methods of the local :class:`~spintrail.Session`; waiting for Athena releases the
+    GIL, and Ctrl-C or cancelling an ``sql_async`` task stops the query on Athena
+    (StopQueryExecution). Query parameters (``?``) travel as Athena ExecutionParameters.
+    """
+
+    engine: str = "athena"
+
+    def __init__(self, inner: _internal.AthenaSession) -> None:
+        self._inner = inner
+
+    @property
+    def database(self) -> str:
+        return self._inner.database
+
+    @property
+    def table(self) -> str:
+        return self._inner.table
+
+    @property
+    def workgroup(self) -> str:
+        return self._inner.workgroup
+
+    @property
+    def region(self) -> str:
+        return self._inner.region
+
+    def sql(
+        self,
+        query: str,
+        params: Params = None,
+        *,
+        fetch: Fetch | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> pa.Table:
+        """Runs a query on Athena and returns the whole result.
+
+        ``progress`` is called on every poll with ``query_id``, ``state``, ``elapsed`` (seconds)
+        and ``data_scanned_bytes``. ``fetch`` overrides the session's choice for this query.
+        """
+        table = pa.table(
+            self._inner.sql(
+                query, None if params is None else list(params), fetch=fetch, progress=progress
+            )
+        )
+        return _with_metadata(table, self.last_query)
+
+    async def sql_async(
+        self, query: str, params: Params = None, *, fetch: Fetch | None = None
+    ) -> pa.Table:
+        """Like :meth:`sql`, awaitable; cancelling the task stops the query on Athena."""
+        result = await self._inner.sql_async(
+            query, None if params is None else list(params), fetch=fetch
+        )
+        return _with_metadata(pa.table(result), self.last_query)
+
+    def sql_stream(
+        self,
+        query: str,
+        params: Params = None,
+        *,
+        fetch: Fetch | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> pa.RecordBatchReader:
+        """Runs a query and yields its result batch by batch (page by page, or as the result
+        object's ranges arrive)."""
+        return pa.RecordBatchReader.from_stream(
+            self._inner.sql_stream(
+                query, None if params is None else list(params), fetch=fetch, progress=progress
+            )
+        )
+
+    def explain(self, query: str, params: Params = None) -> str:
+        """Athena's plan for a query (``EXPLAIN``)."""
+        return self._inner.explain(query, None if params is None else list(params))
+
+    @property
+    def last_query(self) -> QueryInfo | None:
+        """Query id, bytes scanned, times, cost and fetch method of the last query (for a
+        stream: rows as far as it has been read)."""
+        raw = self._inner.last_query()
+        return None if raw is None else QueryInfo(**raw)
+
+    def __repr__(self) -> str:
+        return (
+            f"AthenaSession(table='{self.database}.{self.table}', workgroup={self.workgroup!r}, "
+            f"region={self.region!r})"
+        )
+
+
+def connect_athena(
+    *,
+    database: str,
+    table: str,
+    workgroup: str,
+    region: str | None,
+    output_location: str | None,
+    endpoint_url: str | None,
+    profile: str | None,
+    fetch: Fetch,
+    timeout: float | None,
+    result_reuse_minutes: int | None,
+    fast_fetch_bytes: int,
+    batch_size: int,
+    price_per_tb: float,
+    max_attempts: int,
+) -> AthenaSession:
+    """Opens an Athena session (used by :func:`spintrail.connect`)."""
+    inner = _internal.AthenaSession(
+        database=database,
+        table=table,
+        workgroup=workgroup,
+        region=region,
+        output_location=output_location,
+        endpoint_url=endpoint_url,
+        profile=profile,
+        timeout=timeout,
+        result_reuse_minutes=result_reuse_minutes,
+        fetch=fetch,
+        fast_fetch_bytes=fast_fetch_bytes,
+        batch_size=batch_size,
+        price_per_tb=price_per_tb,
+        max_attempts=max_attempts,
+    )
+    return AthenaSession(inner)
