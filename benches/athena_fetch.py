@@ -49,9 +49,7 @@ def seed(server: MotoServer, rows: int) -> None:
             f"{i / 7:.6f}",
         ]
         data.append({"Data": [{} if v is None else {"VarCharValue": v} for v in values]})
-    body = json.dumps(
-        {"region": REGION, "results": [{"rows": data, "column_info": info}]}
-    ).encode()
+    body = json.dumps({"region": REGION, "results": [{"rows": data, "column_info": info}]}).encode()
     request = urllib.request.Request(
         server.url + "/moto-api/static/athena/query-results", data=body, method="POST"
     )
@@ -76,9 +74,9 @@ def main() -> None:
     import spintrail
 
     with moto_server(str(HERE.parent / "tests" / "athena_moto.py")) as server:
-        boto3.client(
-            "s3", region_name=REGION, endpoint_url=server.url
-        ).create_bucket(Bucket="bench-results")
+        boto3.client("s3", region_name=REGION, endpoint_url=server.url).create_bucket(
+            Bucket="bench-results"
+        )
         session = spintrail.connect(
             engine="athena",
             endpoint_url=server.url,

@@ -212,6 +212,11 @@ def test_errors_share_one_base_class() -> None:
         spintrail.InvalidArgumentError,
         spintrail.QueryCancelledError,
         spintrail.EngineError,
+        spintrail.AthenaError,
+        spintrail.AthenaQueryError,
+        spintrail.QueryTimeoutError,
+        spintrail.AthenaResultError,
+        spintrail.ProvisionError,
     ):
         assert issubclass(cls, spintrail.SpintrailError)
     assert spintrail.SpintrailError.__module__ == "spintrail"
@@ -262,3 +267,25 @@ def test_repr_and_properties(flat: Path) -> None:
     assert session.sources == [os.fspath(flat)]
     assert "engine='local'" in repr(session)
     assert session.last_stats is None
+
+
+def test_parameters_bind_as_literals_on_the_local_engine(flat: Path) -> None:
+    session = spintrail.connect(flat)
+    literal = session.sql(
+        "SELECT count(*) AS n FROM cloudtrail_logs WHERE eventname = 'ConsoleLogin' "
+        "AND eventtime >= '2000-01-01'"
+    )
+    bound = session.sql(
+        "SELECT count(*) AS n FROM cloudtrail_logs WHERE eventname = ? AND eventtime >= ?",
+        ["ConsoleLogin", "2000-01-01"],
+    )
+    assert bound.equals(literal)
+    # A quote in a value stays inside the literal; a ? inside a string is not a placeholder.
+    quoted = session.sql("SELECT ? AS v, '?' AS q", ["it's"])
+    assert quoted.to_pylist() == [{"v": "it's", "q": "?"}]
+    typed = session.sql("SELECT ? AS i, ? AS f, ? AS b, ? AS n", [3, 0.5, True, None])
+    assert typed.to_pylist() == [{"i": 3, "f": 0.5, "b": True, "n": None}]
+    with pytest.raises(spintrail.InvalidArgumentError, match="2 parameter placeholder"):
+        session.sql("SELECT ?, ?", [1])
+    streamed = session.sql_stream("SELECT ? AS v", ["x"]).read_all()
+    assert streamed.column("v").to_pylist() == ["x"]

@@ -508,7 +508,9 @@ def test_missing_credentials_say_what_to_do(
 ) -> None:
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
-    with pytest.raises(spintrail.AthenaError, match=r"(?s)no AWS credentials found.*Attempted.*pass --profile"):
+    with pytest.raises(
+        spintrail.AthenaError, match=r"(?s)no AWS credentials found.*Attempted.*pass --profile"
+    ):
         session(moto)
 
 
