@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import spintrail
-from moto_server import MotoServer, free_port, moto_server
+from moto_server import MotoServer, free_port, isolate_aws_env, moto_server
 from spintrail.cli import main
 
 REGION = "us-east-1"
@@ -46,15 +46,7 @@ def moto(
     server: MotoServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> Iterator[MotoServer]:
     server.reset()
-    for name in list(os.environ):
-        if name.startswith("AWS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_REGION", REGION)
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    isolate_aws_env(monkeypatch, tmp_path, REGION)
     client(server, "s3").create_bucket(Bucket="athena-results")
     yield server
     server.post_json(

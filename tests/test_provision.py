@@ -11,7 +11,6 @@ Where moto lacks a behaviour, the test says so:
 from __future__ import annotations
 
 import json
-import os
 import socket
 import time
 from collections.abc import Iterator
@@ -22,7 +21,7 @@ import boto3
 import pytest
 import spintrail
 from botocore.exceptions import ClientError
-from moto_server import MotoServer, moto_server
+from moto_server import MotoServer, isolate_aws_env, moto_server
 from spintrail.cli import main
 from spintrail.provision import Stack
 
@@ -40,16 +39,7 @@ def server() -> Iterator[MotoServer]:
 @pytest.fixture()
 def moto(server: MotoServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> MotoServer:
     server.reset()
-    for name in list(os.environ):
-        if name.startswith("AWS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_REGION", REGION)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    isolate_aws_env(monkeypatch, tmp_path, REGION)
     return server
 
 

@@ -115,6 +115,9 @@ pub(super) fn ranged_chunks(
         .boxed()
 }
 
+/// Called with each record's field ends (and whether each was quoted) and its bytes.
+pub(super) type OnRecord<'a> = dyn FnMut(&[(usize, bool)], &[u8]) -> Result<(), String> + 'a;
+
 /// A CSV tokenizer fed chunk by chunk; a record may span chunks.
 #[derive(Default)]
 pub(super) struct CsvTokenizer {
@@ -137,11 +140,7 @@ enum CsvState {
 
 impl CsvTokenizer {
     /// Tokenizes `chunk`, calling `record` for every record that ends in it.
-    pub fn feed(
-        &mut self,
-        chunk: &[u8],
-        record: &mut dyn FnMut(&[(usize, bool)], &[u8]) -> Result<(), String>,
-    ) -> Result<(), String> {
+    pub fn feed(&mut self, chunk: &[u8], record: &mut OnRecord<'_>) -> Result<(), String> {
         for &b in chunk {
             match (self.state, b) {
                 (CsvState::FieldStart, b'"') => {
@@ -185,10 +184,7 @@ impl CsvTokenizer {
     }
 
     /// Ends the input; a last record without a newline is still a record.
-    pub fn finish(
-        &mut self,
-        record: &mut dyn FnMut(&[(usize, bool)], &[u8]) -> Result<(), String>,
-    ) -> Result<(), String> {
+    pub fn finish(&mut self, record: &mut OnRecord<'_>) -> Result<(), String> {
         if self.state == CsvState::Quoted {
             return Err("the CSV result ends inside a quoted value (truncated object?)".into());
         }

@@ -461,7 +461,7 @@ fn parse_decimal(text: &str, scale: u8) -> Result<i128, String> {
 /// Athena writes varbinary as hex byte pairs separated by spaces (`68 65 6c 6c 6f`).
 fn parse_varbinary(text: &str) -> Result<Vec<u8>, String> {
     let hex: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    if hex.len() % 2 != 0 {
+    if !hex.len().is_multiple_of(2) {
         return Err(format!("{text:?} is not hex bytes"));
     }
     hex.chunks(2)
