@@ -78,7 +78,7 @@ impl AthenaSession {
         *, database = "default", table = "cloudtrail_logs", workgroup = "primary",
         region = None, output_location = None, endpoint_url = None, profile = None,
         catalog = "AwsDataCatalog", timeout = None, result_reuse_minutes = None, fetch = "auto",
-        fast_fetch_bytes = 1 << 20, batch_size = 65536, price_per_tb = 5.0,
+        fast_fetch_bytes = 1_048_576, batch_size = 65536, price_per_tb = 5.0,
         max_poll_interval = 2.0, max_attempts = 8
     ))]
     #[allow(clippy::too_many_arguments)]
