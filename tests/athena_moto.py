@@ -11,6 +11,12 @@ server (the engine under test is not touched, it talks to this server over HTTP)
   ``/* moto:fail <reason> */`` ends FAILED with that reason (and an AthenaError).
 - Statistics: moto reports 0 bytes scanned. ``/* moto:scanned <bytes> */`` and
   ``/* moto:engine_ms <ms> */`` in the query text set them.
+- Throttling: moto never throttles. ``/* moto:throttle <n> */`` makes the first ``n``
+  StartQueryExecution calls with that query text fail with ThrottlingException (HTTP 400), so
+  the client's retries can be counted (GetQueryExecution reports the refused calls as
+  ``ServicePreProcessingTimeInMillis``, a field moto leaves at 0).
+- Result reuse: moto always reports reuse as disabled. The ``ResultReuseConfiguration`` a
+  query was started with is echoed back by GetQueryExecution.
 - UNLOAD: moto does not run it. An ``UNLOAD (...) TO 's3://b/p/'`` copies the objects that a test
   put under ``s3://b/moto-unload-seed/`` to ``s3://b/p/``, as if Athena had written them.
 
@@ -38,6 +44,25 @@ def markers(query: str) -> dict[str, str]:
 original_get_execution = models.AthenaBackend.get_query_execution
 original_start = models.AthenaBackend.start_query_execution
 original_describe = responses.AthenaResponse.get_query_execution
+original_start_response = responses.AthenaResponse.start_query_execution
+
+# Per query text: throttled calls so far; per execution id: the reuse configuration asked for.
+THROTTLED: dict[str, int] = {}
+REUSE: dict[str, Any] = {}
+
+
+def start_response(self: Any) -> Any:
+    query = self._get_param("QueryString") or ""
+    wanted = int(markers(query).get("throttle", "0"))
+    if THROTTLED.get(query, 0) < wanted:
+        THROTTLED[query] = THROTTLED.get(query, 0) + 1
+        body = {"__type": "ThrottlingException", "Message": "Rate exceeded"}
+        return json.dumps(body), {"status": 400}
+    answer = original_start_response(self)
+    reuse = self._get_param("ResultReuseConfiguration")
+    if reuse is not None and isinstance(answer, str):
+        REUSE[json.loads(answer)["QueryExecutionId"]] = reuse
+    return answer
 
 
 def get_query_execution(self: Any, exec_id: str) -> Any:
@@ -60,6 +85,13 @@ def describe(self: Any) -> str:
             "Retryable": False,
             "ErrorMessage": found["fail"],
         }
+    if execution["QueryExecutionId"] in REUSE:
+        execution["ResultReuseConfiguration"] = REUSE[execution["QueryExecutionId"]]
+    if "throttle" in found:
+        # How many calls were refused before this execution was accepted.
+        execution["Statistics"]["ServicePreProcessingTimeInMillis"] = THROTTLED.get(
+            execution["Query"], 0
+        )
     stats = execution["Statistics"]
     if "scanned" in found:
         stats["DataScannedInBytes"] = int(found["scanned"])
@@ -101,6 +133,7 @@ def start_query_execution(self: Any, query: str, *args: Any, **kwargs: Any) -> s
 models.AthenaBackend.get_query_execution = get_query_execution  # type: ignore[method-assign]
 models.AthenaBackend.start_query_execution = start_query_execution  # type: ignore[method-assign]
 responses.AthenaResponse.get_query_execution = describe  # type: ignore[method-assign]
+responses.AthenaResponse.start_query_execution = start_response  # type: ignore[method-assign]
 responses.AthenaResponse.get_query_results = get_query_results  # type: ignore[method-assign]
 
 if __name__ == "__main__":

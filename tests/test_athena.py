@@ -547,3 +547,31 @@ def test_cli_runs_on_athena_and_prints_the_cost(
     assert code == 0
     assert out.out == '"eventname","n"\n"AssumeRole",42\n'
     assert "scanned 5.00 MB" in out.err and "cost $0.000048" in out.err
+
+
+def test_throttled_calls_are_retried_with_backoff(moto: MotoServer) -> None:
+    seed(moto, [("n", "integer")], [["1"]])
+    s = session(moto, max_attempts=4)
+    started = time.monotonic()
+    table = s.sql("SELECT 1 AS n /* moto:throttle 2 */")
+    assert table.column("n").to_pylist() == [1]
+    refused = latest_execution(moto)["Statistics"]["ServicePreProcessingTimeInMillis"]
+    assert refused == 2, "two ThrottlingException answers, then the third attempt ran"
+    assert time.monotonic() - started > 0.1, "the retries backed off"
+
+
+def test_throttling_beyond_the_attempts_is_an_error_naming_the_call(moto: MotoServer) -> None:
+    s = session(moto, max_attempts=2)
+    with pytest.raises(
+        spintrail.AthenaError, match=r"athena:StartQueryExecution.*ThrottlingException"
+    ):
+        s.sql("SELECT 1 AS n /* moto:throttle 5 */")
+
+
+def test_result_reuse_is_asked_for(moto: MotoServer) -> None:
+    seed(moto, [("n", "integer")], [["1"]])
+    session(moto, result_reuse_minutes=60).sql("SELECT 1 AS n")
+    reuse = latest_execution(moto)["ResultReuseConfiguration"]
+    assert reuse == {"ResultReuseByAgeConfiguration": {"Enabled": True, "MaxAgeInMinutes": 60}}
+    with pytest.raises(spintrail.InvalidArgumentError, match="result_reuse_minutes"):
+        session(moto, result_reuse_minutes=0)
