@@ -79,6 +79,7 @@ def main() -> None:
         )
         session = spintrail.connect(
             engine="athena",
+            workgroup="primary",
             endpoint_url=server.url,
             output_location="s3://bench-results/athena/",
         )

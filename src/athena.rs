@@ -75,7 +75,7 @@ pub fn info_dict<'py>(py: Python<'py>, info: &QueryInfo) -> PyResult<Bound<'py, 
 impl AthenaSession {
     #[new]
     #[pyo3(signature = (
-        *, database = "default", table = "cloudtrail_logs", workgroup = "primary",
+        *, database = "default", table = "cloudtrail_logs", workgroup = "spintrail",
         region = None, output_location = None, endpoint_url = None, profile = None,
         catalog = "AwsDataCatalog", timeout = None, result_reuse_minutes = None, fetch = "auto",
         fast_fetch_bytes = 1_048_576, batch_size = 65536, price_per_tb = 5.0,

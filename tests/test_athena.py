@@ -66,6 +66,7 @@ def client(server: MotoServer, service: str) -> Any:
 
 def session(server: MotoServer, **options: Any) -> spintrail.AthenaSession:
     options.setdefault("output_location", RESULTS)
+    options.setdefault("workgroup", "primary")
     options.setdefault("max_attempts", 2)
     return spintrail.connect(engine="athena", endpoint_url=server.url, **options)
 
@@ -490,7 +491,8 @@ def test_explain_returns_athenas_plan(moto: MotoServer) -> None:
 
 def test_unknown_workgroup_names_the_call(moto: MotoServer) -> None:
     with pytest.raises(
-        spintrail.AthenaError, match=r"athena:StartQueryExecution.*WorkGroup does not exist"
+        spintrail.AthenaError,
+        match=r"athena:StartQueryExecution.*WorkGroup does not exist.*\"nope\".*provision apply",
     ):
         session(moto, workgroup="nope").sql("SELECT 1")
 
@@ -533,6 +535,8 @@ def test_cli_runs_on_athena_and_prints_the_cost(
             "query",
             "--engine",
             "athena",
+            "--workgroup",
+            "primary",
             "--endpoint-url",
             moto.url,
             "--output-location",

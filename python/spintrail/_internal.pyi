@@ -108,7 +108,7 @@ class AthenaSession:
         *,
         database: str = "default",
         table: str = "cloudtrail_logs",
-        workgroup: str = "primary",
+        workgroup: str = "spintrail",
         region: str | None = None,
         output_location: str | None = None,
         endpoint_url: str | None = None,

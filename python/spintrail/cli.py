@@ -468,7 +468,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="a value for the next ? placeholder (repeatable; text; use CAST in SQL for others)",
     )
     athena = q.add_argument_group("athena engine")
-    athena.add_argument("--workgroup", default="primary", help="Athena workgroup")
+    athena.add_argument(
+        "--workgroup",
+        default="spintrail",
+        help="Athena workgroup (default %(default)s, as provisioned; every account has primary)",
+    )
     athena.add_argument("--region", help="AWS region (default: the standard chain's)")
     athena.add_argument("--profile", help="named profile of the AWS config files")
     athena.add_argument("--endpoint-url", help="an AWS-compatible endpoint")

@@ -163,7 +163,7 @@ def connect(
     engine: Literal["athena"],
     database: str = "default",
     table: str = "cloudtrail_logs",
-    workgroup: str = "primary",
+    workgroup: str = "spintrail",
     region: str | None = None,
     output_location: str | None = None,
     endpoint_url: str | None = None,
@@ -187,7 +187,7 @@ def connect(
     on_error: OnError = "raise",
     batch_size: int | None = None,
     threads: int = 0,
-    workgroup: str = "primary",
+    workgroup: str = "spintrail",
     region: str | None = None,
     output_location: str | None = None,
     endpoint_url: str | None = None,
@@ -208,10 +208,11 @@ def connect(
     default raises an error that names the file and record. ``threads=0`` reads with one thread
     per core.
 
-    **engine="athena"**: queries run on Athena against ``database.table`` (what
-    ``spintrail provision`` creates) in ``workgroup``; results land in ``output_location`` or
-    the workgroup's location. Credentials come from the standard AWS chain or ``profile``;
-    ``endpoint_url`` points at an AWS-compatible server. ``timeout`` (seconds) stops longer
+    **engine="athena"**: queries run on Athena against ``database.table`` in ``workgroup``
+    (defaults: what ``spintrail provision`` creates, workgroup ``spintrail``; any account also
+    has ``primary``); results land in ``output_location`` or the workgroup's location.
+    Credentials come from the standard AWS chain or ``profile``; ``endpoint_url`` points at an
+    AWS-compatible server. ``timeout`` (seconds) stops longer
     queries; ``result_reuse_minutes`` lets Athena reuse a recent identical query's result;
     ``max_attempts`` bounds the SDK's retries (with backoff) of throttled and transient calls.
     See :mod:`spintrail.athena` for ``fetch``.

@@ -106,10 +106,28 @@ pub(super) async fn run(
                 .build(),
         );
     }
-    let started = request
-        .send()
-        .await
-        .map_err(|e| call_error("athena:StartQueryExecution", None, e))?;
+    let started = request.send().await.map_err(|e| {
+        let missing_workgroup = e
+            .as_service_error()
+            .and_then(|s| aws_sdk_s3::error::ProvideErrorMetadata::message(s))
+            .is_some_and(|m| m.contains("WorkGroup") || m.contains("workgroup"));
+        match call_error("athena:StartQueryExecution", None, e) {
+            Error::Athena {
+                kind,
+                query_id,
+                message,
+            } if missing_workgroup => Error::Athena {
+                kind,
+                query_id,
+                message: format!(
+                    "{message} (workgroup {:?}: `spintrail provision apply` creates it, or \
+                         pass workgroup=\"primary\")",
+                    options.workgroup
+                ),
+            },
+            other => other,
+        }
+    })?;
     let query_id = started
         .query_execution_id()
         .ok_or_else(|| {

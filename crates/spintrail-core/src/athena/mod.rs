@@ -111,7 +111,9 @@ impl Default for AthenaOptions {
             database: "default".into(),
             table: "cloudtrail_logs".into(),
             catalog: "AwsDataCatalog".into(),
-            workgroup: "primary".into(),
+            // What `spintrail provision` creates: results location, encryption and the
+            // bytes-scanned cutoff are enforced there.
+            workgroup: "spintrail".into(),
             region: None,
             output_location: None,
             connect: ConnectOptions {
