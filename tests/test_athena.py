@@ -308,7 +308,7 @@ def test_parameters_travel_as_execution_parameters(moto: MotoServer) -> None:
         "DATE '2024-01-02'",
         "TIMESTAMP '2024-01-02 03:04:05.000000'",
         "DECIMAL '1.50'",
-        "0.25",
+        "2.5E-1",
         "X'01FF'",
     ]
 

@@ -38,8 +38,9 @@ impl Param {
                 "-infinity()"
             }
             .to_string(),
-            // `{:?}` keeps a decimal point or exponent, so the literal stays a double.
-            Param::Float(f) => format!("{f:?}").replace('e', "E"),
+            // Always with an exponent: Trino reads `0.25` as a DECIMAL literal, `2.5E-1` as a
+            // DOUBLE (and DataFusion reads both as a double).
+            Param::Float(f) => format!("{f:E}"),
             Param::Text(s) => format!("'{}'", s.replace('\'', "''")),
             Param::Decimal(d) => {
                 if !is_decimal(d) {
@@ -198,7 +199,8 @@ mod tests {
 
     #[test]
     fn literals() {
-        assert_eq!(Param::Float(1.0).literal().unwrap(), "1.0");
+        assert_eq!(Param::Float(1.0).literal().unwrap(), "1E0");
+        assert_eq!(Param::Float(0.25).literal().unwrap(), "2.5E-1");
         assert_eq!(Param::Float(1e300).literal().unwrap(), "1E300");
         assert_eq!(Param::Float(f64::NAN).literal().unwrap(), "nan()");
         assert_eq!(Param::Bytes(vec![0xab, 1]).literal().unwrap(), "X'AB01'");
