@@ -261,8 +261,12 @@ def test_auto_pages_and_says_why_when_the_result_object_is_missing(moto: MotoSer
 def test_nested_columns_are_refused_with_the_way_out(moto: MotoServer) -> None:
     seed(moto, [("resources", "array"), ("n", "bigint")], [["[{arn=x, type=y}]", "1"]])
     with pytest.raises(spintrail.AthenaResultError, match=r"resources.*unload.*AS JSON") as caught:
-        session(moto).sql("SELECT resources, 1 AS n FROM cloudtrail_logs")
+        session(moto).sql("SELECT resources, 1 AS n FROM cloudtrail_logs", fetch="pages")
     assert caught.value.query_id == latest_execution(moto)["QueryExecutionId"]
+    # auto cannot re-run a query whose final ORDER BY UNLOAD would lose: it refuses the same way.
+    seed(moto, [("resources", "array"), ("n", "bigint")], [["[{arn=x, type=y}]", "1"]])
+    with pytest.raises(spintrail.AthenaResultError, match=r"resources.*unload"):
+        session(moto).sql("SELECT resources, 1 AS n FROM cloudtrail_logs ORDER BY n")
 
 
 def test_a_value_that_does_not_parse_names_row_and_column(moto: MotoServer) -> None:
@@ -470,6 +474,33 @@ def test_unload_returns_nested_types(moto: MotoServer) -> None:
     assert info is not None and info.fetch == "unload" and info.rows == 2
     assert info.sql.startswith("UNLOAD (SELECT eventname") and "format = 'PARQUET'" in info.sql
     assert f"TO '{RESULTS}spintrail-unload/" in info.sql
+
+
+def test_auto_reruns_nested_results_as_unload(moto: MotoServer) -> None:
+    nested = pa.table(
+        {
+            "eventname": ["RunInstances"],
+            "useridentity": [{"type": "AssumedRole", "arn": "arn:aws:sts::1:assumed-role/r/s"}],
+        }
+    )
+    buffer = io.BytesIO()
+    pq.write_table(nested, buffer)
+    client(moto, "s3").put_object(
+        Bucket="athena-results",
+        Key="moto-unload-seed/part-00000.parquet",
+        Body=buffer.getvalue(),
+    )
+    # The first run's text result: Athena reports the struct as "row", without field types.
+    seed(moto, [("eventname", "varchar"), ("useridentity", "row")], [["RunInstances", "{...}"]])
+    s = session(moto)
+    table = s.sql("SELECT * FROM cloudtrail_logs LIMIT 1 /* moto:scanned 1000 */")
+    assert table.to_pylist() == nested.to_pylist()
+    info = s.last_query
+    assert info is not None and info.fetch == "unload"
+    assert info.fetch_note is not None
+    assert "ran again as UNLOAD because useridentity is array/map/row" in info.fetch_note
+    executions = client(moto, "athena").list_query_executions()["QueryExecutionIds"]
+    assert len(executions) == 2 and executions[0] in info.fetch_note
 
 
 def test_unload_refuses_order_by_and_non_select(moto: MotoServer) -> None:

@@ -13,10 +13,13 @@ Athena's result metadata; how they travel is the ``fetch`` choice:
     ``array``, ``map`` and ``row`` columns (as nested Arrow types). UNLOAD writes files in no
     order, so a query with a top-level ``ORDER BY`` is refused; sort the table afterwards.
 
-Athena's text form of ``array``/``map``/``row`` values carries no element types, so the text
-paths (pages, csv) refuse such columns with :class:`AthenaResultError` naming the column, rather
-than return ambiguous text: use ``fetch="unload"``, or ``CAST(col AS JSON)`` in the query (JSON
-columns come back as JSON text, marked with Arrow's ``arrow.json`` extension name).
+Athena's text form of ``array``/``map``/``row`` values carries no element types. With
+``fetch="auto"`` a result that has such columns is fetched again through UNLOAD (the query runs a
+second time; ``last_query.fetch_note`` says so and what the first run cost). Where UNLOAD cannot
+be used (a final ``ORDER BY``, not a SELECT) and with ``fetch="pages"``/``"csv"``, such columns
+raise :class:`AthenaResultError` naming the column, rather than return ambiguous text; cast them
+with ``CAST(col AS JSON)`` in the query (JSON columns come back as JSON text, Arrow's
+``arrow.json`` extension type).
 
 Every result carries its query id, bytes scanned, engine time and cost, in
 :attr:`AthenaSession.last_query` and in the returned table's schema metadata (``spintrail.*``).

@@ -356,18 +356,50 @@ impl AthenaSession {
             &self.athena,
             &self.options,
             sql,
-            literals,
+            literals.clone(),
             progress.as_ref(),
         )
         .await?;
-        self.fetch_text(info, fetch).await
+        let first = pages::get_page(&self.athena, &info.query_id, pages::PAGE_ROWS, None).await?;
+        let columns = pages::columns(&first);
+        let nested: Vec<&str> = columns
+            .iter()
+            .filter(|c| c.is_nested())
+            .map(|c| c.name.as_str())
+            .collect();
+        if fetch == Fetch::Auto && !nested.is_empty() && unloadable(sql).is_ok() {
+            // The text result cannot carry array/map/row types; UNLOAD's Parquet can. This
+            // scans again, so the note says what the first run cost.
+            let note = format!(
+                "ran again as UNLOAD because {} {} array/map/row, which Athena's text results \
+                 cannot type; the first run ({}) scanned {} bytes, ${:.6}",
+                nested.join(", "),
+                if nested.len() == 1 { "is" } else { "are" },
+                info.query_id,
+                info.data_scanned_bytes,
+                info.cost_usd
+            );
+            let stream = self.unload(sql, literals, progress).await?;
+            if let Ok(mut typed) = stream.info.lock() {
+                typed.fetch_note = Some(match typed.fetch_note.take() {
+                    Some(more) => format!("{note}; {more}"),
+                    None => note,
+                });
+            }
+            return Ok(stream);
+        }
+        self.fetch_text(info, fetch, first, columns).await
     }
 
     /// The text paths: pages or the CSV result object, typed by `ResultSetMetadata`.
-    async fn fetch_text(&self, mut info: QueryInfo, fetch: Fetch) -> Result<AthenaStream> {
+    async fn fetch_text(
+        &self,
+        mut info: QueryInfo,
+        fetch: Fetch,
+        first: aws_sdk_athena::operation::get_query_results::GetQueryResultsOutput,
+        columns: Vec<types::ColumnType>,
+    ) -> Result<AthenaStream> {
         let query_id = info.query_id.clone();
-        let first = pages::get_page(&self.athena, &query_id, pages::PAGE_ROWS, None).await?;
-        let columns = pages::columns(&first);
         let schema = types::arrow_schema(&columns)
             .map_err(|m| execution::athena_error(AthenaFailure::Result, Some(&query_id), m))?;
         let header_expected = info.statement_type.as_deref() == Some("DML");
@@ -459,24 +491,7 @@ impl AthenaSession {
         literals: Vec<String>,
         progress: Option<ProgressFn>,
     ) -> Result<AthenaStream> {
-        match parameters::first_keyword(sql).as_deref() {
-            Some("SELECT") | Some("WITH") | Some("VALUES") => {}
-            _ => {
-                return Err(Error::InvalidArgument(
-                    "fetch=\"unload\" needs a SELECT query (UNLOAD wraps a SELECT); use \
-                     fetch=\"auto\" for other statements"
-                        .into(),
-                ))
-            }
-        }
-        if parameters::has_top_level_order_by(sql) {
-            return Err(Error::InvalidArgument(
-                "fetch=\"unload\" cannot keep ORDER BY: UNLOAD writes its files in no order. \
-                 Drop the ORDER BY and sort the table afterwards (table.sort_by(...)), or use \
-                 fetch=\"auto\""
-                    .into(),
-            ));
-        }
+        unloadable(sql)?;
         let base = match &self.options.output_location {
             Some(location) => location.clone(),
             None => execution::workgroup_output_location(&self.athena, &self.options.workgroup)
@@ -553,6 +568,29 @@ impl AthenaSession {
         }
         Ok(lines.join("\n"))
     }
+}
+
+/// Whether UNLOAD can wrap the query: a SELECT whose final order does not matter.
+fn unloadable(sql: &str) -> Result<()> {
+    match parameters::first_keyword(sql).as_deref() {
+        Some("SELECT") | Some("WITH") | Some("VALUES") => {}
+        _ => {
+            return Err(Error::InvalidArgument(
+                "fetch=\"unload\" needs a SELECT query (UNLOAD wraps a SELECT); use \
+                 fetch=\"auto\" for other statements"
+                    .into(),
+            ))
+        }
+    }
+    if parameters::has_top_level_order_by(sql) {
+        return Err(Error::InvalidArgument(
+            "fetch=\"unload\" cannot keep ORDER BY: UNLOAD writes its files in no order. \
+             Drop the ORDER BY and sort the table afterwards (table.sort_by(...)), or use \
+             fetch=\"auto\""
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

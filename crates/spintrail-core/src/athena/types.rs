@@ -63,6 +63,11 @@ impl ColumnType {
         }
     }
 
+    /// Whether the column is an array, map or row (no typed text form).
+    pub fn is_nested(&self) -> bool {
+        is_nested(&self.type_name)
+    }
+
     /// The Arrow type the column converts to.
     pub fn data_type(&self) -> Result<DataType, String> {
         Ok(match self.type_name.as_str() {
@@ -108,8 +113,9 @@ impl ColumnType {
                 return Err(format!(
                     "column {:?} has type {nested}: Athena's text form of array, map and row \
                      values carries no element types, so spintrail does not guess them. Use \
-                     fetch=\"unload\" (typed Parquet results, nested Arrow types) or cast the \
-                     column in the query: CAST({} AS JSON) returns it as JSON text",
+                     fetch=\"unload\" (typed Parquet results, nested Arrow types; what \
+                     fetch=\"auto\" does by itself for a SELECT without a final ORDER BY) or \
+                     cast the column in the query: CAST({} AS JSON) returns it as JSON text",
                     self.name, self.name
                 ))
             }
