@@ -466,6 +466,27 @@ async fn aggregates() {
             .await,
         "[1.0, 3.0]"
     );
+    // Trino keeps the input's type: bigint in, bigint out (a value, not an interpolation).
+    assert_eq!(
+        field_type(
+            "SELECT approx_percentile(x, 0.5) FROM (VALUES (1), (2), (4)) AS v(x)",
+            0
+        )
+        .await,
+        DataType::Int64
+    );
+    assert_eq!(
+        one("SELECT approx_percentile(x, 0.5), approx_percentile(x, ARRAY[0.0, 1.0]) FROM (VALUES (1), (2), (4)) AS v(x)").await,
+        "2|[1, 4]"
+    );
+    assert_eq!(
+        field_type(
+            "SELECT approx_percentile(x, 0.5) FROM (VALUES (CAST(1.5 AS REAL))) AS v(x)",
+            0
+        )
+        .await,
+        DataType::Float32
+    );
     assert_eq!(
         one("SELECT max_by(eventname, eventtime), min_by(eventname, eventtime) FROM cloudtrail_logs WHERE eventname <> 'PutObject'").await,
         "DescribeInstances|GetObject"

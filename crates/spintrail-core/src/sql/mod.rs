@@ -10,6 +10,7 @@
 
 pub mod functions;
 pub mod json;
+mod percentile;
 pub mod rewrite;
 pub mod time;
 
@@ -25,7 +26,22 @@ use crate::{Error, Result};
 
 /// Registers Trino's functions (and any aliases/overrides) on a session.
 pub fn register_trino_functions(ctx: &SessionContext) -> Result<()> {
-    functions::register(ctx)
+    use datafusion::execution::FunctionRegistry;
+    use datafusion::logical_expr::AggregateUDF;
+    functions::register(ctx)?;
+    for (name, inner) in [
+        ("trino_approx_percentile", "approx_percentile_cont"),
+        (
+            "trino_approx_percentile_weighted",
+            "approx_percentile_cont_with_weight",
+        ),
+    ] {
+        let inner = ctx.udaf(inner)?;
+        ctx.register_udaf(AggregateUDF::new_from_impl(
+            percentile::TrinoPercentile::new(name, inner),
+        ));
+    }
+    Ok(())
 }
 
 /// Parses Athena/Trino SQL text (exactly one statement; a trailing `;` is fine), rewrites it into

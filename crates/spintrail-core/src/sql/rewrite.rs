@@ -297,9 +297,9 @@ fn rewrite_function(expr: &mut Expr, name: &str) -> Result<()> {
         "approx_percentile" => {
             let args = plain_args(f).unwrap_or_default();
             let (func, fixed): (&str, Vec<Expr>) = match args.len() {
-                2 => ("approx_percentile_cont", vec![args[0].clone()]),
+                2 => ("trino_approx_percentile", vec![args[0].clone()]),
                 3 => (
-                    "approx_percentile_cont_with_weight",
+                    "trino_approx_percentile_weighted",
                     vec![args[0].clone(), args[1].clone()],
                 ),
                 n => return Err(arity_error("approx_percentile", "2 or 3", n)),
