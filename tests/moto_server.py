@@ -13,6 +13,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,6 +35,19 @@ class MotoServer:
         request = urllib.request.Request(self.url + path, data=body, method="POST")
         with urllib.request.urlopen(request, timeout=10) as answer:
             answer.read()
+
+    def client(self, service: str, region: str) -> Any:
+        """A boto3 client of this server (an independent client to read back what spintrail
+        did)."""
+        import boto3
+
+        return boto3.client(
+            service,
+            region_name=region,
+            endpoint_url=self.url,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
 
     def reset(self) -> None:
         self.post("/moto-api/reset")

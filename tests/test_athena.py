@@ -21,7 +21,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -55,13 +54,7 @@ def moto(
 
 
 def client(server: MotoServer, service: str) -> Any:
-    return boto3.client(
-        service,
-        region_name=REGION,
-        endpoint_url=server.url,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    return server.client(service, REGION)
 
 
 def session(server: MotoServer, **options: Any) -> spintrail.AthenaSession:

@@ -44,13 +44,7 @@ def moto(server: MotoServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
 
 
 def client(server: MotoServer, service: str) -> Any:
-    return boto3.client(
-        service,
-        region_name=REGION,
-        endpoint_url=server.url,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    return server.client(service, REGION)
 
 
 def stack(server: MotoServer, **options: Any) -> Stack:
