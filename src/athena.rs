@@ -13,6 +13,7 @@ use spintrail_core::athena::{
     AthenaOptions, AthenaSession as CoreSession, Fetch, Progress, ProgressFn, QueryInfo,
 };
 use spintrail_core::aws::ConnectOptions;
+use spintrail_core::parameters::Param;
 
 use crate::errors::{to_py, InvalidArgumentError};
 use crate::parameters::to_params;
@@ -22,11 +23,26 @@ use crate::stream::BlockingReader;
 #[pyclass(module = "spintrail._internal", frozen)]
 pub struct AthenaSession {
     inner: Arc<CoreSession>,
-    last: Arc<Mutex<Option<Arc<Mutex<QueryInfo>>>>>,
+    last: LastQuery,
 }
 
-fn parse_fetch(value: Option<&str>) -> PyResult<Option<Fetch>> {
-    value.map(|v| Fetch::parse(v).map_err(to_py)).transpose()
+type LastQuery = Arc<Mutex<Option<Arc<Mutex<QueryInfo>>>>>;
+
+/// The arguments every query method takes, checked and owned (they move into the query's task).
+fn request(
+    query: &str,
+    params: Option<Vec<Bound<'_, PyAny>>>,
+    fetch: Option<&str>,
+) -> PyResult<(String, Vec<Param>, Option<Fetch>)> {
+    let fetch = fetch.map(|v| Fetch::parse(v).map_err(to_py)).transpose()?;
+    Ok((query.to_string(), to_params(params)?, fetch))
+}
+
+/// Makes `info` what `last_query` reports.
+fn remember(last: &LastQuery, info: Arc<Mutex<QueryInfo>>) {
+    if let Ok(mut slot) = last.lock() {
+        *slot = Some(info);
+    }
 }
 
 /// A Python callable as the progress callback; it receives a dict per poll. An exception it
@@ -158,15 +174,13 @@ impl AthenaSession {
         fetch: Option<&str>,
         progress: Option<Py<PyAny>>,
     ) -> PyResult<PyTable> {
-        let params = to_params(params)?;
-        let fetch = parse_fetch(fetch)?;
+        let (query, params, fetch) = request(query, params, fetch)?;
         let inner = self.inner.clone();
-        let query = query.to_string();
         let progress = progress_fn(progress);
         let result = wait_for(py, async move {
             inner.collect(&query, &params, fetch, progress).await
         })?;
-        self.set_last(result.info);
+        remember(&self.last, Arc::new(Mutex::new(result.info)));
         PyTable::try_new(result.batches, result.schema)
     }
 
@@ -179,19 +193,15 @@ impl AthenaSession {
         params: Option<Vec<Bound<'py, PyAny>>>,
         fetch: Option<&str>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let params = to_params(params)?;
-        let fetch = parse_fetch(fetch)?;
+        let (query, params, fetch) = request(query, params, fetch)?;
         let inner = self.inner.clone();
-        let query = query.to_string();
         let last = self.last.clone();
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
             let result = inner
                 .collect(&query, &params, fetch, None)
                 .await
                 .map_err(to_py)?;
-            if let Ok(mut slot) = last.lock() {
-                *slot = Some(Arc::new(Mutex::new(result.info)));
-            }
+            remember(&last, Arc::new(Mutex::new(result.info)));
             PyTable::try_new(result.batches, result.schema)
         })
     }
@@ -207,17 +217,13 @@ impl AthenaSession {
         fetch: Option<&str>,
         progress: Option<Py<PyAny>>,
     ) -> PyResult<PyRecordBatchReader> {
-        let params = to_params(params)?;
-        let fetch = parse_fetch(fetch)?;
+        let (query, params, fetch) = request(query, params, fetch)?;
         let inner = self.inner.clone();
-        let query = query.to_string();
         let progress = progress_fn(progress);
         let stream = wait_for(py, async move {
             inner.query(&query, &params, fetch, progress).await
         })?;
-        if let Ok(mut slot) = self.last.lock() {
-            *slot = Some(stream.info());
-        }
+        remember(&self.last, stream.info());
         Ok(PyRecordBatchReader::new(Box::new(BlockingReader::new(
             stream.schema(),
             stream.boxed(),
@@ -279,13 +285,5 @@ impl AthenaSession {
     #[getter]
     fn output_location(&self) -> Option<String> {
         self.inner.options().output_location.clone()
-    }
-}
-
-impl AthenaSession {
-    fn set_last(&self, info: QueryInfo) {
-        if let Ok(mut slot) = self.last.lock() {
-            *slot = Some(Arc::new(Mutex::new(info)));
-        }
     }
 }

@@ -90,6 +90,11 @@ class QueryInfo:
         }
 
 
+def param_list(params: Params) -> list[Any] | None:
+    """Query parameters as the extension takes them (both engines)."""
+    return None if params is None else list(params)
+
+
 def _with_metadata(table: pa.Table, info: QueryInfo | None) -> pa.Table:
     if info is None:
         return table
@@ -140,20 +145,14 @@ class AthenaSession:
         ``progress`` is called on every poll with ``query_id``, ``state``, ``elapsed`` (seconds)
         and ``data_scanned_bytes``. ``fetch`` overrides the session's choice for this query.
         """
-        table = pa.table(
-            self._inner.sql(
-                query, None if params is None else list(params), fetch=fetch, progress=progress
-            )
-        )
+        table = pa.table(self._inner.sql(query, param_list(params), fetch=fetch, progress=progress))
         return _with_metadata(table, self.last_query)
 
     async def sql_async(
         self, query: str, params: Params = None, *, fetch: Fetch | None = None
     ) -> pa.Table:
         """Like :meth:`sql`, awaitable; cancelling the task stops the query on Athena."""
-        result = await self._inner.sql_async(
-            query, None if params is None else list(params), fetch=fetch
-        )
+        result = await self._inner.sql_async(query, param_list(params), fetch=fetch)
         return _with_metadata(pa.table(result), self.last_query)
 
     def sql_stream(
@@ -167,14 +166,12 @@ class AthenaSession:
         """Runs a query and yields its result batch by batch (page by page, or as the result
         object's ranges arrive)."""
         return pa.RecordBatchReader.from_stream(
-            self._inner.sql_stream(
-                query, None if params is None else list(params), fetch=fetch, progress=progress
-            )
+            self._inner.sql_stream(query, param_list(params), fetch=fetch, progress=progress)
         )
 
     def explain(self, query: str, params: Params = None) -> str:
         """Athena's plan for a query (``EXPLAIN``)."""
-        return self._inner.explain(query, None if params is None else list(params))
+        return self._inner.explain(query, param_list(params))
 
     @property
     def last_query(self) -> QueryInfo | None:

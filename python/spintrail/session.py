@@ -13,7 +13,7 @@ from typing import Any, Literal, overload
 import pyarrow as pa
 
 from spintrail import _internal
-from spintrail.athena import AthenaSession, Fetch, Params, connect_athena
+from spintrail.athena import AthenaSession, Fetch, Params, connect_athena, param_list
 from spintrail.errors import InvalidArgumentError
 
 Source = str | os.PathLike[str]
@@ -80,10 +80,6 @@ def _sources(source: Source | Sequence[Source]) -> list[str]:
     return items
 
 
-def _params(params: Params) -> list[Any] | None:
-    return None if params is None else list(params)
-
-
 class Session:
     """A connection to CloudTrail logs on one engine.
 
@@ -116,19 +112,19 @@ class Session:
         values Athena's ExecutionParameters take). The GIL is released while it runs, and
         Ctrl-C interrupts it.
         """
-        return pa.table(self._inner.sql(query, _params(params)))
+        return pa.table(self._inner.sql(query, param_list(params)))
 
     async def sql_async(self, query: str, params: Params = None) -> pa.Table:
         """Like :meth:`sql`, awaitable; cancelling the task stops the query."""
-        return pa.table(await self._inner.sql_async(query, _params(params)))
+        return pa.table(await self._inner.sql_async(query, param_list(params)))
 
     def sql_stream(self, query: str, params: Params = None) -> pa.RecordBatchReader:
         """Runs a query and yields its result batch by batch (for results larger than memory)."""
-        return pa.RecordBatchReader.from_stream(self._inner.sql_stream(query, _params(params)))
+        return pa.RecordBatchReader.from_stream(self._inner.sql_stream(query, param_list(params)))
 
     def explain(self, query: str, params: Params = None) -> str:
         """The physical plan the local engine runs for a query (files, pruning, columns read)."""
-        return self._inner.explain(query, _params(params))
+        return self._inner.explain(query, param_list(params))
 
     @property
     def last_stats(self) -> ScanStats | None:
