@@ -1,23 +1,28 @@
-//! spintrail-core: CloudTrail logs as an Athena-compatible SQL table on Apache DataFusion.
+//! spintrail-core: CloudTrail logs as an Athena-compatible SQL table, on two engines.
 //! No PyO3 here; the Python binding lives in the root crate.
 //!
-//! Data flows one way: [`source`] (files) → [`reader`] (CloudTrail JSON → Arrow batches) →
-//! [`table`] (DataFusion scan with pruning) → [`session`] (Athena SQL via [`sql`]) → Arrow stream.
+//! The two engines are peers over what they share at the crate root:
+//! - [`local`], the embedded engine on Apache DataFusion: [`local::source`] lists log files and
+//!   the partition values their paths give, [`local::reader`] decodes a file into Arrow batches,
+//!   [`local::table`] is the DataFusion scan (pruning, statistics), [`local::sql`] turns Athena's
+//!   SQL dialect into DataFusion plans, and [`local::session`] ties them together. Each of these
+//!   depends only on the ones before it.
+//! - [`athena`], the distributed engine: queries run on Amazon Athena, results come back typed.
+//!
+//! Shared by both: [`schema`] (the table contract), [`parameters`] (`?` values as literals),
+//! [`result`] (what a query returns and what is known about it), [`aws`] (one AWS
+//! configuration) and [`error`]. [`provision`] sets up the AWS side and [`generate`] writes
+//! synthetic logs; neither runs queries.
 
 pub mod athena;
 pub mod aws;
-mod builders;
 pub mod error;
 pub mod generate;
+pub mod local;
 pub mod parameters;
 pub mod provision;
-pub mod reader;
 pub mod schema;
-pub mod session;
-pub mod source;
-pub mod sql;
-pub mod table;
 
 pub use error::{Error, Result};
-pub use session::{LocalSession, QueryResult, QueryStream, SessionOptions, StatsHandle};
-pub use table::{OnError, Problem, ScanStats};
+pub use local::session::{LocalSession, QueryResult, QueryStream, SessionOptions, StatsHandle};
+pub use local::table::{OnError, Problem, ScanStats};

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use arrow::array::{Array, AsArray, ListArray, StringArray, StructArray};
 use arrow::record_batch::RecordBatch;
 use serde_json::Value;
-use spintrail_core::reader::{decode, read_file, FileOutcome, Partitions, Projection};
+use spintrail_core::local::reader::{decode, read_file, FileOutcome, Projection};
+use spintrail_core::local::source::Partitions;
 use spintrail_core::schema::{record_schema, table_schema, JSON_TEXT_COLUMNS};
 use spintrail_core::Error;
 
@@ -23,7 +24,7 @@ fn read_all(path: &Path, skip: bool) -> spintrail_core::Result<FileOutcome> {
 
 fn records(path: &Path) -> Vec<Value> {
     let raw = std::fs::read(path).unwrap();
-    let json = spintrail_core::reader::decompress(path, raw).unwrap();
+    let json = spintrail_core::local::reader::decompress(path, raw).unwrap();
     let v: Value = serde_json::from_slice(&json).unwrap();
     v["Records"].as_array().unwrap().clone()
 }
@@ -192,7 +193,7 @@ fn nonconforming_records_are_rejected_with_reasons_when_skipping() {
     let mut expected_rejections = 0;
     for (i, r) in source.iter().enumerate() {
         let time = get_ci(r, "eventTime").and_then(Value::as_str);
-        let ok_time = time.is_some_and(spintrail_core::reader::is_iso8601_timestamp);
+        let ok_time = time.is_some_and(spintrail_core::local::reader::is_iso8601_timestamp);
         let has_source = get_ci(r, "eventSource").is_some_and(Value::is_string);
         let has_name = get_ci(r, "eventName").is_some_and(Value::is_string);
         let rejected = outcome.rejected.iter().find(|x| x.index == i);

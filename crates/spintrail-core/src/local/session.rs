@@ -15,7 +15,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use futures::{Stream, StreamExt};
 
 use crate::error::{Error, Result};
-use crate::table::{collect_scan_stats, CloudTrailTable, OnError, ScanStats, TableOptions};
+use crate::local::table::{collect_scan_stats, CloudTrailTable, OnError, ScanStats, TableOptions};
 
 /// The catalog name Athena uses; `awsdatacatalog."default".cloudtrail_logs` resolves as on Athena.
 pub const CATALOG: &str = "awsdatacatalog";
@@ -87,7 +87,7 @@ impl LocalSession {
                     .map_err(Error::from)?;
             }
         }
-        crate::sql::register_trino_functions(&ctx)?;
+        crate::local::sql::register_trino_functions(&ctx)?;
         let provider = CloudTrailTable::new(TableOptions {
             sources: sources.clone(),
             on_error: options.on_error,
@@ -118,7 +118,7 @@ impl LocalSession {
 
     /// Plans and starts a query; rows arrive as the stream is polled.
     pub async fn query(&self, sql: &str) -> Result<QueryStream> {
-        let plan = crate::sql::plan_query(&self.ctx, sql).await?;
+        let plan = crate::local::sql::plan_query(&self.ctx, sql).await?;
         let state = self.ctx.state();
         let physical = state.create_physical_plan(&plan).await?;
         let stream =
@@ -146,7 +146,7 @@ impl LocalSession {
 
     /// The physical plan of a query, as text (for `EXPLAIN`-like inspection and tests).
     pub async fn explain(&self, sql: &str) -> Result<String> {
-        let plan = crate::sql::plan_query(&self.ctx, sql).await?;
+        let plan = crate::local::sql::plan_query(&self.ctx, sql).await?;
         let physical = self.ctx.state().create_physical_plan(&plan).await?;
         let text = datafusion::physical_plan::displayable(physical.as_ref())
             .indent(true)

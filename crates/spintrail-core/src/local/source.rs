@@ -5,7 +5,19 @@
 use std::path::{Component, Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::reader::Partitions;
+
+/// Where a file's partition values come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Partitions {
+    /// From the S3 key layout (`AWSLogs/<account>/CloudTrail/<region>/<yyyy>/<MM>/<dd>/`).
+    Layout {
+        account: String,
+        region: String,
+        day: String,
+    },
+    /// From each record: `recipientaccountid`, `awsregion`, the date of `eventtime`.
+    Records,
+}
 
 /// One log file to read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,8 +33,6 @@ pub struct Listing {
     pub files: Vec<LogFile>,
     /// Files left out on purpose: digest, Insights and other non-event folders of the layout.
     pub excluded: usize,
-    /// Files in the walked folders that are not `.json`/`.json.gz` (never read).
-    pub ignored: usize,
 }
 
 /// Checks that every source exists (or that a glob is well formed), without listing files.
@@ -137,8 +147,8 @@ fn add_file(path: PathBuf, named: bool, listing: &mut Listing) -> Result<()> {
         .map(|n| n.to_string_lossy().to_ascii_lowercase())
         .unwrap_or_default();
     let looks_like_log = name.ends_with(".json.gz") || name.ends_with(".json");
+    // Other files in a walked folder (READMEs, manifests) are not logs and never read.
     if !(named || looks_like_log) {
-        listing.ignored += 1;
         return Ok(());
     }
     let partitions = match layout_partitions(&path) {

@@ -25,9 +25,10 @@ use datafusion::physical_plan::{
 };
 
 use crate::error::Error;
-use crate::reader::{read_file, Partitions, Projection};
+use crate::local::reader::{read_file, Projection};
+use crate::local::source::Partitions;
 use crate::schema::{table_schema, PARTITION_COLUMNS};
-use crate::source::{list, LogFile};
+use crate::local::source::{list, LogFile};
 
 /// What to do with a file or record that is not valid CloudTrail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -118,7 +119,7 @@ pub struct CloudTrailTable {
 
 impl CloudTrailTable {
     pub fn new(options: TableOptions) -> crate::Result<Self> {
-        crate::source::check_sources(&options.sources)?;
+        crate::local::source::check_sources(&options.sources)?;
         Ok(CloudTrailTable { options })
     }
 }

@@ -26,22 +26,10 @@ use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::builders::{find_name, ColumnBuilder, StructBuilder, TextBuilder};
 use crate::error::{Error, Result};
+use crate::local::builders::{find_name, ColumnBuilder, StructBuilder, TextBuilder};
+use crate::local::source::Partitions;
 use crate::schema::{record_schema, table_schema, PARTITION_COLUMNS};
-
-/// Where a file's partition values come from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Partitions {
-    /// From the S3 key layout (`AWSLogs/<account>/CloudTrail/<region>/<yyyy>/<MM>/<dd>/`).
-    Layout {
-        account: String,
-        region: String,
-        day: String,
-    },
-    /// From each record: `recipientaccountid`, `awsregion`, the date of `eventtime`.
-    Records,
-}
 
 /// One record that was rejected, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]

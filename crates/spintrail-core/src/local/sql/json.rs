@@ -12,7 +12,7 @@ use datafusion::arrow::array::{Array, Int64Array, StringArray, StringBuilder};
 use datafusion::error::Result as DfResult;
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs};
 
-use super::functions::{arrays, finish, lenient_or, literal_str, string_array};
+use super::args::{arrays, finish, lenient_or, literal_str, string_array};
 
 /// One step of a JSONPath.
 #[derive(Debug, Clone, PartialEq)]

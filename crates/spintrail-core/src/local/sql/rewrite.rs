@@ -768,14 +768,14 @@ async fn expand(
         "{with_sql}SELECT {} FROM {left_sql} LIMIT 0",
         probe_list.join(", ")
     );
-    let probe_stmt = super::parse_one(&probe)?;
+    let probe_stmt = super::parse::parse_one(&probe)?;
     let plan = ctx
         .state()
         .statement_to_plan(datafusion::sql::parser::Statement::Statement(Box::new(
             probe_stmt,
         )))
         .await
-        .map_err(super::map_planner_error)?;
+        .map_err(super::parse::map_planner_error)?;
     let mut elements = Vec::with_capacity(spec.exprs.len());
     for (field, e) in plan.schema().fields().iter().zip(&spec.exprs) {
         let element = match field.data_type() {

@@ -19,7 +19,7 @@ use datafusion::arrow::datatypes::{
 use datafusion::error::Result as DfResult;
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs};
 
-use super::functions::{arrays, fail, finish, lenient_or, literal_str, string_array};
+use super::args::{arrays, fail, finish, lenient_or, literal_str, string_array};
 
 const MS_PER_DAY: i64 = 86_400_000;
 

@@ -1,0 +1,74 @@
+//! Athena (Trino) dialect on DataFusion: statement rewrites and Trino's functions.
+//!
+//! [`plan_query`] tokenises the SQL text, lower-cases every identifier (quoted or not, as Trino
+//! does), parses exactly one statement, rewrites the Trino constructs that DataFusion plans
+//! differently (see [`rewrite`]) and hands the result to DataFusion's planner. Planner errors about
+//! unknown functions become [`Error::UnsupportedFunction`].
+//!
+//! [`register_trino_functions`] registers the Trino functions DataFusion lacks or has with other
+//! semantics (see [`functions`]).
+
+mod args;
+pub mod functions;
+pub mod json;
+mod parse;
+mod percentile;
+pub mod rewrite;
+pub mod time;
+
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::prelude::SessionContext;
+use datafusion::sql::sqlparser::ast::Statement;
+
+use self::parse::{map_planner_error, parse_one};
+use crate::{Error, Result};
+
+/// Registers Trino's functions (and any aliases/overrides) on a session.
+pub fn register_trino_functions(ctx: &SessionContext) -> Result<()> {
+    use datafusion::execution::FunctionRegistry;
+    use datafusion::logical_expr::AggregateUDF;
+    functions::register(ctx)?;
+    for (name, inner) in [
+        ("trino_approx_percentile", "approx_percentile_cont"),
+        (
+            "trino_approx_percentile_weighted",
+            "approx_percentile_cont_with_weight",
+        ),
+    ] {
+        let inner = ctx.udaf(inner)?;
+        ctx.register_udaf(AggregateUDF::new_from_impl(
+            percentile::TrinoPercentile::new(name, inner),
+        ));
+    }
+    Ok(())
+}
+
+/// Parses Athena/Trino SQL text (exactly one statement; a trailing `;` is fine), rewrites it into
+/// what DataFusion plans with Trino's meaning, and returns the logical plan.
+pub async fn plan_query(ctx: &SessionContext, sql: &str) -> Result<LogicalPlan> {
+    let statement = parse_one(sql)?;
+    let mut query = match statement {
+        Statement::Query(query) => query,
+        other => return Err(refuse_statement(&other)),
+    };
+    rewrite::rewrite_query(ctx, &mut query).await?;
+    let statement =
+        datafusion::sql::parser::Statement::Statement(Box::new(Statement::Query(query)));
+    let state = ctx.state();
+    state
+        .statement_to_plan(statement)
+        .await
+        .map_err(map_planner_error)
+}
+
+fn refuse_statement(statement: &Statement) -> Error {
+    let text = statement.to_string();
+    let kind: String = text
+        .split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ");
+    Error::Sql(format!(
+        "only SELECT/WITH queries are supported by the local engine, not `{kind} ...`"
+    ))
+}
