@@ -2,9 +2,11 @@
 //! core's error enum. Messages keep the whole cause chain.
 
 use pyo3::create_exception;
-use pyo3::exceptions::PyException;
+use pyo3::exceptions::{PyException, PyOSError};
 use pyo3::prelude::*;
-use spintrail_core::athena::AthenaFailure;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyType};
+use spintrail_core::error::AthenaFailure;
 use spintrail_core::Error;
 
 create_exception!(
@@ -86,13 +88,48 @@ create_exception!(
     "An error inside the query engine that is none of the above."
 );
 
+/// `OutputError(SpintrailError, OSError)`: writing files failed. Two bases, so it is made with
+/// Python's `type()` once (pyo3's `create_exception!` takes one base).
+static OUTPUT_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+fn output_error_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
+    OUTPUT_ERROR
+        .get_or_try_init(py, || {
+            let namespace = PyDict::new(py);
+            namespace.set_item("__module__", "spintrail")?;
+            namespace.set_item(
+                "__doc__",
+                "Writing files failed (generator output, exports): an OSError with `errno` and \
+                 `filename`, and a SpintrailError.",
+            )?;
+            let bases = (py.get_type::<SpintrailError>(), py.get_type::<PyOSError>());
+            let made = py
+                .get_type::<PyType>()
+                .call1(("OutputError", bases, namespace))?;
+            Ok(made.cast_into::<PyType>()?.unbind())
+        })
+        .map(|t| t.bind(py))
+}
+
+fn output_error(path: &std::path::Path, source: &std::io::Error, message: String) -> PyErr {
+    Python::attach(|py| {
+        let errno = source.raw_os_error().unwrap_or(0);
+        match output_error_type(py) {
+            Ok(t) => PyErr::from_type(t.clone(), (errno, message, path.display().to_string())),
+            Err(err) => err,
+        }
+    })
+}
+
 /// Converts a core error into the matching Python exception.
 pub fn to_py(err: Error) -> PyErr {
     let message = err.to_string();
     match err {
         Error::Source { .. } => SourceError::new_err(message),
-        Error::File { .. } | Error::Record { .. } | Error::Io { .. } => {
-            LogFileError::new_err(message)
+        Error::File { .. } | Error::Record { .. } => LogFileError::new_err(message),
+        Error::Io { path, source } => {
+            let reason = source.to_string();
+            output_error(&path, &source, reason)
         }
         Error::Sql(_) => SqlError::new_err(message),
         Error::UnsupportedFunction { .. } => UnsupportedFunctionError::new_err(message),
@@ -139,5 +176,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("QueryTimeoutError", py.get_type::<QueryTimeoutError>())?;
     m.add("AthenaResultError", py.get_type::<AthenaResultError>())?;
     m.add("EngineError", py.get_type::<EngineError>())?;
+    m.add("OutputError", output_error_type(py)?)?;
     Ok(())
 }

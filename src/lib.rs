@@ -4,8 +4,11 @@
 mod athena;
 mod errors;
 mod generate;
+mod latest;
 mod parameters;
 mod provision;
+mod query_info;
+mod result;
 mod runtime;
 mod session;
 mod stats;
@@ -19,6 +22,9 @@ fn _internal(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<session::LocalSession>()?;
     m.add_class::<athena::AthenaSession>()?;
     m.add_class::<provision::Stack>()?;
+    m.add_class::<result::QueryResult>()?;
+    m.add_class::<stats::ScanStats>()?;
+    m.add_class::<query_info::QueryInfo>()?;
     m.add_function(wrap_pyfunction!(generate::generate, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

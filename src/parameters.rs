@@ -2,7 +2,7 @@
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyBytes, PyDate, PyDateTime, PyFloat, PyInt, PyString};
+use pyo3::types::{PyBool, PyBytes, PyDate, PyDateTime, PyDict, PyFloat, PyInt, PyString};
 use spintrail_core::parameters::Param;
 
 use crate::errors::InvalidArgumentError;
@@ -50,21 +50,20 @@ fn to_param(value: &Bound<'_, PyAny>) -> PyResult<Param> {
     }
     // datetime before date: a datetime is a date.
     if value.is_instance_of::<PyDateTime>() {
-        let utc = if value.getattr("tzinfo")?.is_none() {
+        let py = value.py();
+        let wall = if value.getattr("tzinfo")?.is_none() {
             value.clone()
         } else {
             // An aware datetime becomes its UTC wall time (Athena's TIMESTAMP has no zone).
-            let timezone = value
-                .py()
-                .import("datetime")?
-                .getattr("timezone")?
-                .getattr("utc")?;
+            let utc = py.import("datetime")?.getattr("timezone")?.getattr("utc")?;
+            let kwargs = PyDict::new(py);
+            kwargs.set_item("tzinfo", py.None())?;
             value
-                .call_method1("astimezone", (timezone,))?
-                .call_method1("replace", ())?
+                .call_method1("astimezone", (utc,))?
+                .call_method("replace", (), Some(&kwargs))?
         };
-        let text: String = utc.call_method1("isoformat", (" ",))?.extract()?;
-        let text = text.split('+').next().unwrap_or(&text).to_string();
+        let text: String = wall.call_method1("isoformat", (" ",))?.extract()?;
+        // isoformat() leaves out the fraction when it is zero.
         let parsed = chrono::NaiveDateTime::parse_from_str(&text, "%Y-%m-%d %H:%M:%S%.f")
             .or_else(|_| chrono::NaiveDateTime::parse_from_str(&text, "%Y-%m-%d %H:%M:%S"))
             .map_err(|e| PyTypeError::new_err(format!("datetime {text:?}: {e}")))?;

@@ -1,42 +1,34 @@
 //! `LocalSession`: the embedded engine as a Python class. Queries run without the GIL; results
-//! cross into Python as Arrow C streams (zero-copy).
+//! cross into Python as Arrow C streams (zero-copy), each with its own scan statistics.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use futures::StreamExt;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
-use pyo3_arrow::{PyRecordBatchReader, PyTable};
+use pyo3_arrow::PyRecordBatchReader;
 use spintrail_core::{
-    LocalSession as CoreSession, OnError, ScanStats, SessionOptions, StatsHandle,
+    LocalSession as CoreSession, OnError, QueryResult as CoreResult, SessionOptions, StatsHandle,
 };
 
-use crate::errors::{to_py, InvalidArgumentError};
+use crate::errors::to_py;
+use crate::latest::Latest;
 use crate::parameters::to_params;
+use crate::result::QueryResult;
 use crate::runtime::wait_for;
-use crate::stats::to_dict;
+use crate::stats::ScanStats;
 use crate::stream::BlockingReader;
 
 /// What the last query's statistics come from: finished numbers, or a running stream's handle.
+#[derive(Clone)]
 enum LastStats {
-    Done(ScanStats),
+    Done(spintrail_core::ScanStats),
     Running(StatsHandle),
 }
 
 #[pyclass(module = "spintrail._internal", frozen)]
 pub struct LocalSession {
     inner: Arc<CoreSession>,
-    last: Arc<Mutex<Option<LastStats>>>,
-}
-
-fn parse_on_error(value: &str) -> PyResult<OnError> {
-    match value {
-        "raise" => Ok(OnError::Raise),
-        "skip" => Ok(OnError::Skip),
-        other => Err(InvalidArgumentError::new_err(format!(
-            "on_error must be \"raise\" or \"skip\", not {other:?}"
-        ))),
-    }
+    last: Latest<LastStats>,
 }
 
 /// The query with its `?` placeholders bound to literals (the embedded engine has no server-side
@@ -48,50 +40,63 @@ fn bound(query: &str, params: Option<Vec<Bound<'_, PyAny>>>) -> PyResult<String>
     spintrail_core::parameters::bind(query, &to_params(params)?).map_err(to_py)
 }
 
+/// Records a finished query's statistics as the session's most recent.
+fn remember(last: Latest<LastStats>) -> impl FnOnce(&CoreResult) + Send + 'static {
+    move |result| {
+        if let Some(stats) = result.stats() {
+            last.set(LastStats::Done(stats.clone()));
+        }
+    }
+}
+
 #[pymethods]
 impl LocalSession {
+    /// `batch_size=None` and `threads=0` take the engine's defaults.
     #[new]
-    #[pyo3(signature = (sources, *, database = "default", table = "cloudtrail_logs", on_error = "raise", batch_size = 8192, threads = 0))]
+    #[pyo3(signature = (sources, *, database = None, table = None, on_error = None, batch_size = None, threads = 0))]
     fn new(
         sources: Vec<String>,
-        database: &str,
-        table: &str,
-        on_error: &str,
-        batch_size: usize,
+        database: Option<String>,
+        table: Option<String>,
+        on_error: Option<&str>,
+        batch_size: Option<usize>,
         threads: usize,
     ) -> PyResult<Self> {
-        if batch_size == 0 {
-            return Err(InvalidArgumentError::new_err(
-                "batch_size must be at least 1",
-            ));
-        }
+        let defaults = SessionOptions::default();
         let options = SessionOptions {
-            database: database.to_string(),
-            table: table.to_string(),
-            on_error: parse_on_error(on_error)?,
-            batch_size,
+            database: database.unwrap_or(defaults.database),
+            table: table.unwrap_or(defaults.table),
+            on_error: on_error
+                .map(OnError::parse)
+                .transpose()
+                .map_err(to_py)?
+                .unwrap_or(defaults.on_error),
+            batch_size: batch_size.unwrap_or(defaults.batch_size),
             target_partitions: threads,
         };
         let inner = CoreSession::new(sources, options).map_err(to_py)?;
         Ok(LocalSession {
             inner: Arc::new(inner),
-            last: Arc::new(Mutex::new(None)),
+            last: Latest::new(),
         })
     }
 
-    /// Runs a query to completion; returns an Arrow table (C stream exporter).
+    /// Runs a query to completion; returns its table and statistics.
     #[pyo3(signature = (query, params = None))]
     fn sql(
         &self,
         py: Python<'_>,
         query: &str,
         params: Option<Vec<Bound<'_, PyAny>>>,
-    ) -> PyResult<PyTable> {
+    ) -> PyResult<QueryResult> {
         let inner = self.inner.clone();
         let query = bound(query, params)?;
-        let result = wait_for(py, async move { inner.collect(&query).await })?;
-        self.set_last(LastStats::Done(result.stats));
-        PyTable::try_new(result.batches, result.schema)
+        let last = self.last.handle();
+        QueryResult::run(
+            py,
+            async move { inner.collect(&query).await },
+            remember(last),
+        )
     }
 
     /// Like `sql`, as an awaitable; cancelling the task stops the query.
@@ -102,16 +107,14 @@ impl LocalSession {
         query: &str,
         params: Option<Vec<Bound<'py, PyAny>>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let query = bound(query, params)?;
         let inner = self.inner.clone();
-        let last = self.last.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            let result = inner.collect(&query).await.map_err(to_py)?;
-            if let Ok(mut slot) = last.lock() {
-                *slot = Some(LastStats::Done(result.stats));
-            }
-            PyTable::try_new(result.batches, result.schema)
-        })
+        let query = bound(query, params)?;
+        let last = self.last.handle();
+        QueryResult::run_async(
+            py,
+            async move { inner.collect(&query).await },
+            remember(last),
+        )
     }
 
     /// Starts a query and returns a reader that yields batches as they are produced.
@@ -125,7 +128,7 @@ impl LocalSession {
         let inner = self.inner.clone();
         let query = bound(query, params)?;
         let stream = wait_for(py, async move { inner.query(&query).await })?;
-        self.set_last(LastStats::Running(stream.stats_handle()));
+        self.last.set(LastStats::Running(stream.stats_handle()));
         Ok(PyRecordBatchReader::new(Box::new(BlockingReader::new(
             stream.schema(),
             stream.boxed(),
@@ -145,17 +148,12 @@ impl LocalSession {
         wait_for(py, async move { inner.explain(&query).await })
     }
 
-    /// Scan statistics of the last query (for a stream: as far as it has been read).
-    fn last_stats<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
-        let guard = self
-            .last
-            .lock()
-            .map_err(|_| InvalidArgumentError::new_err("statistics lock poisoned"))?;
-        match guard.as_ref() {
-            None => Ok(None),
-            Some(LastStats::Done(s)) => to_dict(py, s).map(Some),
-            Some(LastStats::Running(h)) => to_dict(py, &h.stats()).map(Some),
-        }
+    /// Scan statistics of the most recent query (for a stream: as far as it has been read).
+    fn last_stats(&self) -> PyResult<Option<ScanStats>> {
+        Ok(self.last.get()?.map(|last| match last {
+            LastStats::Done(s) => ScanStats(s),
+            LastStats::Running(h) => ScanStats(h.stats()),
+        }))
     }
 
     #[getter]
@@ -171,13 +169,5 @@ impl LocalSession {
     #[getter]
     fn sources(&self) -> Vec<String> {
         self.inner.sources().to_vec()
-    }
-}
-
-impl LocalSession {
-    fn set_last(&self, value: LastStats) {
-        if let Ok(mut slot) = self.last.lock() {
-            *slot = Some(value);
-        }
     }
 }

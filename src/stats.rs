@@ -1,32 +1,61 @@
-//! Scan statistics handed to Python as a plain dict (the typed dataclass lives in Python).
+//! `ScanStats`: what one query on the embedded engine read and rejected, as a frozen class with
+//! typed getters (the public dataclass in `spintrail.session` is built from it).
 
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
-use spintrail_core::ScanStats;
+use spintrail_core::ScanStats as CoreStats;
 
-pub fn to_dict<'py>(py: Python<'py>, stats: &ScanStats) -> PyResult<Bound<'py, PyDict>> {
-    let d = PyDict::new(py);
-    d.set_item("files_listed", stats.files_listed)?;
-    d.set_item("files_pruned", stats.files_pruned)?;
-    d.set_item("files_read", stats.files_read)?;
-    d.set_item("files_skipped", stats.files_skipped)?;
-    d.set_item("files_excluded", stats.files_excluded)?;
-    d.set_item("bytes_read", stats.bytes_read)?;
-    d.set_item("json_bytes", stats.json_bytes)?;
-    d.set_item("records_read", stats.records_read)?;
-    d.set_item("records_rejected", stats.records_rejected)?;
-    d.set_item("rows", stats.rows)?;
-    let problems = stats
-        .problems
-        .iter()
-        .map(|p| {
-            (
-                p.path.display().to_string(),
-                p.record.map(|r| r as i64),
-                p.reason.clone(),
-            )
-        })
-        .collect::<Vec<_>>();
-    d.set_item("problems", problems)?;
-    Ok(d)
+#[pyclass(module = "spintrail._internal", frozen, name = "ScanStats")]
+pub struct ScanStats(pub CoreStats);
+
+#[pymethods]
+impl ScanStats {
+    #[getter]
+    fn files_listed(&self) -> usize {
+        self.0.files_listed
+    }
+    #[getter]
+    fn files_pruned(&self) -> usize {
+        self.0.files_pruned
+    }
+    #[getter]
+    fn files_read(&self) -> usize {
+        self.0.files_read
+    }
+    #[getter]
+    fn files_skipped(&self) -> usize {
+        self.0.files_skipped
+    }
+    #[getter]
+    fn files_excluded(&self) -> usize {
+        self.0.files_excluded
+    }
+    #[getter]
+    fn bytes_read(&self) -> u64 {
+        self.0.bytes_read
+    }
+    #[getter]
+    fn json_bytes(&self) -> u64 {
+        self.0.json_bytes
+    }
+    #[getter]
+    fn records_read(&self) -> u64 {
+        self.0.records_read
+    }
+    #[getter]
+    fn records_rejected(&self) -> u64 {
+        self.0.records_rejected
+    }
+    #[getter]
+    fn rows(&self) -> u64 {
+        self.0.rows
+    }
+    /// Each problem as (path, record index or None for a whole file, reason).
+    #[getter]
+    fn problems(&self) -> Vec<(String, Option<usize>, String)> {
+        self.0
+            .problems
+            .iter()
+            .map(|p| (p.path.display().to_string(), p.record, p.reason.clone()))
+            .collect()
+    }
 }

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pytest
 import spintrail
 from conftest import CONFORMING, NONCONFORMING
+from spintrail.generate import generate
 
 TOTAL = sum(CONFORMING.values())
 
@@ -217,9 +218,13 @@ def test_errors_share_one_base_class() -> None:
         spintrail.QueryTimeoutError,
         spintrail.AthenaResultError,
         spintrail.ProvisionError,
+        spintrail.OutputError,
     ):
         assert issubclass(cls, spintrail.SpintrailError)
     assert spintrail.SpintrailError.__module__ == "spintrail"
+    # Writing files is an OS matter: OutputError is also an OSError.
+    assert issubclass(spintrail.OutputError, OSError)
+    assert spintrail.OutputError.__module__ == "spintrail"
 
 
 def test_nonconforming_file_raises_with_file_and_record(tmp_path: Path) -> None:
@@ -289,3 +294,55 @@ def test_parameters_bind_as_literals_on_the_local_engine(flat: Path) -> None:
         session.sql("SELECT ?, ?", [1])
     streamed = session.sql_stream("SELECT ? AS v", ["x"]).read_all()
     assert streamed.column("v").to_pylist() == ["x"]
+
+
+# Each query's own partition filter gives it a distinct scan: (files read, records read).
+PRUNED_QUERIES = {
+    "SELECT count(*) AS n FROM cloudtrail_logs": (3, 718),
+    "SELECT count(*) AS n FROM cloudtrail_logs WHERE account = '111111111111'": (2, 615),
+    "SELECT count(*) AS n FROM cloudtrail_logs WHERE region = 'eu-west-1'": (1, 305),
+    "SELECT count(*) AS n FROM cloudtrail_logs WHERE day = '2024/08/01'": (1, 103),
+}
+
+
+def _scan_facts(table: pa.Table) -> tuple[int, int]:
+    meta = table.schema.metadata
+    assert meta[b"spintrail.engine"] == b"local"
+    return int(meta[b"spintrail.files_read"]), int(meta[b"spintrail.records_read"])
+
+
+def test_each_table_carries_its_own_scan_statistics(layout: Path) -> None:
+    session = spintrail.connect(layout)
+    for query, facts in PRUNED_QUERIES.items():
+        table = session.sql(query)
+        assert _scan_facts(table) == facts
+        assert table.column("n").to_pylist() == [facts[1]]
+
+
+def test_concurrent_queries_on_one_session_keep_their_own_facts(layout: Path) -> None:
+    """Threads and asyncio tasks share one session; every table's metadata is its own query's,
+    never the statistics of a query that finished in between."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    session = spintrail.connect(layout)
+    work = list(PRUNED_QUERIES) * 12
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        tables = list(pool.map(session.sql, work))
+    for query, table in zip(work, tables):
+        assert _scan_facts(table) == PRUNED_QUERIES[query]
+
+    async def run_all() -> list[pa.Table]:
+        return list(await asyncio.gather(*(session.sql_async(q) for q in work)))
+
+    for query, table in zip(work, asyncio.run(run_all())):
+        assert _scan_facts(table) == PRUNED_QUERIES[query]
+    assert session.last_stats is not None
+
+
+def test_a_file_that_cannot_be_written_is_an_os_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the generator wants a folder")
+    with pytest.raises(spintrail.OutputError) as caught:
+        generate(blocker / "logs", events=10)
+    assert isinstance(caught.value, OSError)
+    assert "not-a-folder" in str(caught.value)

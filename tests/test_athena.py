@@ -603,3 +603,46 @@ def test_result_reuse_is_asked_for(moto: MotoServer) -> None:
     assert reuse == {"ResultReuseByAgeConfiguration": {"Enabled": True, "MaxAgeInMinutes": 60}}
     with pytest.raises(spintrail.InvalidArgumentError, match="result_reuse_minutes"):
         session(moto, result_reuse_minutes=0)
+
+
+def _scanned(table: pa.Table) -> tuple[str, int]:
+    meta = table.schema.metadata
+    return meta[b"spintrail.query_id"].decode(), int(meta[b"spintrail.data_scanned_bytes"])
+
+
+def test_concurrent_queries_each_carry_their_own_facts(moto: MotoServer) -> None:
+    """Many queries on one session at once, from threads and from asyncio tasks: each table's
+    ``spintrail.*`` metadata is its own query's (its marker sets a distinct bytes-scanned), and
+    its query id is the execution that ran its text (read back with boto3)."""
+    queries = 16
+    for _ in range(2 * queries):
+        seed(moto, [("n", "bigint")], [["1"]])
+    s = session(moto)
+    texts = [f"SELECT {i} AS n /* moto:scanned {1_000_000 + i} */" for i in range(queries)]
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        threaded = list(pool.map(s.sql, texts))
+
+    async def run_all() -> list[pa.Table]:
+        return list(await asyncio.gather(*(s.sql_async(t) for t in texts)))
+
+    awaited = asyncio.run(run_all())
+    athena = client(moto, "athena")
+    for tables in (threaded, awaited):
+        for i, table in enumerate(tables):
+            query_id, scanned = _scanned(table)
+            assert scanned == 1_000_000 + i
+            ran = athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]
+            assert ran["Query"] == texts[i]
+    assert s.last_query is not None
+
+
+def test_an_aware_datetime_is_bound_as_its_utc_wall_time(moto: MotoServer) -> None:
+    seed(moto, [("n", "bigint")], [["1"]])
+    plus_two = dt.timezone(dt.timedelta(hours=2))
+    session(moto).sql("SELECT ? AS t", [dt.datetime(2024, 1, 2, 5, 4, 5, 250000, tzinfo=plus_two)])
+    assert latest_execution(moto)["ExecutionParameters"] == [
+        "TIMESTAMP '2024-01-02 03:04:05.250000'"
+    ]

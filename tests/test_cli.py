@@ -126,3 +126,22 @@ def test_on_error_skip_reports_on_stderr(tmp_path: Path, real_dir: Path) -> None
     assert out.returncode == 0, out.stderr
     assert "skipped" in out.stderr
     assert "bad.json.gz: record" in out.stderr
+
+
+def test_an_output_file_that_cannot_be_written_is_named(flat: Path, tmp_path: Path) -> None:
+    target = tmp_path / "missing-folder" / "out.csv"
+    out = run(
+        [
+            "query",
+            "--source",
+            str(flat),
+            "--format",
+            "csv",
+            "--output",
+            str(target),
+            "SELECT 1 AS x",
+        ]
+    )
+    assert out.returncode == 2
+    assert "cannot write the result" in out.stderr and "out.csv" in out.stderr
+    assert "Traceback" not in out.stderr

@@ -21,8 +21,10 @@ raise :class:`AthenaResultError` naming the column, rather than return ambiguous
 with ``CAST(col AS JSON)`` in the query (JSON columns come back as JSON text, Arrow's
 ``arrow.json`` extension type).
 
-Every result carries its query id, bytes scanned, engine time and cost, in
-:attr:`AthenaSession.last_query` and in the returned table's schema metadata (``spintrail.*``).
+Every result carries its own query id, bytes scanned, engine time and cost in the returned
+table's schema metadata (``spintrail.*`` keys: ``engine``, ``query_id``, ``data_scanned_bytes``,
+``engine_time_ms``, ``cost_usd``, ``fetch``), stamped by the engine from that query's result, so
+concurrent queries never mix them up; :attr:`AthenaSession.last_query` shows the most recent.
 """
 
 from __future__ import annotations
@@ -62,9 +64,31 @@ class QueryInfo:
     cost_usd: float
     #: How the result was fetched: ``pages``, ``csv`` or ``unload``.
     fetch: str
-    #: Why ``auto`` paged when it could not read the result object.
+    #: What to know about the fetch: why ``auto`` paged when it could not read the result
+    #: object, that it ran the query again as UNLOAD (with the first run's id and cost), or
+    #: that UNLOAD wrote no files.
     fetch_note: str | None
     rows: int
+
+    @classmethod
+    def _from_internal(cls, raw: _internal.QueryInfo) -> QueryInfo:
+        return cls(
+            query_id=raw.query_id,
+            state=raw.state,
+            statement_type=raw.statement_type,
+            sql=raw.sql,
+            workgroup=raw.workgroup,
+            output_location=raw.output_location,
+            data_scanned_bytes=raw.data_scanned_bytes,
+            engine_time_ms=raw.engine_time_ms,
+            queue_time_ms=raw.queue_time_ms,
+            total_time_ms=raw.total_time_ms,
+            reused_previous_result=raw.reused_previous_result,
+            cost_usd=raw.cost_usd,
+            fetch=raw.fetch,
+            fetch_note=raw.fetch_note,
+            rows=raw.rows,
+        )
 
     def summary(self) -> str:
         """One line for humans, e.g. for a CLI's stderr."""
@@ -78,8 +102,10 @@ class QueryInfo:
             text += f" ({self.fetch_note})"
         return text
 
+
     def metadata(self) -> dict[str, str]:
-        """The information as Arrow schema metadata (``spintrail.*`` keys)."""
+        """The information as the ``spintrail.*`` schema metadata every result table carries
+        (the engine stamps the table itself; this is for tables you build yourself)."""
         return {
             "spintrail.engine": "athena",
             "spintrail.query_id": self.query_id,
@@ -93,14 +119,6 @@ class QueryInfo:
 def param_list(params: Params) -> list[Any] | None:
     """Query parameters as the extension takes them (both engines)."""
     return None if params is None else list(params)
-
-
-def _with_metadata(table: pa.Table, info: QueryInfo | None) -> pa.Table:
-    if info is None:
-        return table
-    metadata = dict(table.schema.metadata or {})
-    metadata.update({k.encode(): v.encode() for k, v in info.metadata().items()})
-    return table.replace_schema_metadata(metadata)
 
 
 class AthenaSession:
@@ -145,15 +163,13 @@ class AthenaSession:
         ``progress`` is called on every poll with ``query_id``, ``state``, ``elapsed`` (seconds)
         and ``data_scanned_bytes``. ``fetch`` overrides the session's choice for this query.
         """
-        table = pa.table(self._inner.sql(query, param_list(params), fetch=fetch, progress=progress))
-        return _with_metadata(table, self.last_query)
+        return pa.table(self._inner.sql(query, param_list(params), fetch=fetch, progress=progress))
 
     async def sql_async(
         self, query: str, params: Params = None, *, fetch: Fetch | None = None
     ) -> pa.Table:
         """Like :meth:`sql`, awaitable; cancelling the task stops the query on Athena."""
-        result = await self._inner.sql_async(query, param_list(params), fetch=fetch)
-        return _with_metadata(pa.table(result), self.last_query)
+        return pa.table(await self._inner.sql_async(query, param_list(params), fetch=fetch))
 
     def sql_stream(
         self,
@@ -178,7 +194,7 @@ class AthenaSession:
         """Query id, bytes scanned, times, cost and fetch method of the last query (for a
         stream: rows as far as it has been read)."""
         raw = self._inner.last_query()
-        return None if raw is None else QueryInfo(**raw)
+        return None if raw is None else QueryInfo._from_internal(raw)
 
     def __repr__(self) -> str:
         return (
@@ -199,10 +215,10 @@ def connect_athena(
     fetch: Fetch,
     timeout: float | None,
     result_reuse_minutes: int | None,
-    fast_fetch_bytes: int,
-    batch_size: int,
-    price_per_tb: float,
-    max_attempts: int,
+    fast_fetch_bytes: int | None,
+    batch_size: int | None,
+    price_per_tb: float | None,
+    max_attempts: int | None,
 ) -> AthenaSession:
     """Opens an Athena session (used by :func:`spintrail.connect`)."""
     inner = _internal.AthenaSession(

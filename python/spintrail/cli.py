@@ -17,7 +17,7 @@ from typing import Any, TextIO
 import pyarrow as pa
 
 from spintrail import queries
-from spintrail.errors import SpintrailError
+from spintrail.errors import OutputError, SpintrailError
 from spintrail.generate import generate
 from spintrail.provision import Stack
 from spintrail.session import Session, connect
@@ -76,7 +76,19 @@ def _json_default(value: Any) -> Any:
 
 
 def write_result(table: pa.Table, fmt: str, output: str | None, stdout: TextIO) -> None:
-    """Writes a result in one of ``FORMATS`` to a file or stdout."""
+    """Writes a result in one of ``FORMATS`` to a file or stdout; a file that cannot be written
+    raises :class:`OutputError` (an ``OSError``) naming it."""
+    try:
+        _write_result(table, fmt, output, stdout)
+    except OSError as err:
+        if output is None or isinstance(err, OutputError):
+            raise
+        raise OutputError(
+            err.errno or 0, f"cannot write the result: {err.strerror or err}", output
+        ) from err
+
+
+def _write_result(table: pa.Table, fmt: str, output: str | None, stdout: TextIO) -> None:
     if fmt == "parquet":
         if not output:
             raise SpintrailError("--format parquet needs --output FILE")

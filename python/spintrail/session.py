@@ -51,9 +51,20 @@ class ScanStats:
     problems: tuple[Problem, ...] = field(default_factory=tuple)
 
     @classmethod
-    def _from_dict(cls, raw: dict[str, Any]) -> ScanStats:
-        problems = tuple(Problem(p, r, why) for p, r, why in raw.pop("problems", []))
-        return cls(problems=problems, **raw)
+    def _from_internal(cls, raw: _internal.ScanStats) -> ScanStats:
+        return cls(
+            files_listed=raw.files_listed,
+            files_pruned=raw.files_pruned,
+            files_read=raw.files_read,
+            files_skipped=raw.files_skipped,
+            files_excluded=raw.files_excluded,
+            bytes_read=raw.bytes_read,
+            json_bytes=raw.json_bytes,
+            records_read=raw.records_read,
+            records_rejected=raw.records_rejected,
+            rows=raw.rows,
+            problems=tuple(Problem(p, r, why) for p, r, why in raw.problems),
+        )
 
     def summary(self) -> str:
         """One line for humans, e.g. for a CLI's stderr."""
@@ -110,7 +121,8 @@ class Session:
 
         ``params`` fill the query's ``?`` placeholders in order, as SQL literals (the same
         values Athena's ExecutionParameters take). The GIL is released while it runs, and
-        Ctrl-C interrupts it.
+        Ctrl-C interrupts it. The table's schema metadata (``spintrail.*`` keys) holds this
+        query's own scan statistics.
         """
         return pa.table(self._inner.sql(query, param_list(params)))
 
@@ -130,7 +142,7 @@ class Session:
     def last_stats(self) -> ScanStats | None:
         """Scan statistics of the last query (for a stream: as far as it has been read)."""
         raw = self._inner.last_stats()
-        return None if raw is None else ScanStats._from_dict(dict(raw))
+        return None if raw is None else ScanStats._from_internal(raw)
 
     def __repr__(self) -> str:
         return (
@@ -147,7 +159,7 @@ def connect(
     database: str = "default",
     table: str = "cloudtrail_logs",
     on_error: OnError = "raise",
-    batch_size: int = 8192,
+    batch_size: int | None = None,
     threads: int = 0,
 ) -> Session: ...
 
@@ -167,10 +179,10 @@ def connect(
     fetch: Fetch = "auto",
     timeout: float | None = None,
     result_reuse_minutes: int | None = None,
-    fast_fetch_bytes: int = 1 << 20,
-    batch_size: int = 65536,
-    price_per_tb: float = 5.0,
-    max_attempts: int = 8,
+    fast_fetch_bytes: int | None = None,
+    batch_size: int | None = None,
+    price_per_tb: float | None = None,
+    max_attempts: int | None = None,
 ) -> AthenaSession: ...
 
 
@@ -191,9 +203,9 @@ def connect(
     fetch: Fetch = "auto",
     timeout: float | None = None,
     result_reuse_minutes: int | None = None,
-    fast_fetch_bytes: int = 1 << 20,
-    price_per_tb: float = 5.0,
-    max_attempts: int = 8,
+    fast_fetch_bytes: int | None = None,
+    price_per_tb: float | None = None,
+    max_attempts: int | None = None,
 ) -> Session | AthenaSession:
     """Opens CloudTrail logs for SQL, on the embedded engine (default) or on Amazon Athena.
 
@@ -212,6 +224,10 @@ def connect(
     queries; ``result_reuse_minutes`` lets Athena reuse a recent identical query's result;
     ``max_attempts`` bounds the SDK's retries (with backoff) of throttled and transient calls.
     See :mod:`spintrail.athena` for ``fetch``.
+
+    Options left as ``None`` take the engine's defaults, defined once in the Rust core:
+    ``batch_size`` 8192 rows (local) or 65536 (Athena), ``fast_fetch_bytes`` 1 MiB,
+    ``price_per_tb`` $5, ``max_attempts`` 8.
     """
     if engine == "athena":
         if source is not None:
@@ -231,7 +247,7 @@ def connect(
             timeout=timeout,
             result_reuse_minutes=result_reuse_minutes,
             fast_fetch_bytes=fast_fetch_bytes,
-            batch_size=65536 if batch_size is None else batch_size,
+            batch_size=batch_size,
             price_per_tb=price_per_tb,
             max_attempts=max_attempts,
         )
@@ -242,14 +258,12 @@ def connect(
         )
     if source is None:
         raise InvalidArgumentError("no source given: pass a folder, a file or a glob")
-    if on_error not in ("raise", "skip"):
-        raise InvalidArgumentError(f'on_error must be "raise" or "skip", not {on_error!r}')
     inner = _internal.LocalSession(
         _sources(source),
         database=database,
         table=table,
         on_error=on_error,
-        batch_size=8192 if batch_size is None else batch_size,
+        batch_size=batch_size,
         threads=threads,
     )
     return Session(inner)

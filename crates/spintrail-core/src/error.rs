@@ -56,7 +56,7 @@ pub enum Error {
     /// or an Athena / S3 call around a query. Carries the query id when there is one.
     #[error("{message}{}", query_id.as_ref().map(|id| format!(" [query id {id}]")).unwrap_or_default())]
     Athena {
-        kind: crate::athena::AthenaFailure,
+        kind: AthenaFailure,
         query_id: Option<String>,
         message: String,
     },
@@ -64,6 +64,21 @@ pub enum Error {
     /// Anything DataFusion or Arrow reports that is not one of ours.
     #[error("{0}")]
     Engine(String),
+}
+
+/// What went wrong on the Athena side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AthenaFailure {
+    /// An Athena or S3 call failed (access, network, a missing result object).
+    Call,
+    /// The query ran and FAILED; the message carries Athena's reason.
+    Failed,
+    /// The query was CANCELLED (by the caller or someone else).
+    Cancelled,
+    /// The query did not finish within the session's timeout, and was stopped.
+    Timeout,
+    /// The result could not be converted (a value that does not parse as its column's type).
+    Result,
 }
 
 impl Error {

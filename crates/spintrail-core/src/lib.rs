@@ -21,8 +21,10 @@ pub mod generate;
 pub mod local;
 pub mod parameters;
 pub mod provision;
+pub mod result;
 pub mod schema;
 
 pub use error::{Error, Result};
-pub use local::session::{LocalSession, QueryResult, QueryStream, SessionOptions, StatsHandle};
-pub use local::table::{OnError, Problem, ScanStats};
+pub use local::session::{LocalSession, QueryStream, SessionOptions, StatsHandle};
+pub use local::table::OnError;
+pub use result::{Fetch, Problem, QueryFacts, QueryInfo, QueryResult, ScanStats};

@@ -67,11 +67,11 @@ async fn counts_every_record_and_skips_digests() {
     let s = session(dir.path(), OnError::Raise);
     let (n, result) = count(&s, "SELECT count(*) FROM cloudtrail_logs").await;
     assert_eq!(n, 310 + 305 + 103);
-    assert_eq!(result.stats.files_listed, 3);
-    assert_eq!(result.stats.files_excluded, 1);
-    assert_eq!(result.stats.files_read, 3);
-    assert_eq!(result.stats.records_read, 718);
-    assert_eq!(result.stats.rows, 718);
+    assert_eq!(result.stats().unwrap().files_listed, 3);
+    assert_eq!(result.stats().unwrap().files_excluded, 1);
+    assert_eq!(result.stats().unwrap().files_read, 3);
+    assert_eq!(result.stats().unwrap().records_read, 718);
+    assert_eq!(result.stats().unwrap().rows, 718);
 }
 
 #[tokio::test]
@@ -98,8 +98,8 @@ async fn partition_filters_prune_files() {
     )
     .await;
     assert_eq!(n, 310);
-    assert_eq!(result.stats.files_pruned, 2);
-    assert_eq!(result.stats.files_read, 1);
+    assert_eq!(result.stats().unwrap().files_pruned, 2);
+    assert_eq!(result.stats().unwrap().files_read, 1);
 
     let (n, result) = count(
         &s,
@@ -107,14 +107,14 @@ async fn partition_filters_prune_files() {
     )
     .await;
     assert_eq!(n, 305 + 103);
-    assert_eq!(result.stats.files_read, 2);
+    assert_eq!(result.stats().unwrap().files_read, 2);
 
     let (_, result) = count(
         &s,
         "SELECT count(*) FROM cloudtrail_logs WHERE day BETWEEN '2024/08/01' AND '2024/08/02' AND account = '222222222222'",
     )
     .await;
-    assert_eq!(result.stats.files_read, 1);
+    assert_eq!(result.stats().unwrap().files_read, 1);
 }
 
 #[tokio::test]
@@ -127,28 +127,28 @@ async fn eventtime_ranges_prune_files_conservatively() {
         "SELECT count(*) FROM cloudtrail_logs WHERE eventtime >= '2024-08-01T00:00:00Z'",
     )
     .await;
-    assert_eq!(result.stats.files_read, 1);
-    assert_eq!(result.stats.files_pruned, 2);
+    assert_eq!(result.stats().unwrap().files_read, 1);
+    assert_eq!(result.stats().unwrap().files_pruned, 2);
     // So an upper bound keeps the next day's folder too.
     let (_, result) = count(
         &s,
         "SELECT count(*) FROM cloudtrail_logs WHERE eventtime < '2024-07-30T12:00:00Z'",
     )
     .await;
-    assert_eq!(result.stats.files_read, 2);
+    assert_eq!(result.stats().unwrap().files_read, 2);
     // BETWEEN with the literal on both sides, and the reversed comparison.
     let (_, result) = count(
         &s,
         "SELECT count(*) FROM cloudtrail_logs WHERE '2024-07-30T23:00:00Z' > eventtime",
     )
     .await;
-    assert_eq!(result.stats.files_read, 2);
+    assert_eq!(result.stats().unwrap().files_read, 2);
     let (_, result) = count(
         &s,
         "SELECT count(*) FROM cloudtrail_logs WHERE eventtime BETWEEN '2024-08-01T00:00:00Z' AND '2024-08-01T23:00:00Z'",
     )
     .await;
-    assert_eq!(result.stats.files_read, 1);
+    assert_eq!(result.stats().unwrap().files_read, 1);
 }
 
 #[tokio::test]
@@ -194,7 +194,7 @@ async fn nonconforming_file_fails_the_query_or_is_reported() {
 
     let lenient = session(dir.path(), OnError::Skip);
     let (n, result) = count(&lenient, "SELECT count(*) FROM cloudtrail_logs").await;
-    let stats = result.stats;
+    let stats = result.stats().unwrap().clone();
     assert_eq!(stats.files_skipped, 1);
     assert_eq!(stats.files_read, 2);
     assert_eq!(stats.records_read, 165 + 103);

@@ -7,8 +7,8 @@ use datafusion::arrow::datatypes::{DataType, Field, Fields};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::datasource::MemTable;
 use datafusion::prelude::{SessionConfig, SessionContext};
-use spintrail_core::schema::table_schema;
 use spintrail_core::local::sql::{plan_query, register_trino_functions};
+use spintrail_core::schema::table_schema;
 use spintrail_core::Error;
 
 struct Row {

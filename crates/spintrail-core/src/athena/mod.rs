@@ -21,65 +21,15 @@ use futures::stream::BoxStream;
 use futures::{Stream, StreamExt, TryStreamExt};
 
 use crate::aws::ConnectOptions;
+use crate::error::AthenaFailure;
 use crate::parameters::{self, Param};
+use crate::result::{Fetch, QueryFacts, QueryInfo, QueryResult};
 use crate::{Error, Result};
 
 /// Athena's price per TB (2^40 bytes) scanned in most regions, in US dollars.
 pub const DEFAULT_PRICE_PER_TB: f64 = 5.0;
 /// Results at least this large (the CSV object's size) are read from S3 instead of paged.
 pub const DEFAULT_FAST_FETCH_BYTES: u64 = 1 << 20;
-
-/// How a result travels from Athena to the caller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fetch {
-    /// The CSV result object when it is at least the threshold, else pages.
-    Auto,
-    /// `GetQueryResults`, 1,000 rows per call.
-    Pages,
-    /// The CSV result object in S3, read with parallel ranged GETs.
-    Csv,
-    /// `UNLOAD ... WITH (format = 'PARQUET')`: typed results, including arrays, maps and rows.
-    /// Refuses a query with a top-level ORDER BY (UNLOAD writes files in no order).
-    Unload,
-}
-
-impl Fetch {
-    pub fn parse(text: &str) -> Result<Self> {
-        match text {
-            "auto" => Ok(Fetch::Auto),
-            "pages" => Ok(Fetch::Pages),
-            "csv" => Ok(Fetch::Csv),
-            "unload" => Ok(Fetch::Unload),
-            other => Err(Error::InvalidArgument(format!(
-                "fetch must be \"auto\", \"pages\", \"csv\" or \"unload\", not {other:?}"
-            ))),
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Fetch::Auto => "auto",
-            Fetch::Pages => "pages",
-            Fetch::Csv => "csv",
-            Fetch::Unload => "unload",
-        }
-    }
-}
-
-/// What went wrong on the Athena side.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AthenaFailure {
-    /// An Athena or S3 call failed (access, network, a missing result object).
-    Call,
-    /// The query ran and FAILED; the message carries Athena's reason.
-    Failed,
-    /// The query was CANCELLED (by the caller or someone else).
-    Cancelled,
-    /// The query did not finish within the session's timeout, and was stopped.
-    Timeout,
-    /// The result could not be converted (a value that does not parse as its column's type).
-    Result,
-}
 
 /// Where and how to run queries on Athena.
 #[derive(Debug, Clone)]
@@ -144,33 +94,6 @@ pub struct Progress {
 }
 
 pub type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
-
-/// What one query did and cost.
-#[derive(Debug, Clone, PartialEq)]
-pub struct QueryInfo {
-    pub query_id: String,
-    pub state: String,
-    /// DML, DDL or UTILITY.
-    pub statement_type: Option<String>,
-    /// The statement sent to Athena (an UNLOAD wrapper when fetch is `unload`).
-    pub sql: String,
-    pub workgroup: Option<String>,
-    pub output_location: Option<String>,
-    pub data_scanned_bytes: i64,
-    pub engine_time_ms: i64,
-    pub queue_time_ms: i64,
-    pub total_time_ms: i64,
-    pub reused_previous_result: bool,
-    /// At the session's price per TB: bytes rounded up to a MB, at least 10 MB when anything
-    /// was scanned (Athena's billing rule); 0 for reused results and statements that scan
-    /// nothing.
-    pub cost_usd: f64,
-    /// How the result was fetched: pages, csv or unload.
-    pub fetch: Fetch,
-    /// Why `auto` did not use the result object, when it could not.
-    pub fetch_note: Option<String>,
-    pub rows: u64,
-}
 
 impl QueryInfo {
     fn from_execution(
@@ -263,13 +186,6 @@ impl Stream for AthenaStream {
     }
 }
 
-/// A whole result.
-pub struct AthenaResult {
-    pub schema: SchemaRef,
-    pub batches: Vec<RecordBatch>,
-    pub info: QueryInfo,
-}
-
 impl AthenaSession {
     /// Loads credentials and region (failing early, with what to do, when either is missing).
     pub async fn connect(options: AthenaOptions) -> Result<Self> {
@@ -280,6 +196,19 @@ impl AthenaSession {
         }
         if options.workgroup.is_empty() {
             return Err(Error::InvalidArgument("workgroup must not be empty".into()));
+        }
+        if options
+            .result_reuse_minutes
+            .is_some_and(|m| !(1..=10080).contains(&m))
+        {
+            return Err(Error::InvalidArgument(
+                "result_reuse_minutes must be between 1 and 10080 (7 days), Athena's limits".into(),
+            ));
+        }
+        if !(options.price_per_tb.is_finite() && options.price_per_tb >= 0.0) {
+            return Err(Error::InvalidArgument(
+                "price_per_tb must be a non-negative number".into(),
+            ));
         }
         if let Some(location) = &options.output_location {
             object::parse_s3_url(location).map_err(|_| {
@@ -319,7 +248,7 @@ impl AthenaSession {
         params: &[Param],
         fetch: Option<Fetch>,
         progress: Option<ProgressFn>,
-    ) -> Result<AthenaResult> {
+    ) -> Result<QueryResult> {
         let stream = self.query(sql, params, fetch, progress).await?;
         let schema = stream.schema();
         let info = stream.info();
@@ -328,10 +257,10 @@ impl AthenaSession {
             .lock()
             .map(|i| i.clone())
             .map_err(|_| Error::Engine("query information lock poisoned".into()))?;
-        Ok(AthenaResult {
+        Ok(QueryResult {
             schema,
             batches,
-            info,
+            facts: QueryFacts::Athena(info),
         })
     }
 

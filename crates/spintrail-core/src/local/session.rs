@@ -15,7 +15,8 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use futures::{Stream, StreamExt};
 
 use crate::error::{Error, Result};
-use crate::local::table::{collect_scan_stats, CloudTrailTable, OnError, ScanStats, TableOptions};
+use crate::local::table::{collect_scan_stats, CloudTrailTable, OnError, TableOptions};
+use crate::result::{QueryFacts, QueryResult, ScanStats};
 
 /// The catalog name Athena uses; `awsdatacatalog."default".cloudtrail_logs` resolves as on Athena.
 pub const CATALOG: &str = "awsdatacatalog";
@@ -26,6 +27,7 @@ pub struct SessionOptions {
     pub database: String,
     pub table: String,
     pub on_error: OnError,
+    /// Rows per Arrow batch (the reader's and DataFusion's).
     pub batch_size: usize,
     /// Parallel readers; 0 means one per core.
     pub target_partitions: usize,
@@ -65,6 +67,11 @@ fn check_identifier(kind: &str, name: &str) -> Result<()> {
 
 impl LocalSession {
     pub fn new(sources: Vec<String>, options: SessionOptions) -> Result<Self> {
+        if options.batch_size == 0 {
+            return Err(Error::InvalidArgument(
+                "batch_size must be at least 1".into(),
+            ));
+        }
         check_identifier("database", &options.database)?;
         check_identifier("table", &options.table)?;
         let database = options.database.to_lowercase();
@@ -73,7 +80,7 @@ impl LocalSession {
             .with_default_catalog_and_schema(CATALOG, &database)
             .with_create_default_catalog_and_schema(true)
             .with_information_schema(true)
-            .with_batch_size(options.batch_size.max(1));
+            .with_batch_size(options.batch_size);
         if options.target_partitions > 0 {
             config = config.with_target_partitions(options.target_partitions);
         }
@@ -140,7 +147,7 @@ impl LocalSession {
         Ok(QueryResult {
             schema: stream.schema(),
             batches,
-            stats: stream.stats(),
+            facts: QueryFacts::Local(stream.stats()),
         })
     }
 
@@ -196,19 +203,5 @@ impl Stream for QueryStream {
         self.stream
             .poll_next_unpin(cx)
             .map(|item| item.map(|r| r.map_err(Error::from)))
-    }
-}
-
-/// A finished query.
-#[derive(Debug, Clone)]
-pub struct QueryResult {
-    pub schema: SchemaRef,
-    pub batches: Vec<RecordBatch>,
-    pub stats: ScanStats,
-}
-
-impl QueryResult {
-    pub fn num_rows(&self) -> usize {
-        self.batches.iter().map(RecordBatch::num_rows).sum()
     }
 }

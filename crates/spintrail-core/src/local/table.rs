@@ -3,7 +3,6 @@
 //! rest in parallel with bounded memory. Each scan keeps statistics of what it read and rejected.
 
 use std::fmt;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use arrow::array::{Array, BooleanArray, RecordBatch, StringArray};
@@ -26,9 +25,9 @@ use datafusion::physical_plan::{
 
 use crate::error::Error;
 use crate::local::reader::{read_file, Projection};
-use crate::local::source::Partitions;
+use crate::local::source::{list, LogFile, Partitions};
+use crate::result::{Problem, ScanStats};
 use crate::schema::{table_schema, PARTITION_COLUMNS};
-use crate::local::source::{list, LogFile};
 
 /// What to do with a file or record that is not valid CloudTrail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -40,65 +39,15 @@ pub enum OnError {
     Skip,
 }
 
-/// A file or record left out of a scan (with `OnError::Skip`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    pub path: PathBuf,
-    /// The index in the file's `Records` array; `None` when the whole file was left out.
-    pub record: Option<usize>,
-    pub reason: String,
-}
-
-/// How many problems are kept with their details; the counts stay exact beyond it.
-pub const MAX_PROBLEMS_KEPT: usize = 1000;
-
-/// What a scan read.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ScanStats {
-    /// Log files found in the sources.
-    pub files_listed: usize,
-    /// Files not read because the filters excluded their partition.
-    pub files_pruned: usize,
-    /// Files read completely.
-    pub files_read: usize,
-    /// Files left out as unreadable (corrupt, not CloudTrail), with `on_error="skip"`.
-    pub files_skipped: usize,
-    /// Files left out by design: digest, Insights and other non-event folders.
-    pub files_excluded: usize,
-    /// Bytes of the files read, as stored (compressed).
-    pub bytes_read: u64,
-    /// Bytes of JSON after decompression.
-    pub json_bytes: u64,
-    /// Records found in the files read.
-    pub records_read: u64,
-    /// Records rejected as not valid CloudTrail, with `on_error="skip"`.
-    pub records_rejected: u64,
-    /// Rows handed to the query.
-    pub rows: u64,
-    /// Details of skipped files and rejected records (the first [`MAX_PROBLEMS_KEPT`]).
-    pub problems: Vec<Problem>,
-}
-
-impl ScanStats {
-    pub fn merge(&mut self, other: &ScanStats) {
-        self.files_listed += other.files_listed;
-        self.files_pruned += other.files_pruned;
-        self.files_read += other.files_read;
-        self.files_skipped += other.files_skipped;
-        self.files_excluded += other.files_excluded;
-        self.bytes_read += other.bytes_read;
-        self.json_bytes += other.json_bytes;
-        self.records_read += other.records_read;
-        self.records_rejected += other.records_rejected;
-        self.rows += other.rows;
-        let room = MAX_PROBLEMS_KEPT.saturating_sub(self.problems.len());
-        self.problems
-            .extend(other.problems.iter().take(room).cloned());
-    }
-
-    fn add_problem(&mut self, problem: Problem) {
-        if self.problems.len() < MAX_PROBLEMS_KEPT {
-            self.problems.push(problem);
+impl OnError {
+    /// Parses the option's text (`"raise"` or `"skip"`), as every layer spells it.
+    pub fn parse(text: &str) -> crate::Result<Self> {
+        match text {
+            "raise" => Ok(OnError::Raise),
+            "skip" => Ok(OnError::Skip),
+            other => Err(Error::InvalidArgument(format!(
+                "on_error must be \"raise\" or \"skip\", not {other:?}"
+            ))),
         }
     }
 }

@@ -79,4 +79,3 @@ pub fn lenient_or<T>(
         Err(msg) => Err(fail(msg)),
     }
 }
-

@@ -7,9 +7,7 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, Int64Array, MapArray, StringArray, StringBuilder, UInt32Array,
-};
+use datafusion::arrow::array::{Array, AsArray, MapArray, StringBuilder, UInt32Array};
 use datafusion::arrow::compute::take;
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::common::ScalarValue;
@@ -20,9 +18,9 @@ use datafusion::logical_expr::{
 use datafusion::prelude::SessionContext;
 use regex::Regex;
 
-use super::args::{arrays, fail, finish, int64_array, lenient_or, literal_str, string_array};
+use super::args::{arrays, fail, finish, int64_array, lenient_or, string_array};
 use super::{json, time};
-use crate::{Error, Result};
+use crate::Result;
 
 /// Prefix of the lenient twins used inside `try(...)`.
 pub const TRY_PREFIX: &str = "__try_";
