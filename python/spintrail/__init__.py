@@ -9,7 +9,7 @@ Athena with ``engine="athena"``, and return ``pyarrow.Table`` results::
     df = session.sql("SELECT eventname, count(*) AS n FROM cloudtrail_logs GROUP BY 1").to_pandas()
 """
 
-from spintrail import athena, provision
+from spintrail import athena, insights, provision
 from spintrail._internal import __version__
 from spintrail.athena import AthenaSession, QueryInfo
 from spintrail.errors import (
@@ -27,6 +27,7 @@ from spintrail.errors import (
     SqlError,
     UnsupportedFunctionError,
 )
+from spintrail.insights import InsightsSyntaxError, UnsupportedInsightsError
 from spintrail.provision import ProvisionResult, Stack
 from spintrail.session import Problem, ScanStats, Session, connect
 
@@ -36,6 +37,7 @@ __all__ = [
     "AthenaResultError",
     "AthenaSession",
     "EngineError",
+    "InsightsSyntaxError",
     "InvalidArgumentError",
     "LogFileError",
     "Problem",
@@ -51,8 +53,10 @@ __all__ = [
     "SqlError",
     "Stack",
     "UnsupportedFunctionError",
+    "UnsupportedInsightsError",
     "__version__",
     "athena",
     "connect",
+    "insights",
     "provision",
 ]
