@@ -117,7 +117,7 @@ def generated_records(generated: Path) -> list[dict[str, Any]]:
 
 def derived_records() -> list[dict[str, Any]]:
     """Real records changed the way the sample queries need: the real files have no TLS 1.0/1.1
-    call and no instance started or stopped in us-east-2."""
+    call, no instance started or stopped in us-east-2 and no failed UpdateTrail."""
     stratus = json.loads(gzip.decompress((REAL / "stratus-red-team.json.gz").read_bytes()))
     out: list[dict[str, Any]] = []
     with_tls = [r for r in stratus["Records"] if r.get("tlsDetails")]
@@ -132,6 +132,18 @@ def derived_records() -> list[dict[str, Any]]:
         r = copy.deepcopy(record)
         r["eventID"] = f"derived-instances-{i}"
         r["awsRegion"] = "us-east-2"
+        out.append(r)
+    # UpdateTrail calls that failed (the real one succeeded).
+    panther = json.loads(gzip.decompress((REAL / "panther-analysis.json.gz").read_bytes()))
+    (update,) = [r for r in panther["Records"] if r["eventName"] == "UpdateTrail"]
+    failures = [
+        ("TrailNotFoundException", "Unknown trail: audit"),
+        ("TrailNotFoundException", "Unknown trail: audit"),
+        ("InsufficientS3BucketPolicyException", "Incorrect S3 bucket policy is detected"),
+    ]
+    for i, (code, message) in enumerate(failures):
+        r = copy.deepcopy(update)
+        r.update(eventID=f"derived-update-{i}", errorCode=code, errorMessage=message)
         out.append(r)
     return out
 
@@ -458,7 +470,14 @@ def test_nested_json_lists_and_resources(mixed: Path, mixed_records: list[dict[s
     assert expected
     got = session.insights(f"filter ispresent({instance}) | stats count(*) by {instance}")
     assert dict(rows(got)) == expected
-    types = Counter(get(r, "resources.0.type") for r in mixed_records if get(r, "resources.0.ARN"))
+    # The table, like Athena's JSON SerDe, matches the record's keys case-insensitively (one
+    # real record spells ARN "arn").
+    firsts = [
+        {k.lower(): v for k, v in r["resources"][0].items()}
+        for r in mixed_records
+        if r.get("resources")
+    ]
+    types = Counter(e.get("type") for e in firsts if e.get("arn") is not None)
     assert types
     got = session.insights("filter ispresent(resources.0.ARN) | stats count(*) by resources.0.type")
     assert dict(rows(got)) == types

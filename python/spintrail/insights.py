@@ -1739,6 +1739,8 @@ class Query:
         #: Columns from fields (accumulated) and the last display.
         self.fields: dict[str, Value] = {}
         self.display: list[tuple[str, Value]] | None = None
+        #: Columns of fields/display after stats: name, SQL alias, value over the results.
+        self.result_columns: list[tuple[str, str, Value]] | None = None
         self.stats: list[Output] | None = None
         self.group_count = 0
         self.sort: list[tuple[Frag, bool]] | None = None
@@ -1788,7 +1790,7 @@ class Query:
 
     def run(self, commands: list[Command]) -> None:
         after_limit = after_dedup = False
-        for c in commands:
+        for position, c in enumerate(commands):
             if after_dedup and c.name != "limit":
                 raise self.src.unsupported(
                     c.start, c.name, f"{c.name} after dedup: only limit can follow dedup"
@@ -1802,7 +1804,7 @@ class Query:
             if (
                 self.stats is None
                 and c.name in ("sort", "limit", "dedup", "display")
-                and any(later.name == "stats" for later in commands[commands.index(c) + 1 :])
+                and any(later.name == "stats" for later in commands[position + 1 :])
             ):
                 raise self.src.unsupported(
                     c.start,
@@ -1820,8 +1822,6 @@ class Query:
             return
         for item in c.items:
             for name, value in self.event_items(item):
-                if item.alias is not None:
-                    self.env[item.alias] = value
                 self.fields[name] = value
 
     def cmd_display(self, c: Command) -> None:
@@ -1842,11 +1842,13 @@ class Query:
             return [
                 (n, resolve_cloudtrail(self.src, FieldRef(item.expr.start, item.expr.end, n)))
                 for n in MESSAGE_FIELDS
-                if n not in self.env
             ]
         value = self.tr.scalar(self.tr.expr(item.expr, self.event_scope()), item.expr)
         if value.aggregate:
             raise self.src.unsupported(item.expr.start, item.text, "an aggregate outside stats")
+        if item.alias is not None:
+            # An ephemeral field: later commands can use it by name.
+            self.env[item.alias] = value
         name = item.alias or (item.expr.name if isinstance(item.expr, FieldRef) else item.text)
         return [(name, value)]
 
@@ -1931,13 +1933,20 @@ class Query:
 
     def project_results(self, c: Command, replace: bool) -> None:
         # fields/display after stats: columns over the stats results.
-        columns: list[tuple[str, Value]] = [] if replace or self.display is None else self.display
+        fresh = replace or self.result_columns is None
+        columns: list[tuple[str, str, Value]] = [] if fresh else list(self.result_columns or [])
         scope = self.result_scope(inline=False)
+        outputs = self.outputs_by_name()
         for item in c.items:
             value = self.tr.scalar(self.tr.expr(item.expr, scope), item.expr)
             name = item.alias or (item.expr.name if isinstance(item.expr, FieldRef) else item.text)
-            columns.append((name, value))
-        self.display = columns
+            same = outputs.get(name)
+            if isinstance(item.expr, FieldRef) and same is not None and item.alias is None:
+                alias = same.alias  # a result shown as it is keeps its column name
+            else:
+                alias = self.aliases.make(name)
+            columns.append((name, alias, value))
+        self.result_columns = columns
 
     def cmd_sort(self, c: Command) -> None:
         if self.sort is not None:
@@ -1953,9 +1962,8 @@ class Query:
             if self.stats is None:
                 value = self.tr.expr(key.expr, self.event_scope())
             else:
-                names = {
-                    n: Value(sql(quote_identifier(a)), v.kind) for n, a, v in self.display_aliases()
-                }
+                # Sorting by a column of fields/display sorts by what it shows.
+                names = {n: v for n, _, v in self.result_columns or []}
                 value = self.tr.expr(key.expr, self.result_scope(inline=False, names=names))
             keys.append((self.tr.scalar(value, key.expr).frag, key.descending))
         self.sort = keys
@@ -1975,16 +1983,6 @@ class Query:
         self.limit_any = self.limit_any or c.any
 
     # -- the statement
-
-    def display_aliases(self) -> list[tuple[str, str, Value]]:
-        """Post-stats display columns with their aliases (made once)."""
-        if not hasattr(self, "_display_aliases"):
-            self._display_aliases: list[tuple[str, str, Value]] = []
-        made = self._display_aliases
-        if self.display is not None and len(made) != len(self.display):
-            made.clear()
-            made.extend((n, self.aliases.make(n), v) for n, v in self.display)
-        return made
 
     def columns(self) -> list[tuple[str, Value]]:
         if self.display is not None:
@@ -2088,19 +2086,19 @@ class Query:
         having = sql(" HAVING ", join(" AND ", self.having)) if self.having else sql()
         inner = sql("SELECT ", select, source, group, having)
         keys = self.sort or []
-        if self.display is None and self.dedup is None:
+        if self.result_columns is None and self.dedup is None:
             names = tuple(o.name for o in self.stats)
             return sql(inner, self.order_by(keys), f" LIMIT {limit}"), names
         relation = inner
         if self.dedup is not None:
             relation = self.deduplicated(inner, [o.alias for o in self.stats], self.dedup, keys)
-        if self.display is None:
+        if self.result_columns is None:
             columns = [
                 (o.name, o.alias, Value(sql(quote_identifier(o.alias)), o.value.kind))
                 for o in self.stats
             ]
         else:
-            columns = self.display_aliases()
+            columns = self.result_columns
         select_outer = join(", ", [sql(v.frag, " AS ", quote_identifier(a)) for _, a, v in columns])
         statement = sql(
             "SELECT ",
