@@ -410,6 +410,20 @@ def test_dedup_keeps_the_newest_and_every_missing_value(
     assert by_code.num_rows == len({c for c in codes if c is not None}) + codes.count(None)
 
 
+def test_dedup_of_stats_results(mixed: Path, mixed_records: list[dict[str, Any]]) -> None:
+    result = spintrail.connect(mixed).insights(
+        "stats count(*) as n by eventSource, eventName | sort n desc | dedup eventSource"
+    )
+    counts = Counter((r["eventSource"], r["eventName"]) for r in mixed_records)
+    top: dict[str, int] = {}
+    for (source, _), n in counts.items():
+        top[source] = max(top.get(source, 0), n)
+    got = rows(result)
+    assert {s: n for s, _, n in got} == top
+    assert all(counts[(s, e)] == n for s, e, n in got)
+    assert [n for _, _, n in got] == sorted(top.values(), reverse=True)
+
+
 def test_regex_substring_and_lists(
     generated: Path, generated_records: list[dict[str, Any]]
 ) -> None:
@@ -638,6 +652,28 @@ def test_result_names_follow_logs_insights() -> None:
     assert '"eventname_2"' in t.sql
 
 
+def test_sort_by_an_aggregate_as_written() -> None:
+    sql, _ = to_sql("stats count(*) by eventSource | sort count(*) desc")
+    assert sql.endswith(' GROUP BY 1 ORDER BY "count(*)" DESC NULLS LAST LIMIT 10000')
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    ["(?i)^create", "(?<verb>Get|List)Bucket", "[(?=]x", "a{2,3}?b", "\\d+\\.\\d+", "(?s:a.b)"],
+)
+def test_regexes_both_engines_understand_are_accepted(
+    pattern: str, mixed: Path, mixed_records: list[dict[str, Any]]
+) -> None:
+    query = f"filter eventName like /{pattern}/"
+    sql, params = to_sql(query)
+    assert "regexp_like(eventname, ?)" in sql
+    assert params == [pattern]
+    found = spintrail.connect(mixed).insights(query + " | stats count(*) as n")
+    python = re.compile(pattern.replace("(?<", "(?P<"))
+    expected = sum(1 for r in mixed_records if python.search(r["eventName"]))
+    assert found.column("n").to_pylist() == [expected]
+
+
 def test_bin_periods() -> None:
     assert (
         "date_trunc('hour', from_iso8601_timestamp(eventtime))"
@@ -705,6 +741,11 @@ def test_unsupported_commands_are_named(query: str, construct: str) -> None:
         ("limit 5 | filter eventName = 'x'", "filter", "after limit"),
         ("fields eventName | dedup eventName | sort eventName", "sort", "only limit"),
         ("stats count(*) as n | sort eventName", "eventName", "after stats"),
+        (
+            "stats count(*) as n by eventName | filter n > 5 or errorCode = 'x'",
+            "errorCode",
+            "not available after stats",
+        ),
         ("fields trim(eventName, 'x')", "trim(text, characters)", "characters"),
     ],
 )
