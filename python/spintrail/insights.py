@@ -58,7 +58,8 @@ Decisions where Logs Insights and a SQL table differ:
 - **Types.** CloudTrail values are text; compared with a number (``> 100``, ``in [1, 2]``) or
   used in arithmetic and ``sum``/``avg``/``pct``, text is read as a number (not a number: no
   value). ``ispresent``, ``isempty``, ``isblank``, ``strcontains`` give booleans (Logs Insights:
-  1/0). ``count_distinct`` is exact; ``pct`` is the engines' ``approx_percentile``.
+  1/0). ``min``/``max`` of text compare as text (``max(x + 0)`` for numbers kept as JSON
+  text). ``count_distinct`` is exact; ``pct`` is the engines' ``approx_percentile``.
 - **Regular expressions** run on the engines' regex libraries (Java-style on Athena, Rust's
   ``regex`` on the local engine) rather than Logs Insights' Hyperscan. What they share is
   accepted: classes, quantifiers, anchors, groups (also named), alternation and the flags
@@ -1133,7 +1134,6 @@ _UNSUPPORTED_FUNCTIONS = {
     "isipv6insubnet",
     "jsonparse",
     "unnest",
-    "fromunixtime",
 }
 _TRUNC_UNITS = {"s": "second", "m": "minute", "h": "hour", "d": "day"}
 _CALENDAR_UNITS = {"w": "week", "mo": "month", "q": "quarter", "y": "year"}
@@ -1157,6 +1157,8 @@ class Scope:
 
 
 class Translator:
+    """Expressions to SQL, with the kind of each value (text, number, time, condition)."""
+
     def __init__(self, src: Source) -> None:
         self.src = src
 
