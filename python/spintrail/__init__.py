@@ -9,7 +9,7 @@ Athena with ``engine="athena"``, and return ``pyarrow.Table`` results::
     df = session.sql("SELECT eventname, count(*) AS n FROM cloudtrail_logs GROUP BY 1").to_pandas()
 """
 
-from spintrail import athena, provision
+from spintrail import athena, insights, provision
 from spintrail._internal import __version__
 from spintrail.athena import AthenaSession, QueryInfo
 from spintrail.errors import (
@@ -28,6 +28,7 @@ from spintrail.errors import (
     SqlError,
     UnsupportedFunctionError,
 )
+from spintrail.insights import InsightsSyntaxError, UnsupportedInsightsError
 from spintrail.provision import ProvisionResult, Stack
 from spintrail.session import Problem, ScanStats, Session, connect
 
@@ -37,6 +38,7 @@ __all__ = [
     "AthenaResultError",
     "AthenaSession",
     "EngineError",
+    "InsightsSyntaxError",
     "InvalidArgumentError",
     "LogFileError",
     "OutputError",
@@ -53,8 +55,10 @@ __all__ = [
     "SqlError",
     "Stack",
     "UnsupportedFunctionError",
+    "UnsupportedInsightsError",
     "__version__",
     "athena",
     "connect",
+    "insights",
     "provision",
 ]

@@ -36,6 +36,7 @@ from typing import Any, Literal
 import pyarrow as pa
 
 from spintrail import _internal
+from spintrail.insights import TimeBound, run_insights
 
 Fetch = Literal["auto", "pages", "csv", "unload"]
 Params = Sequence[Any] | None
@@ -201,6 +202,12 @@ class AthenaSession:
             f"AthenaSession(table='{self.database}.{self.table}', workgroup={self.workgroup!r}, "
             f"region={self.region!r})"
         )
+
+    def insights(self, query: str, start: TimeBound = None, end: TimeBound = None) -> pa.Table:
+        """Runs a CloudWatch Logs Insights query on Athena (translated to SQL, see
+        :mod:`spintrail.insights`); ``start``/``end`` bound the events' time and the ``day``
+        partitions read."""
+        return run_insights(self, query, start=start, end=end)
 
 
 def connect_athena(

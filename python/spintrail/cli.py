@@ -1,4 +1,4 @@
-"""The ``spintrail`` command: ``generate``, ``query``, ``demo`` and ``provision``."""
+"""The ``spintrail`` command: ``generate``, ``query``, ``insights``, ``demo`` and ``provision``."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from typing import Any, TextIO
 
 import pyarrow as pa
 
-from spintrail import queries
+from spintrail import insights, queries
 from spintrail.errors import OutputError, SpintrailError
 from spintrail.generate import generate
 from spintrail.provision import Stack
@@ -242,6 +242,93 @@ def cmd_query(args: argparse.Namespace) -> int:
         for problem in stats.problems[:20]:
             print(f"  skipped {problem}", file=sys.stderr)
     return 0
+
+
+def cmd_insights(args: argparse.Namespace) -> int:
+    text = _read_sql(args)
+    table = insights.qualified_table(args.database, args.table)
+    translation = insights.translate(text, table=table, start=args.start, end=args.end)
+    if args.print_sql:
+        print(translation.sql)
+        for i, value in enumerate(translation.params, 1):
+            print(f"-- parameter {i}: {value!r}")
+        return 0
+    params = list(translation.params)
+    if args.engine == "athena":
+        if args.source:
+            raise SpintrailError("--source is for the local engine; Athena reads the Glue table")
+        athena_session = connect(
+            engine="athena",
+            database=args.database,
+            table=args.table,
+            workgroup=args.workgroup,
+            region=args.region,
+            profile=args.profile,
+            endpoint_url=args.endpoint_url,
+            output_location=args.output_location,
+            fetch=args.fetch,
+            timeout=args.timeout,
+            result_reuse_minutes=args.reuse_minutes,
+        )
+        progress = AthenaProgress(sys.stderr.isatty())
+        try:
+            result = athena_session.sql(translation.sql, params, progress=progress)
+        finally:
+            progress.clear()
+        write_result(insights.with_names(result, translation), args.format, args.output, sys.stdout)
+        info = athena_session.last_query
+        if info is not None:
+            print(info.summary(), file=sys.stderr)
+        return 0
+    if not args.source:
+        raise SpintrailError("--source is required with the local engine (or use --engine athena)")
+    session = connect(args.source, database=args.database, table=args.table, on_error=args.on_error)
+    result = run_query(session, translation.sql, progress=sys.stderr.isatty(), params=params)
+    write_result(insights.with_names(result, translation), args.format, args.output, sys.stdout)
+    stats = session.last_stats
+    if stats is not None and (args.stats or stats.records_rejected or stats.files_skipped):
+        print(f"scanned {stats.summary()}", file=sys.stderr)
+        for problem in stats.problems[:20]:
+            print(f"  skipped {problem}", file=sys.stderr)
+    return 0
+
+
+def add_insights_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "insights",
+        help="run a CloudWatch Logs Insights query over CloudTrail logs (local or Athena)",
+        description="Translates a CloudWatch Logs Insights query (fields, filter, stats, sort, "
+        "limit, display, dedup) into Athena SQL and runs it on the embedded engine over "
+        "--source files, or with --engine athena on Amazon Athena. --sql prints the SQL.",
+    )
+    p.add_argument("sql", nargs="?", metavar="QUERY", help="the query (or - for stdin)")
+    p.add_argument("--file", "-f", help="read the query from this file")
+    p.add_argument("--sql", dest="print_sql", action="store_true", help="print the SQL, do not run")
+    p.add_argument("--start", help="earliest event time, ISO-8601 (e.g. 2024-07-30T12:00:00Z)")
+    p.add_argument("--end", help="latest event time, ISO-8601 (inclusive)")
+    p.add_argument("--engine", choices=("local", "athena"), default="local")
+    p.add_argument(
+        "--source",
+        "-s",
+        action="append",
+        help="folder, file or glob of CloudTrail logs (repeatable; local engine)",
+    )
+    athena = p.add_argument_group("athena engine")
+    athena.add_argument("--workgroup", default="spintrail", help="Athena workgroup")
+    athena.add_argument("--region", help="AWS region (default: the standard chain's)")
+    athena.add_argument("--profile", help="named profile of the AWS config files")
+    athena.add_argument("--endpoint-url", help="an AWS-compatible endpoint")
+    athena.add_argument("--output-location", help="s3:// location for results")
+    athena.add_argument("--fetch", choices=("auto", "pages", "csv", "unload"), default="auto")
+    athena.add_argument("--timeout", type=float, help="stop the query after this many seconds")
+    athena.add_argument("--reuse-minutes", type=int, help="let Athena reuse a recent result")
+    p.add_argument("--table", default="cloudtrail_logs", help="table name (default %(default)s)")
+    p.add_argument("--database", default="default", help="schema name (default %(default)s)")
+    p.add_argument("--format", choices=FORMATS, default="table")
+    p.add_argument("--output", "-o", help="write the result to this file")
+    p.add_argument("--on-error", choices=("raise", "skip"), default="raise")
+    p.add_argument("--stats", action="store_true", help="print scan statistics on stderr")
+    p.set_defaults(run=cmd_insights)
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -534,6 +621,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--rows", type=int, default=25, help="rows to show per result")
     d.set_defaults(run=cmd_demo)
 
+    add_insights_parser(sub)
     add_provision_parser(sub)
     return parser
 

@@ -15,6 +15,7 @@ import pyarrow as pa
 from spintrail import _internal
 from spintrail.athena import AthenaSession, Fetch, Params, connect_athena, param_list
 from spintrail.errors import InvalidArgumentError
+from spintrail.insights import TimeBound, run_insights
 
 Source = str | os.PathLike[str]
 OnError = Literal["raise", "skip"]
@@ -149,6 +150,12 @@ class Session:
             f"Session(engine={self.engine!r}, table='{self.database}.{self.table}', "
             f"sources={self.sources!r})"
         )
+
+    def insights(self, query: str, start: TimeBound = None, end: TimeBound = None) -> pa.Table:
+        """Runs a CloudWatch Logs Insights query (``fields``, ``filter``, ``stats``, ``sort``,
+        ...) over the table; ``start``/``end`` bound the events' time. See
+        :mod:`spintrail.insights` for what is understood."""
+        return run_insights(self, query, start=start, end=end)
 
 
 @overload
