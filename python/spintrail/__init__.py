@@ -9,7 +9,7 @@ Athena with ``engine="athena"``, and return ``pyarrow.Table`` results::
     df = session.sql("SELECT eventname, count(*) AS n FROM cloudtrail_logs GROUP BY 1").to_pandas()
 """
 
-from spintrail import athena, provision
+from spintrail import athena, provision, spinnaker
 from spintrail._internal import __version__
 from spintrail.athena import AthenaSession, QueryInfo
 from spintrail.errors import (
@@ -55,4 +55,5 @@ __all__ = [
     "athena",
     "connect",
     "provision",
+    "spinnaker",
 ]
