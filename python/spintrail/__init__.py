@@ -9,7 +9,7 @@ Athena with ``engine="athena"``, and return ``pyarrow.Table`` results::
     df = session.sql("SELECT eventname, count(*) AS n FROM cloudtrail_logs GROUP BY 1").to_pandas()
 """
 
-from spintrail import athena, provision, spinnaker
+from spintrail import athena, plot, provision, spinnaker
 from spintrail._internal import __version__
 from spintrail.athena import AthenaSession, QueryInfo
 from spintrail.errors import (
@@ -28,6 +28,7 @@ from spintrail.errors import (
     UnsupportedFunctionError,
 )
 from spintrail.provision import ProvisionResult, Stack
+from spintrail.report import report
 from spintrail.session import Problem, ScanStats, Session, connect
 
 __all__ = [
@@ -54,6 +55,8 @@ __all__ = [
     "__version__",
     "athena",
     "connect",
+    "plot",
     "provision",
+    "report",
     "spinnaker",
 ]

@@ -23,11 +23,11 @@ import html
 import itertools
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pyarrow as pa
 
@@ -172,9 +172,9 @@ def _bucket_words(width: timedelta) -> str:
     return f"{minutes:g} min"
 
 
-def _finish(chart: Any) -> Any:
+def _finish(chart: Any) -> alt.TopLevelMixin:
     """The house style: readable fonts, quiet grid, no frame, left-aligned titles."""
-    return (
+    styled = (
         chart.configure(
             font="system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif",
             background="white",
@@ -194,16 +194,25 @@ def _finish(chart: Any) -> Any:
         .configure_legend(labelFontSize=11, titleFontSize=12, symbolLimit=0, labelLimit=220)
         .configure_view(stroke=None)
     )
+    return cast("alt.TopLevelMixin", styled)
 
 
-def no_data(title: str, message: str = "No data in this time window", height: int = 120) -> Any:
+def _title(alt: Any, title: str, subtitle: str) -> Any:
+    """The chart's title and subtitle; none for an empty title (a page that has its own
+    headings, like the report)."""
+    return alt.TitleParams(title, subtitle=subtitle) if title else alt.Undefined
+
+
+def no_data(
+    title: str, message: str = "No data in this time window", height: int = 120
+) -> alt.TopLevelMixin:
     """A chart that says there is nothing to show (instead of an empty frame or an error)."""
     alt = _altair()
     chart = (
         alt.Chart(alt.Data(values=[{"message": message}]))
         .mark_text(fontSize=14, color="#777", fontStyle="italic")
         .encode(text="message:N")
-        .properties(title=title, width=WIDTH, height=height)
+        .properties(title=title or alt.Undefined, width=WIDTH, height=height)
     )
     return _finish(chart)
 
@@ -227,7 +236,7 @@ def calls_over_time(
     bucket: str | timedelta | None = None,
     title: str = "Spinnaker's API calls over time",
     height: int = 300,
-) -> alt.Chart:
+) -> alt.TopLevelMixin:
     """Stacked bars of calls per time bucket, one colour per AWS service (largest at the
     bottom). Takes ``spinnaker.calls_over_time(...)``'s result; ``bucket`` is its bucket size
     (inferred from the data when not given)."""
@@ -278,7 +287,7 @@ def calls_over_time(
             tooltip=tooltip,
         )
         .properties(
-            title=alt.TitleParams(title, subtitle="Calls by Spinnaker per time bucket and service"),
+            title=_title(alt, title, subtitle="Calls by Spinnaker per time bucket and service"),
             width=WIDTH,
             height=height,
         )
@@ -291,7 +300,7 @@ def throttle_rate_over_time(
     *,
     title: str = "Throttle rate over time",
     height: int = 220,
-) -> alt.Chart:
+) -> alt.TopLevelMixin:
     """The share of Spinnaker's calls AWS throttled, per time bucket. Takes
     ``spinnaker.throttling_over_time(...)``'s result."""
     alt = _altair()
@@ -324,8 +333,8 @@ def throttle_rate_over_time(
         ]
     )
     chart = alt.layer(area, line, points).properties(
-        title=alt.TitleParams(
-            title, subtitle="Share of Spinnaker's calls rejected with a throttling error code"
+        title=_title(
+            alt, title, subtitle="Share of Spinnaker's calls rejected with a throttling error code"
         ),
         width=WIDTH,
         height=height,
@@ -338,7 +347,7 @@ def throttled_apis(
     *,
     top: int = 15,
     title: str = "Most throttled APIs",
-) -> alt.Chart:
+) -> alt.TopLevelMixin:
     """Horizontal bars of throttled calls per API (``service:EventName``), the most throttled
     first, split by region when the table has ``awsregion``. Takes
     ``spinnaker.throttled_apis(...)``'s result (or ``throttle_rate_by_api(...)``'s)."""
@@ -368,9 +377,7 @@ def throttled_apis(
         "tooltip": tooltip,
     }
     if by_region:
-        encoding["color"] = alt.Color(
-            "awsregion:N", title="Region", scale=alt.Scale(range=PALETTE)
-        )
+        encoding["color"] = alt.Color("awsregion:N", title="Region", scale=alt.Scale(range=PALETTE))
     else:
         encoding["color"] = alt.value(THROTTLE_COLOR)
     chart = (
@@ -378,8 +385,10 @@ def throttled_apis(
         .mark_bar(height={"band": 0.8})
         .encode(**encoding)
         .properties(
-            title=alt.TitleParams(
-                title, subtitle=f"Spinnaker's calls rejected by throttling (top {len(order)} APIs)"
+            title=_title(
+                alt,
+                title,
+                subtitle=f"Spinnaker's calls rejected by throttling (top {len(order)} APIs)",
             ),
             width=WIDTH - 220,
             height=max(60, 24 * len(order)),
@@ -394,7 +403,7 @@ def hourly_heatmap(
     value: str = "calls",
     top: int = 25,
     title: str | None = None,
-) -> alt.Chart:
+) -> alt.TopLevelMixin:
     """Hour by API heatmap of ``calls`` (or ``throttled``), the busiest APIs on top. Takes
     ``spinnaker.hourly_heatmap(...)``'s result."""
     alt = _altair()
@@ -403,7 +412,8 @@ def hourly_heatmap(
     if top < 1:
         raise InvalidArgumentError(f"top must be at least 1, not {top!r}")
     table = _as_table(data, ["hour_start", "api", value], "hourly_heatmap")
-    title = title or ("API calls per hour" if value == "calls" else "Throttled calls per hour")
+    if title is None:
+        title = "API calls per hour" if value == "calls" else "Throttled calls per hour"
     hours = table.column("hour_start").to_pylist()
     cells = [
         (row, start)
@@ -446,7 +456,8 @@ def hourly_heatmap(
             tooltip=tooltip,
         )
         .properties(
-            title=alt.TitleParams(
+            title=_title(
+                alt,
                 title,
                 subtitle=f"Spinnaker's busiest {len(order)} APIs, per hour (blank: none)",
             ),
@@ -462,7 +473,7 @@ def spinnaker_share(
     *,
     top: int = 20,
     title: str = "Spinnaker's share of API calls",
-) -> alt.Chart:
+) -> alt.TopLevelMixin:
     """Per API, account and region (the busiest ``top``): Spinnaker's calls beside all other
     callers', with Spinnaker's share at the end of each bar. Takes
     ``spinnaker.spinnaker_share(...)``'s result."""
@@ -531,7 +542,8 @@ def spinnaker_share(
         )
     )
     chart = alt.layer(bars, labels).properties(
-        title=alt.TitleParams(
+        title=_title(
+            alt,
             title,
             subtitle=f"Spinnaker vs other callers, busiest {len(wide)} API · account · region "
             "(label: Spinnaker's share)",
@@ -558,7 +570,9 @@ def vega_bundle() -> str:
     alt = _altair()
     major_minor = ".".join(str(alt.VEGALITE_VERSION).lstrip("v").split(".")[:2])
     version = major_minor if major_minor in vl_convert.get_vegalite_versions() else None
-    return str(vl_convert.javascript_bundle(vl_version=version))
+    # The stub wants a snippet; without one the bundle defines window.vegaEmbed (what we use).
+    bundle: Callable[..., str] = vl_convert.javascript_bundle
+    return bundle(vl_version=version)
 
 
 def script_json(value: Any) -> str:

@@ -152,6 +152,8 @@ class _Ran:
     table: pa.Table | None = None
     error: str | None = None
     seconds: float = 0.0
+    #: The query's LIMIT, when it has one.
+    capped: int | None = None
 
 
 class _Runner:
@@ -300,8 +302,9 @@ def _cell(value: Any, column: str) -> tuple[str, str]:
     return str(value), ""
 
 
-def html_table(table: pa.Table, max_rows: int = TABLE_ROWS) -> str:
-    """An escaped HTML table of the first ``max_rows`` rows, numbers right-aligned."""
+def html_table(table: pa.Table, max_rows: int = TABLE_ROWS, capped: int | None = None) -> str:
+    """An escaped HTML table of the first ``max_rows`` rows, numbers right-aligned.
+    ``capped``: the query's LIMIT (a result that long may have been cut)."""
     if table.num_rows == 0:
         return '<p class="empty">No rows in this time window.</p>'
     names = table.column_names
@@ -330,9 +333,12 @@ def html_table(table: pa.Table, max_rows: int = TABLE_ROWS) -> str:
         + "</tbody></table></div>"
     )
     if table.num_rows > max_rows:
+        total = f"{table.num_rows:,}"
+        if capped is not None and table.num_rows >= capped:
+            total = f"the query stops at {capped:,}"
         out += (
             f'<p class="more">{table.num_rows - max_rows:,} more rows not shown '
-            f"({table.num_rows:,} in all; run the SQL below for every row).</p>"
+            f"({total}; run the SQL below for every row).</p>"
         )
     return out
 
@@ -400,35 +406,47 @@ def _recognition_text(recognition: Recognition) -> str:
 
 # -- the report ----------------------------------------------------------------------------------
 
-#: Chart sections: (title, query function of the pack).
-_CHARTS: tuple[tuple[str, str], ...] = (
-    ("Calls over time", "calls_over_time"),
-    ("Throttling over time", "throttling_over_time"),
-    ("Most throttled APIs", "throttled_apis"),
-    ("Calls per hour and API", "hourly_heatmap"),
-    ("Spinnaker's share of API calls", "spinnaker_share"),
+#: The pack's questions the report draws, in order.
+_CHARTS = (
+    "calls_over_time",
+    "throttling_over_time",
+    "throttled_apis",
+    "hourly_heatmap",
+    "spinnaker_share",
 )
+#: The pack's questions the report shows as tables, in order.
+_TABLES = (
+    "throttle_rate_by_api",
+    "call_rates",
+    "pipeline_attribution",
+    "failed_mutations",
+    "access_denied",
+)
+#: Questions with a row per event get a LIMIT (the report shows the newest rows).
+_PER_EVENT = ("failed_mutations", "access_denied")
+EVENT_ROWS = 1000
 
-#: Table sections: (title, query function of the pack).
-_TABLES: tuple[tuple[str, str], ...] = (
-    ("Throttle rate by API", "throttle_rate_by_api"),
-    ("Call rates by API, account and region", "call_rates"),
-    ("Calls per pipeline execution", "pipeline_attribution"),
-    ("Failed mutating calls", "failed_mutations"),
-    ("Access denied", "access_denied"),
-)
+
+def _query(name: str, bucket: str, kwargs: dict[str, Any]) -> Query:
+    function = getattr(pack, name)
+    if name.endswith("_over_time"):
+        return function(bucket, **kwargs)  # type: ignore[no-any-return]
+    if name in _PER_EVENT:
+        return function(limit=EVENT_ROWS, **kwargs)  # type: ignore[no-any-return]
+    return function(**kwargs)  # type: ignore[no-any-return]
 
 
 def _chart_for(name: str, table: pa.Table, bucket: str) -> Any:
+    # No chart titles: the report's headings name each chart.
     if name == "calls_over_time":
-        return plot.calls_over_time(table, bucket=bucket)
+        return plot.calls_over_time(table, bucket=bucket, title="")
     if name == "throttling_over_time":
-        return plot.throttle_rate_over_time(table)
+        return plot.throttle_rate_over_time(table, title="")
     if name == "throttled_apis":
-        return plot.throttled_apis(table)
+        return plot.throttled_apis(table, title="")
     if name == "hourly_heatmap":
-        return plot.hourly_heatmap(table)
-    return plot.spinnaker_share(table)
+        return plot.hourly_heatmap(table, title="")
+    return plot.spinnaker_share(table, title="")
 
 
 def report(
@@ -499,10 +517,9 @@ def report(
     tables: list[_Ran] = []
     if not stale:
         headline = runner.run("Headline", pack.headline(**kwargs))
-        for section_title, name in _CHARTS:
-            function = getattr(pack, name)
-            query = function(bucket=bucket, **kwargs) if name.endswith("_over_time") else None
-            ran = runner.run(section_title, query if query is not None else function(**kwargs))
+        for name in _CHARTS:
+            query = _query(name, bucket, kwargs)
+            ran = runner.run(query.title, query)
             chart = None
             if ran.table is not None:
                 try:
@@ -510,8 +527,11 @@ def report(
                 except InvalidArgumentError as err:
                     ran.error = f"{type(err).__name__}: {err}"
             charts.append((ran, chart))
-        for section_title, name in _TABLES:
-            tables.append(runner.run(section_title, getattr(pack, name)(**kwargs)))
+        for name in _TABLES:
+            query = _query(name, bucket, kwargs)
+            ran = runner.run(query.title, query)
+            ran.capped = EVENT_ROWS if name in _PER_EVENT else None
+            tables.append(ran)
 
     failed = tuple(f"{r.title}: {r.error}" for r in runner.ran if r.error)
     if headline is not None and headline.table is not None and headline.table.num_rows:
@@ -647,7 +667,7 @@ def _render(
     for ran in tables:
         parts.append(_section_head(ran))
         if ran.table is not None:
-            parts.append(html_table(ran.table))
+            parts.append(html_table(ran.table, capped=ran.capped))
         parts.append(_sql_details(ran))
     parts.append('<h2 id="freshness">How fresh the data is</h2>')
     parts.append(
