@@ -651,6 +651,10 @@ def _render(
         )
 
     parts.append(_cards(headline, runner))
+    if headline is not None:
+        if headline.error:
+            parts.append(f'<p class="error">This query failed: {html.escape(headline.error)}</p>')
+        parts.append(_sql_details(headline))
     if stale:
         parts.append(
             '<p class="empty">The window\'s queries were not run: there is no data in it.</p>'
