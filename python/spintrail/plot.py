@@ -197,10 +197,12 @@ def _finish(chart: Any) -> alt.TopLevelMixin:
     return cast("alt.TopLevelMixin", styled)
 
 
-def _title(alt: Any, title: str, subtitle: str) -> Any:
-    """The chart's title and subtitle; none for an empty title (a page that has its own
-    headings, like the report)."""
-    return alt.TitleParams(title, subtitle=subtitle) if title else alt.Undefined
+def _title(alt: Any, title: str, subtitle: str = "") -> dict[str, Any]:
+    """``properties`` for the chart's title and subtitle; none for an empty title (a page with
+    its own headings, like the report)."""
+    if not title:
+        return {}
+    return {"title": alt.TitleParams(title, subtitle=subtitle) if subtitle else title}
 
 
 def no_data(
@@ -212,7 +214,7 @@ def no_data(
         alt.Chart(alt.Data(values=[{"message": message}]))
         .mark_text(fontSize=14, color="#777", fontStyle="italic")
         .encode(text="message:N")
-        .properties(title=title or alt.Undefined, width=WIDTH, height=height)
+        .properties(**_title(alt, title), width=WIDTH, height=height)
     )
     return _finish(chart)
 
@@ -224,6 +226,11 @@ def _time_axis(alt: Any, field: str, title: str = "Time (UTC)") -> Any:
         scale=alt.Scale(type="utc"),
         axis=alt.Axis(labelOverlap=True, tickCount=8, labelAngle=0, labelExpr=_TIME_LABEL),
     )
+
+
+def _count_axis(alt: Any) -> Any:
+    """A horizontal count axis: few enough ticks that thousands never run into each other."""
+    return alt.Axis(format=",~f", tickCount=5, labelOverlap=True)
 
 
 def _time_tooltip(alt: Any, field: str, title: str) -> Any:
@@ -287,7 +294,7 @@ def calls_over_time(
             tooltip=tooltip,
         )
         .properties(
-            title=_title(alt, title, subtitle="Calls by Spinnaker per time bucket and service"),
+            **_title(alt, title, subtitle="Calls by Spinnaker per time bucket and service"),
             width=WIDTH,
             height=height,
         )
@@ -333,7 +340,7 @@ def throttle_rate_over_time(
         ]
     )
     chart = alt.layer(area, line, points).properties(
-        title=_title(
+        **_title(
             alt, title, subtitle="Share of Spinnaker's calls rejected with a throttling error code"
         ),
         width=WIDTH,
@@ -373,7 +380,7 @@ def throttled_apis(
     tooltip.append(alt.Tooltip("throttled:Q", title="Throttled calls", format=","))
     encoding: dict[str, Any] = {
         "y": alt.Y("api:N", title=None, sort=order, axis=alt.Axis(labelLimit=320)),
-        "x": alt.X("throttled:Q", title="Throttled calls", axis=alt.Axis(format=",~f")),
+        "x": alt.X("throttled:Q", title="Throttled calls", axis=_count_axis(alt)),
         "tooltip": tooltip,
     }
     if by_region:
@@ -385,7 +392,7 @@ def throttled_apis(
         .mark_bar(height={"band": 0.8})
         .encode(**encoding)
         .properties(
-            title=_title(
+            **_title(
                 alt,
                 title,
                 subtitle=f"Spinnaker's calls rejected by throttling (top {len(order)} APIs)",
@@ -456,7 +463,7 @@ def hourly_heatmap(
             tooltip=tooltip,
         )
         .properties(
-            title=_title(
+            **_title(
                 alt,
                 title,
                 subtitle=f"Spinnaker's busiest {len(order)} APIs, per hour (blank: none)",
@@ -513,13 +520,13 @@ def spinnaker_share(
         alt.Tooltip("total_calls:Q", title="All callers", format=",~f"),
         alt.Tooltip("spinnaker_share:Q", title="Spinnaker's share", format=".1%"),
     ]
-    y = alt.Y("label:N", title=None, sort=order, axis=alt.Axis(labelLimit=380))
+    y = alt.Y("label:N", title=None, sort=order, axis=alt.Axis(labelLimit=420))
     bars = (
         alt.Chart(alt.Data(values=long))
         .mark_bar(height={"band": 0.8})
         .encode(
             y=y,
-            x=alt.X("calls:Q", title="API calls", stack="zero", axis=alt.Axis(format=",~f")),
+            x=alt.X("calls:Q", title="API calls", stack="zero", axis=_count_axis(alt)),
             color=alt.Color(
                 "caller:N",
                 title="Caller",
@@ -542,13 +549,13 @@ def spinnaker_share(
         )
     )
     chart = alt.layer(bars, labels).properties(
-        title=_title(
+        **_title(
             alt,
             title,
             subtitle=f"Spinnaker vs other callers, busiest {len(wide)} API · account · region "
             "(label: Spinnaker's share)",
         ),
-        width=WIDTH - 380,
+        width=WIDTH - 420,
         height=max(60, 24 * len(wide)),
     )
     return _finish(chart)

@@ -358,7 +358,9 @@ def _sql_details(ran: _Ran) -> str:
         )
         params = f'<p class="params">Parameters, in order of the <code>?</code> marks: {items}</p>'
     took = f" · {ran.seconds:.2f} s" if ran.table is not None else ""
-    rows = f" · {ran.table.num_rows:,} rows" if ran.table is not None else ""
+    rows = ""
+    if ran.table is not None:
+        rows = f" · {ran.table.num_rows:,} row{'' if ran.table.num_rows == 1 else 's'}"
     return (
         f"<details><summary>SQL{rows}{took}</summary>"
         f"<pre><code>{html.escape(ran.sql)}</code></pre>{params}</details>"
