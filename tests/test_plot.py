@@ -118,7 +118,8 @@ def test_throttle_rate_over_time_draws_the_rate_as_a_percentage(
     assert sorted(marks(spec)) == ["area", "line", "point"]
     [rows] = values(spec)
     assert [r["throttle_rate"] for r in rows] == table["throttle_rate"].to_pylist()
-    assert spec["encoding"]["y"]["axis"]["format"].endswith("%")
+    formats = {layer["encoding"]["y"]["axis"]["format"] for layer in spec["layer"]}
+    assert formats == {".1~%"}
 
 
 def test_throttled_apis_ranks_apis_by_their_throttled_calls(session: spintrail.Session) -> None:

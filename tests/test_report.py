@@ -58,8 +58,10 @@ def test_report_is_one_file_with_vega_once_and_a_spec_per_chart(written: Written
     assert html.count("window.vegaEmbed=") == 1
     assert html.count('<script type="application/json" data-chart=') == CHARTS
     # Nothing to fetch: no external scripts, styles, images or fonts.
-    assert not re.search(r"<(script|img|iframe)[^>]*\ssrc=", html)
-    assert "<link" not in html and "@import" not in html and "url(" not in html
+    assert all(" src=" not in tag for tag in re.findall(r"<script[^>]*>", html))
+    markup = re.sub(r"<script[^>]*>.*?</script>", "", html, flags=re.S)
+    assert not re.search(r"<(img|iframe|link|object|embed)\b", markup)
+    assert "@import" not in markup and "url(" not in markup
     assert written.result.path.name == "report.html"
     assert not written.result.stale and not written.result.failed
     assert written.result.queries == 2 + CHARTS + 5
@@ -130,9 +132,18 @@ def test_tables_are_escaped_and_say_what_is_left_out() -> None:
     )
     text = html_table(table, max_rows=2)
     assert "<img" not in text and "&lt;img src=x onerror=alert(1)&gt;" in text
-    assert '<td class="num" title="1,234,567">1,234,567</td>' in text
+    assert '<td class="num">1,234,567</td>' in text
+    assert '<th class="num">throttle rate</th>' in text
     assert "12.3%" in text and ">—<" in text
-    assert "1 more rows not shown" in text
+    assert "1 more rows not shown (3 in all;" in text
+    nothing = pa.table({"eventname": ["RunInstances"], "user": pa.array([None], pa.string())})
+    text = html_table(nothing)
+    assert "<th" in text and ">user<" not in text and "No values in user." in text
+    long = pa.table({"eventname": ["RunInstances"], "errormessage": ["You are not <b>" + "x" * 60]})
+    text = html_table(long)
+    assert ">errormessage<" not in text  # no column: a line under the row
+    sub = '<tr class="sub"><td colspan="1"><span class="key">errormessage:</span> You are'
+    assert sub + " not &lt;b&gt;" in text
     assert "No rows" in html_table(table.slice(0, 0))
 
 

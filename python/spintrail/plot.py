@@ -447,7 +447,10 @@ def hourly_heatmap(
         tooltip.append(alt.Tooltip("throttled:Q", title="Throttled", format=","))
     chart = (
         alt.Chart(alt.Data(values=kept))
-        .mark_rect(stroke="white", strokeWidth=0.5)
+        # Cell borders only while cells are wide enough to show them (up to two days).
+        .mark_rect(
+            stroke="white", strokeWidth=0.5 if len({r["hour_start"] for r in kept}) <= 48 else 0
+        )
         .encode(
             x=_time_axis(alt, "hour_start"),
             x2="hour_end:T",
@@ -458,7 +461,7 @@ def hourly_heatmap(
                 scale=alt.Scale(
                     type="symlog", scheme="blues" if value == "calls" else "reds", zero=True
                 ),
-                legend=alt.Legend(format=",~f", gradientLength=160),
+                legend=alt.Legend(format=",~f", gradientLength=160, labelOverlap="greedy"),
             ),
             tooltip=tooltip,
         )

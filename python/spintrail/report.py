@@ -39,7 +39,9 @@ TimeArg = str | datetime | date | timedelta
 #: How far before the window's start the freshness check looks for the newest event.
 FRESHNESS_LOOKBACK = timedelta(days=31)
 #: Rows shown per table (the rest are counted, not shown).
-TABLE_ROWS = 25
+TABLE_ROWS = 20
+#: Text longer than this is shown on a line of its own under its row.
+LONG_TEXT = 48
 
 _RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d|w)\s*$", re.IGNORECASE)
 _UNITS = {"s": "seconds", "m": "minutes", "min": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -272,10 +274,14 @@ pre { background: var(--soft); border: 1px solid var(--line); border-radius: 6px
   font: 12px/1.45 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
 .params { font-size: 12px; color: var(--muted); }
 .table-wrap { overflow-x: auto; border: 1px solid var(--line); border-radius: 6px; }
-table { border-collapse: collapse; width: 100%; font-size: 12.5px; }
-th, td { padding: 5px 10px; border-bottom: 1px solid var(--line); text-align: left;
-  white-space: nowrap; max-width: 420px; overflow: hidden; text-overflow: ellipsis; }
-th { background: var(--soft); font-weight: 600; position: sticky; top: 0; }
+table { border-collapse: collapse; width: 100%; font-size: 12px; }
+th, td { padding: 4px 7px; border-bottom: 1px solid var(--line); text-align: left;
+  vertical-align: top; white-space: nowrap; }
+tr.sub td { white-space: normal; overflow-wrap: anywhere; color: var(--muted);
+  padding-top: 0; font-size: 12px; }
+tr.sub .key { font-weight: 600; }
+tr:has(+ tr.sub) td { border-bottom: none; }
+th { background: var(--soft); font-weight: 600; white-space: normal; vertical-align: bottom; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.null { color: #9aa4ae; }
 tr:last-child td { border-bottom: none; }
@@ -303,11 +309,18 @@ def _cell(value: Any, column: str) -> tuple[str, str]:
 
 
 def html_table(table: pa.Table, max_rows: int = TABLE_ROWS, capped: int | None = None) -> str:
-    """An escaped HTML table of the first ``max_rows`` rows, numbers right-aligned.
-    ``capped``: the query's LIMIT (a result that long may have been cut)."""
+    """An escaped HTML table of the first ``max_rows`` rows, numbers right-aligned, long text
+    wrapped. Columns with no value in the shown rows are named below the table instead of
+    taking room. ``capped``: the query's LIMIT (a result that long may have been cut)."""
     if table.num_rows == 0:
         return '<p class="empty">No rows in this time window.</p>'
-    names = table.column_names
+    shown = table.slice(0, max_rows).to_pylist()
+    present = [n for n in table.column_names if any(row[n] is not None for row in shown)]
+    empty = [n for n in table.column_names if n not in present]
+    # Long text (error messages) goes on a line of its own under its row, full width.
+    texts = {n: [_cell(row[n], n)[0] for row in shown] for n in present}
+    long = [n for n in present if any(len(t) > LONG_TEXT for t in texts[n])]
+    names = [n for n in present if n not in long]
     numeric = {
         f.name
         for f in table.schema
@@ -316,15 +329,22 @@ def html_table(table: pa.Table, max_rows: int = TABLE_ROWS, capped: int | None =
         or pa.types.is_decimal(f.type)
     }
     head = "".join(
-        f'<th class="{"num" if n in numeric else ""}">{html.escape(n)}</th>' for n in names
+        f'<th class="{"num" if n in numeric else ""}">{html.escape(n.replace("_", " "))}</th>'
+        for n in names
     )
     body = []
-    for row in table.slice(0, max_rows).to_pylist():
+    for i, row in enumerate(shown):
         cells = []
         for name in names:
             text, css = _cell(row[name], name)
-            cells.append(f'<td class="{css}" title="{html.escape(text)}">{html.escape(text)}</td>')
+            cells.append(f'<td class="{css}">{html.escape(text)}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
+        for name in long:
+            if row[name] is not None:
+                body.append(
+                    f'<tr class="sub"><td colspan="{len(names)}"><span class="key">'
+                    f"{html.escape(name)}:</span> {html.escape(texts[name][i])}</td></tr>"
+                )
     out = (
         '<div class="table-wrap"><table><thead><tr>'
         + head
@@ -332,14 +352,20 @@ def html_table(table: pa.Table, max_rows: int = TABLE_ROWS, capped: int | None =
         + "\n".join(body)
         + "</tbody></table></div>"
     )
+    notes = []
     if table.num_rows > max_rows:
-        total = f"{table.num_rows:,}"
+        total = f"{table.num_rows:,} in all"
         if capped is not None and table.num_rows >= capped:
             total = f"the query stops at {capped:,}"
-        out += (
-            f'<p class="more">{table.num_rows - max_rows:,} more rows not shown '
-            f"({total}; run the SQL below for every row).</p>"
+        notes.append(
+            f"{table.num_rows - max_rows:,} more rows not shown ({total}; "
+            "run the SQL below for every row)."
         )
+    if empty:
+        listed = ", ".join(html.escape(n) for n in empty)
+        notes.append(f"No values in {listed}.")
+    if notes:
+        out += '<p class="more">' + " ".join(notes) + "</p>"
     return out
 
 
