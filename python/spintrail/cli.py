@@ -293,7 +293,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(f"spintrail: warning: {warning}", file=sys.stderr)
     for failure in result.failed:
         print(f"spintrail: query failed: {failure}", file=sys.stderr)
-    print(f"{result.summary()}", file=sys.stderr)
+    print(result.summary(), file=sys.stderr)
     print(f"wrote {result.path}")
     return 1 if result.failed else 0
 

@@ -132,14 +132,18 @@ class ReportResult:
     #: On Athena: bytes the report's queries scanned and what they cost; None on the local engine.
     data_scanned_bytes: int | None
     cost_usd: float | None
+    #: On the local engine: bytes of log files the report's queries read; None on Athena.
+    bytes_read: int | None = None
 
     def summary(self) -> str:
         """One line for humans, e.g. for a CLI's stderr."""
-        text = f"{self.queries} queries"
+        text = f"{self.queries} {'query' if self.queries == 1 else 'queries'}"
         if self.data_scanned_bytes is not None:
-            text += f", scanned {self.data_scanned_bytes / 1e6:.1f} MB"
-        if self.cost_usd is not None:
-            text += f", cost ${self.cost_usd:.4f}"
+            text += f" on Athena, scanned {self.data_scanned_bytes / 1e6:,.1f} MB"
+            if self.cost_usd is not None:
+                text += f", cost ${self.cost_usd:.4f}"
+        elif self.bytes_read is not None:
+            text += f" on the embedded engine, read {self.bytes_read / 1e6:,.1f} MB"
         return text
 
 
@@ -424,7 +428,7 @@ def _banner(kind: str, heading: str, text: str) -> str:
 
 
 def _recognition_text(recognition: Recognition) -> str:
-    parts = [f"role or session issuer LIKE {recognition.role_pattern!r}"]
+    parts = [f"assumed role's name LIKE {recognition.role_pattern!r}"]
     if recognition.session_name:
         parts.append(f"role session name = {recognition.session_name!r}")
     if recognition.user_agent_pattern:
@@ -608,6 +612,7 @@ def report(
         failed=failed,
         data_scanned_bytes=runner.scanned if runner.athena else None,
         cost_usd=runner.cost if runner.athena else None,
+        bytes_read=None if runner.athena else runner.bytes_read,
     )
 
 
@@ -717,6 +722,10 @@ def _render(
     return "\n".join(parts)
 
 
+def _queries(count: int) -> str:
+    return f"{count} {'query' if count == 1 else 'queries'}"
+
+
 def _number(value: Any) -> str:
     return "—" if value is None else f"{value:,}"
 
@@ -746,7 +755,7 @@ def _cards(headline: _Ran | None, runner: _Runner) -> str:
             _card(
                 "Athena scanned",
                 f"{runner.scanned / 1e6:,.1f} MB",
-                f"by this report's {len(runner.ran)} queries",
+                f"by this report's {_queries(len(runner.ran))}",
             )
         )
         cards.append(_card("Athena cost", f"${runner.cost:.4f}", "of this report's queries"))
@@ -755,7 +764,7 @@ def _cards(headline: _Ran | None, runner: _Runner) -> str:
             _card(
                 "Read",
                 f"{runner.bytes_read / 1e6:,.1f} MB",
-                f"{runner.records_read:,} records, {len(runner.ran)} queries, local engine",
+                f"{runner.records_read:,} records, {_queries(len(runner.ran))}, local engine",
             )
         )
     return '<div class="cards">' + "".join(cards) + "</div>"
