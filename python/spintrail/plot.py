@@ -13,7 +13,9 @@ raw rows), so a chart of a billion events is as small as the query's result. Tim
 UTC, as CloudTrail records them. An empty result gives a chart that says there is no data.
 
 Needs the ``plot`` extra: ``pip install 'spintrail[plot]'`` (Altair and vl-convert-python, which
-ships the Vega JavaScript that :func:`save_html` embeds, so the file needs no network).
+ships the Vega JavaScript that :func:`save_html` embeds, so the file needs no network). JupyterLab
+and VS Code draw the charts with their own Vega; in a classic notebook without network, use
+``altair.renderers.enable("jupyter", offline=True)`` (needs ``anywidget``).
 """
 
 from __future__ import annotations

@@ -40,8 +40,10 @@ TimeArg = str | datetime | date | timedelta
 FRESHNESS_LOOKBACK = timedelta(days=31)
 #: Rows shown per table (the rest are counted, not shown).
 TABLE_ROWS = 20
-#: Text longer than this is shown on a line of its own under its row.
-LONG_TEXT = 48
+#: Text longer than this is shown on a line under its row.
+LONG_TEXT = 50
+#: About how many characters fit across the page in a table row.
+ROW_CHARS = 130
 
 _RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d|w)\s*$", re.IGNORECASE)
 _UNITS = {"s": "seconds", "m": "minutes", "min": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -284,6 +286,7 @@ th, td { padding: 4px 7px; border-bottom: 1px solid var(--line); text-align: lef
 tr.sub td { white-space: normal; overflow-wrap: anywhere; color: var(--muted);
   padding-top: 0; font-size: 12px; }
 tr.sub .key { font-weight: 600; }
+tr.sub .sep { margin: 0 6px; color: var(--line); }
 tr:has(+ tr.sub) td { border-bottom: none; }
 th { background: var(--soft); font-weight: 600; white-space: normal; vertical-align: bottom; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
@@ -321,10 +324,6 @@ def html_table(table: pa.Table, max_rows: int = TABLE_ROWS, capped: int | None =
     shown = table.slice(0, max_rows).to_pylist()
     present = [n for n in table.column_names if any(row[n] is not None for row in shown)]
     empty = [n for n in table.column_names if n not in present]
-    # Long text (error messages) goes on a line of its own under its row, full width.
-    texts = {n: [_cell(row[n], n)[0] for row in shown] for n in present}
-    long = [n for n in present if any(len(t) > LONG_TEXT for t in texts[n])]
-    names = [n for n in present if n not in long]
     numeric = {
         f.name
         for f in table.schema
@@ -332,6 +331,21 @@ def html_table(table: pa.Table, max_rows: int = TABLE_ROWS, capped: int | None =
         or pa.types.is_floating(f.type)
         or pa.types.is_decimal(f.type)
     }
+    # Long text (error messages) goes on a line under its row, full width; so do the widest
+    # text columns while the row would be wider than the page.
+    texts = {n: [_cell(row[n], n)[0] for row in shown] for n in present}
+    # Headers wrap at the spaces that stand for underscores: their longest word counts.
+    widths = {
+        n: max(*(len(w) for w in n.split("_")), *(len(t) for t in texts[n])) + 2 for n in present
+    }
+    long = [n for n in present if widths[n] > LONG_TEXT]
+    names = [n for n in present if n not in long]
+    movable = sorted((n for n in names if n not in numeric), key=lambda n: -widths[n])
+    while sum(widths[n] for n in names) > ROW_CHARS and len(names) > 3 and movable:
+        widest = movable.pop(0)
+        names.remove(widest)
+        long.append(widest)
+    long = [n for n in present if n in long]
     head = "".join(
         f'<th class="{"num" if n in numeric else ""}">{html.escape(n.replace("_", " "))}</th>'
         for n in names
@@ -343,12 +357,17 @@ def html_table(table: pa.Table, max_rows: int = TABLE_ROWS, capped: int | None =
             text, css = _cell(row[name], name)
             cells.append(f'<td class="{css}">{html.escape(text)}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
-        for name in long:
-            if row[name] is not None:
-                body.append(
-                    f'<tr class="sub"><td colspan="{len(names)}"><span class="key">'
-                    f"{html.escape(name)}:</span> {html.escape(texts[name][i])}</td></tr>"
-                )
+        extra = [
+            f'<span class="key">{html.escape(name)}:</span> {html.escape(texts[name][i])}'
+            for name in long
+            if row[name] is not None
+        ]
+        if extra:
+            body.append(
+                f'<tr class="sub"><td colspan="{len(names)}">'
+                + ' <span class="sep">·</span> '.join(extra)
+                + "</td></tr>"
+            )
     out = (
         '<div class="table-wrap"><table><thead><tr>'
         + head
