@@ -306,10 +306,10 @@ def _codes(codes: Sequence[str]) -> str:
 def _is_spinnaker(spinnaker: Recognition, bind: _Binder) -> str:
     # Every criterion is NOT NULL, so NOT is_spinnaker is exactly "someone else".
     role = (
-        "coalesce(useridentity.sessioncontext.sessionissuer.username, "
+        "coalesce(coalesce(useridentity.sessioncontext.sessionissuer.username, "
         "CASE WHEN useridentity.type = 'AssumedRole' "
-        "THEN split_part(useridentity.arn, '/', 2) END, '') "
-        f"LIKE {bind(spinnaker.role_pattern)} ESCAPE '\\'"
+        "THEN split_part(useridentity.arn, '/', 2) END) "
+        f"LIKE {bind(spinnaker.role_pattern)} ESCAPE '\\', false)"
     )
     criteria = [role]
     if spinnaker.session_name is not None:
@@ -319,7 +319,7 @@ def _is_spinnaker(spinnaker: Recognition, bind: _Binder) -> str:
         )
     if spinnaker.user_agent_pattern is not None:
         criteria.append(
-            f"coalesce(useragent, '') LIKE {bind(spinnaker.user_agent_pattern)} ESCAPE '\\'"
+            f"coalesce(useragent LIKE {bind(spinnaker.user_agent_pattern)} ESCAPE '\\', false)"
         )
     return "(" + "\n             OR ".join(criteria) + ")"
 
@@ -628,7 +628,7 @@ def _rates_sql(events: str, keys: Sequence[str], outputs: Sequence[str]) -> str:
     groups = ", ".join(str(i + 1) for i in range(len(keys)))
     return f"""{events},
 per_second AS (
-    SELECT {key_list}, floor(to_unixtime(event_ts)) AS second,
+    SELECT {key_list}, floor(to_unixtime(event_ts)) AS epoch_second,
            count(*) AS n, count_if(is_throttled) AS throttled_n
     FROM events
     WHERE is_spinnaker
