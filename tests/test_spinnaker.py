@@ -157,7 +157,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
         events=30_000,
         days=2,
         end=END,
-        seed=7,
+        seed=3,
         accounts=ACCOUNTS,
         regions=["us-east-1", "eu-west-1"],
     )
@@ -478,7 +478,7 @@ VARIANTS = [
     Recognition(role_pattern="NoSuchRole", user_agent_pattern=None),  # session name only
     Recognition(role_pattern="NoSuchRole", session_name=None),  # user agent only
     Recognition(role_pattern="%AuthRole", session_name=None, user_agent_pattern=None),
-    Recognition(role_pattern="NoSuchRole", session_name=None, user_agent_pattern="%Boto3%"),
+    Recognition(role_pattern="NoSuchRole", session_name=None, user_agent_pattern="aws-cli/%"),
 ]
 
 
@@ -777,7 +777,7 @@ def test_suggestions_differ_per_account_and_take_names(tmp_path: Path) -> None:
 REAL_VARIANTS = [
     DEFAULT,
     Recognition(role_pattern="stratus-red-team%", session_name=None, user_agent_pattern=None),
-    Recognition(role_pattern="NoSuchRole", session_name="tester", user_agent_pattern=None),
+    Recognition(role_pattern="NoSuchRole", session_name="cli", user_agent_pattern=None),
     Recognition(role_pattern="NoSuchRole", session_name=None, user_agent_pattern="%aws-cli/%"),
     Recognition(role_pattern="%", session_name=None, user_agent_pattern="stratus-red-team%"),
 ]

@@ -326,7 +326,8 @@ def _is_spinnaker(spinnaker: Recognition, bind: _Binder) -> str:
 
 def _events(table: str, window: _Window, spinnaker: Recognition, bind: _Binder) -> str:
     """The common first step: the window's events with the columns the questions use, each
-    marked as Spinnaker's or not and as throttled or not."""
+    marked as Spinnaker's or not, as an error or not (an empty ``errorcode`` is none) and as
+    throttled or not."""
     # Text is produced in reading order, so the parameters line up with their '?'.
     spin = _is_spinnaker(spinnaker, bind)
     conditions = []
@@ -346,6 +347,7 @@ def _events(table: str, window: _Window, spinnaker: Recognition, bind: _Binder) 
            useragent,
            recipientaccountid AS recipient_account,
            {spin} AS is_spinnaker,
+           coalesce(errorcode <> '', false) AS is_error,
            coalesce(errorcode IN ({_codes(THROTTLING_CODES)}), false) AS is_throttled
     FROM {table}{where}
 )"""
@@ -403,7 +405,7 @@ def calls_over_time(
 SELECT from_unixtime(floor(to_unixtime(event_ts) / {seconds}) * {seconds}) AS bucket_start,
        eventsource,
        count(*) AS calls,
-       count_if(errorcode IS NOT NULL) AS errors,
+       count_if(is_error) AS errors,
        count_if(is_throttled) AS throttled
 FROM events
 WHERE is_spinnaker
@@ -591,7 +593,7 @@ def pipeline_attribution(
 attributed AS (
     SELECT {_EXECUTION_ID} AS execution_id,
            {_USER} AS spinnaker_user,
-           event_ts, errorcode, is_throttled
+           event_ts, is_error, is_throttled
     FROM events
     WHERE is_spinnaker
 )
@@ -599,7 +601,7 @@ SELECT execution_id,
        CASE WHEN execution_id IS NULL THEN 'background' ELSE 'pipeline' END AS kind,
        spinnaker_user AS "user",
        count(*) AS calls,
-       count_if(errorcode IS NOT NULL) AS errors,
+       count_if(is_error) AS errors,
        count_if(is_throttled) AS throttled,
        min(event_ts) AS first_seen,
        max(event_ts) AS last_seen
@@ -736,7 +738,7 @@ def failed_mutations(
     return Query(
         title="Spinnaker's failed changes",
         question="Which of Spinnaker's changes to AWS failed, and why?",
-        sql=_event_rows(events, "readonly = 'false' AND errorcode IS NOT NULL", cap),
+        sql=_event_rows(events, "readonly = 'false' AND is_error", cap),
         params=tuple(bind.values),
     )
 
@@ -780,7 +782,7 @@ def headline(
     bind, events = _prepare(start, end, spinnaker, table)
     sql = f"""{events}
 SELECT count(*) AS calls,
-       count_if(errorcode IS NOT NULL) AS errors,
+       count_if(is_error) AS errors,
        count_if(is_throttled) AS throttled,
        CASE WHEN count(*) = 0 THEN NULL
             ELSE CAST(count_if(is_throttled) AS double) / count(*) END AS throttle_rate,
