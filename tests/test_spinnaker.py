@@ -636,9 +636,7 @@ def test_compare_windows(session: spintrail.Session, records: list[Record]) -> N
                 r["after_throttle_rate"] - r["before_throttle_rate"]
             )
 
-    [glance] = spinnaker.compare_windows(
-        spinnaker.headline, session, before=day1, after=day2
-    ).to_pylist()
+    [glance] = spinnaker.compare_windows(spinnaker.headline, session, day1, day2).to_pylist()
     assert glance["before_calls"] == len(select(records, DEFAULT, *day1))
     assert glance["after_calls"] == len(select(records, DEFAULT, *day2))
     assert glance["change_calls"] == glance["after_calls"] - glance["before_calls"]
@@ -849,6 +847,7 @@ def test_real_records_find_what_stratus_was_denied(real_session: spintrail.Sessi
 
 
 def test_queries_module_still_shares_the_codes() -> None:
+    assert spintrail.spinnaker is spinnaker
     assert queries.THROTTLING_CODES is spinnaker.THROTTLING_CODES
     assert "Client.RequestLimitExceeded" in queries.throttled_condition()
 

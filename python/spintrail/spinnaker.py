@@ -50,6 +50,7 @@ __all__ = [
     "Query",
     "Recognition",
     "ServiceLimitSuggestion",
+    "SqlSession",
     "access_denied",
     "call_rates",
     "calls_over_time",
@@ -826,7 +827,6 @@ def _window_arg(name: str, value: object) -> tuple[TimeBound, TimeBound]:
 def compare_windows(
     query_fn: QueryFunction,
     session: SqlSession,
-    *,
     before: tuple[TimeBound, TimeBound],
     after: tuple[TimeBound, TimeBound],
     **kwargs: Any,
