@@ -50,6 +50,7 @@ __all__ = [
     "Query",
     "Recognition",
     "ServiceLimitSuggestion",
+    "SqlSession",
     "access_denied",
     "call_rates",
     "calls_over_time",
@@ -306,10 +307,10 @@ def _codes(codes: Sequence[str]) -> str:
 def _is_spinnaker(spinnaker: Recognition, bind: _Binder) -> str:
     # Every criterion is NOT NULL, so NOT is_spinnaker is exactly "someone else".
     role = (
-        "coalesce(useridentity.sessioncontext.sessionissuer.username, "
+        "coalesce(coalesce(useridentity.sessioncontext.sessionissuer.username, "
         "CASE WHEN useridentity.type = 'AssumedRole' "
-        "THEN split_part(useridentity.arn, '/', 2) END, '') "
-        f"LIKE {bind(spinnaker.role_pattern)} ESCAPE '\\'"
+        "THEN split_part(useridentity.arn, '/', 2) END) "
+        f"LIKE {bind(spinnaker.role_pattern)} ESCAPE '\\', false)"
     )
     criteria = [role]
     if spinnaker.session_name is not None:
@@ -319,14 +320,15 @@ def _is_spinnaker(spinnaker: Recognition, bind: _Binder) -> str:
         )
     if spinnaker.user_agent_pattern is not None:
         criteria.append(
-            f"coalesce(useragent, '') LIKE {bind(spinnaker.user_agent_pattern)} ESCAPE '\\'"
+            f"coalesce(useragent LIKE {bind(spinnaker.user_agent_pattern)} ESCAPE '\\', false)"
         )
     return "(" + "\n             OR ".join(criteria) + ")"
 
 
 def _events(table: str, window: _Window, spinnaker: Recognition, bind: _Binder) -> str:
     """The common first step: the window's events with the columns the questions use, each
-    marked as Spinnaker's or not and as throttled or not."""
+    marked as Spinnaker's or not, as an error or not (an empty ``errorcode`` is none) and as
+    throttled or not."""
     # Text is produced in reading order, so the parameters line up with their '?'.
     spin = _is_spinnaker(spinnaker, bind)
     conditions = []
@@ -346,6 +348,7 @@ def _events(table: str, window: _Window, spinnaker: Recognition, bind: _Binder) 
            useragent,
            recipientaccountid AS recipient_account,
            {spin} AS is_spinnaker,
+           coalesce(errorcode <> '', false) AS is_error,
            coalesce(errorcode IN ({_codes(THROTTLING_CODES)}), false) AS is_throttled
     FROM {table}{where}
 )"""
@@ -403,7 +406,7 @@ def calls_over_time(
 SELECT from_unixtime(floor(to_unixtime(event_ts) / {seconds}) * {seconds}) AS bucket_start,
        eventsource,
        count(*) AS calls,
-       count_if(errorcode IS NOT NULL) AS errors,
+       count_if(is_error) AS errors,
        count_if(is_throttled) AS throttled
 FROM events
 WHERE is_spinnaker
@@ -591,7 +594,7 @@ def pipeline_attribution(
 attributed AS (
     SELECT {_EXECUTION_ID} AS execution_id,
            {_USER} AS spinnaker_user,
-           event_ts, errorcode, is_throttled
+           event_ts, is_error, is_throttled
     FROM events
     WHERE is_spinnaker
 )
@@ -599,7 +602,7 @@ SELECT execution_id,
        CASE WHEN execution_id IS NULL THEN 'background' ELSE 'pipeline' END AS kind,
        spinnaker_user AS "user",
        count(*) AS calls,
-       count_if(errorcode IS NOT NULL) AS errors,
+       count_if(is_error) AS errors,
        count_if(is_throttled) AS throttled,
        min(event_ts) AS first_seen,
        max(event_ts) AS last_seen
@@ -628,7 +631,7 @@ def _rates_sql(events: str, keys: Sequence[str], outputs: Sequence[str]) -> str:
     groups = ", ".join(str(i + 1) for i in range(len(keys)))
     return f"""{events},
 per_second AS (
-    SELECT {key_list}, floor(to_unixtime(event_ts)) AS second,
+    SELECT {key_list}, floor(to_unixtime(event_ts)) AS epoch_second,
            count(*) AS n, count_if(is_throttled) AS throttled_n
     FROM events
     WHERE is_spinnaker
@@ -736,7 +739,7 @@ def failed_mutations(
     return Query(
         title="Spinnaker's failed changes",
         question="Which of Spinnaker's changes to AWS failed, and why?",
-        sql=_event_rows(events, "readonly = 'false' AND errorcode IS NOT NULL", cap),
+        sql=_event_rows(events, "readonly = 'false' AND is_error", cap),
         params=tuple(bind.values),
     )
 
@@ -780,7 +783,7 @@ def headline(
     bind, events = _prepare(start, end, spinnaker, table)
     sql = f"""{events}
 SELECT count(*) AS calls,
-       count_if(errorcode IS NOT NULL) AS errors,
+       count_if(is_error) AS errors,
        count_if(is_throttled) AS throttled,
        CASE WHEN count(*) = 0 THEN NULL
             ELSE CAST(count_if(is_throttled) AS double) / count(*) END AS throttle_rate,
@@ -824,7 +827,6 @@ def _window_arg(name: str, value: object) -> tuple[TimeBound, TimeBound]:
 def compare_windows(
     query_fn: QueryFunction,
     session: SqlSession,
-    *,
     before: tuple[TimeBound, TimeBound],
     after: tuple[TimeBound, TimeBound],
     **kwargs: Any,
