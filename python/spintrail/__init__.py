@@ -9,7 +9,7 @@ Athena with ``engine="athena"``, and return ``pyarrow.Table`` results::
     df = session.sql("SELECT eventname, count(*) AS n FROM cloudtrail_logs GROUP BY 1").to_pandas()
 """
 
-from spintrail import athena, insights, provision
+from spintrail import athena, insights, plot, provision, spinnaker
 from spintrail._internal import __version__
 from spintrail.athena import AthenaSession, QueryInfo
 from spintrail.errors import (
@@ -30,6 +30,7 @@ from spintrail.errors import (
 )
 from spintrail.insights import InsightsSyntaxError, UnsupportedInsightsError
 from spintrail.provision import ProvisionResult, Stack
+from spintrail.report import report
 from spintrail.session import Problem, ScanStats, Session, connect
 
 __all__ = [
@@ -60,5 +61,8 @@ __all__ = [
     "athena",
     "connect",
     "insights",
+    "plot",
     "provision",
+    "report",
+    "spinnaker",
 ]

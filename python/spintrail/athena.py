@@ -103,7 +103,6 @@ class QueryInfo:
             text += f" ({self.fetch_note})"
         return text
 
-
     def metadata(self) -> dict[str, str]:
         """The information as the ``spintrail.*`` schema metadata every result table carries
         (the engine stamps the table itself; this is for tables you build yourself)."""

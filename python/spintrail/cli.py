@@ -1,4 +1,5 @@
-"""The ``spintrail`` command: ``generate``, ``query``, ``insights``, ``demo`` and ``provision``."""
+"""The ``spintrail`` command: ``generate``, ``query``, ``insights``, ``report``, ``demo`` and
+``provision``."""
 
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ from spintrail import insights, queries
 from spintrail.errors import OutputError, SpintrailError
 from spintrail.generate import generate
 from spintrail.provision import Stack
+from spintrail.report import report
 from spintrail.session import Session, connect
+from spintrail.spinnaker import DEFAULT, Recognition
 
 FORMATS = ("table", "csv", "json", "parquet")
 
@@ -331,6 +334,70 @@ def add_insights_parser(sub: Any) -> None:
     p.set_defaults(run=cmd_insights)
 
 
+def _recognition_from_args(args: argparse.Namespace) -> Recognition:
+    given: dict[str, Any] = {}
+    if args.spinnaker_role is not None:
+        given["role_pattern"] = args.spinnaker_role
+    if args.spinnaker_session is not None:
+        given["session_name"] = args.spinnaker_session or None
+    if args.spinnaker_user_agent is not None:
+        given["user_agent_pattern"] = args.spinnaker_user_agent or None
+    return Recognition(**given) if given else DEFAULT
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    if args.engine == "athena":
+        if args.source:
+            raise SpintrailError("--source is for the local engine; Athena reads the Glue table")
+        session: Any = connect(
+            engine="athena",
+            database=args.database,
+            table=args.table,
+            workgroup=args.workgroup,
+            region=args.region,
+            profile=args.profile,
+            endpoint_url=args.endpoint_url,
+            output_location=args.output_location,
+            timeout=args.timeout,
+            result_reuse_minutes=args.reuse_minutes,
+        )
+    else:
+        if not args.source:
+            raise SpintrailError(
+                "--source is required with the local engine (or use --engine athena)"
+            )
+        session = connect(
+            args.source, database=args.database, table=args.table, on_error=args.on_error
+        )
+    tty = sys.stderr.isatty()
+
+    def progress(title: str) -> None:
+        if tty:
+            sys.stderr.write(f"\r\033[Kquerying: {title}")
+            sys.stderr.flush()
+
+    try:
+        result = report(
+            session,
+            since=args.since,
+            until=args.until,
+            out=args.out,
+            spinnaker=_recognition_from_args(args),
+            title=args.title,
+            progress=progress,
+        )
+    finally:
+        if tty:
+            sys.stderr.write("\r\033[K")
+    for warning in result.warnings:
+        print(f"spintrail: warning: {warning}", file=sys.stderr)
+    for failure in result.failed:
+        print(f"spintrail: query failed: {failure}", file=sys.stderr)
+    print(result.summary(), file=sys.stderr)
+    print(f"wrote {result.path}")
+    return 1 if result.failed else 0
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     started = time.monotonic()
     summary = generate(
@@ -533,6 +600,72 @@ def add_provision_parser(sub: Any) -> None:
     p.set_defaults(run=cmd_provision)
 
 
+def add_report_parser(sub: Any) -> None:
+    r = sub.add_parser(
+        "report",
+        help="write an HTML report of Spinnaker's AWS API activity (charts, tables, SQL)",
+        description="Runs the Spinnaker queries over a time window on one engine and writes one "
+        "self-contained HTML file (no network needed to view it): headline numbers, charts, "
+        "top tables, the SQL of each section, and how fresh the data is.",
+    )
+    r.add_argument(
+        "--engine",
+        choices=("local", "athena"),
+        default="local",
+        help="local: embedded engine over --source (default); athena: Amazon Athena",
+    )
+    r.add_argument(
+        "--source",
+        "-s",
+        action="append",
+        help="folder, file or glob of CloudTrail logs (repeatable; local engine)",
+    )
+    r.add_argument(
+        "--since",
+        default="24h",
+        help="window start: a duration before now (30m, 24h, 7d) or an ISO-8601 time "
+        "(default %(default)s)",
+    )
+    r.add_argument("--until", help="window end (default now): same forms as --since")
+    r.add_argument("--out", "-o", default="report.html", help="HTML file (default %(default)s)")
+    r.add_argument("--title", default="Spinnaker's AWS API activity", help="report title")
+    spin = r.add_argument_group("recognising Spinnaker's calls (any criterion matches)")
+    spin.add_argument(
+        "--spinnaker-role",
+        help="SQL LIKE pattern on the assumed role's name (default %%Spinnaker%%)",
+    )
+    spin.add_argument(
+        "--spinnaker-session", help="role-session name (default Spinnaker; '' to not use it)"
+    )
+    spin.add_argument(
+        "--spinnaker-user-agent",
+        help="SQL LIKE pattern on the user agent (default %%spinnaker%%; '' to not use it)",
+    )
+    athena = r.add_argument_group("athena engine")
+    athena.add_argument(
+        "--workgroup", default="spintrail", help="Athena workgroup (default %(default)s)"
+    )
+    athena.add_argument("--region", help="AWS region (default: the standard chain's)")
+    athena.add_argument("--profile", help="named profile of the AWS config files")
+    athena.add_argument("--endpoint-url", help="an AWS-compatible endpoint")
+    athena.add_argument(
+        "--output-location", help="s3:// location for results (default: the workgroup's)"
+    )
+    athena.add_argument("--timeout", type=float, help="stop a query after this many seconds")
+    athena.add_argument(
+        "--reuse-minutes", type=int, help="let Athena reuse an identical result up to this age"
+    )
+    r.add_argument("--table", default="cloudtrail_logs", help="table name (default %(default)s)")
+    r.add_argument("--database", default="default", help="schema name (default %(default)s)")
+    r.add_argument(
+        "--on-error",
+        choices=("raise", "skip"),
+        default="raise",
+        help="invalid files/records: fail (default) or skip them",
+    )
+    r.set_defaults(run=cmd_report)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="spintrail",
@@ -600,6 +733,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     q.add_argument("--stats", action="store_true", help="print scan statistics on stderr")
     q.set_defaults(run=cmd_query)
+
+    add_report_parser(sub)
 
     g = sub.add_parser("generate", help="write synthetic Spinnaker CloudTrail logs")
     g.add_argument("--out", "-o", default="spintrail-logs", help="output folder")

@@ -1,8 +1,11 @@
-"""Ready-made Spinnaker questions as Athena-dialect SQL.
+"""Ready-made Spinnaker questions as Athena-dialect SQL text.
 
 Each function returns query text that runs unchanged on the embedded engine and on Athena.
 Values are checked before they go into the text (account ids, role names, hours), so a
 caller cannot inject SQL through them.
+
+:mod:`spintrail.spinnaker` is the fuller query pack: time windows, configurable recognition of
+Spinnaker with bound parameters, rates, attribution and suggested clouddriver rate limits.
 """
 
 from __future__ import annotations
@@ -10,19 +13,7 @@ from __future__ import annotations
 import re
 
 from spintrail.errors import InvalidArgumentError
-
-#: Error codes AWS services use for throttling, as they appear in CloudTrail's ``errorcode``.
-THROTTLING_CODES: tuple[str, ...] = (
-    "Client.RequestLimitExceeded",
-    "RequestLimitExceeded",
-    "Throttling",
-    "ThrottlingException",
-    "TooManyRequestsException",
-    "RequestThrottled",
-    "RequestThrottledException",
-    "ThrottledException",
-    "SlowDown",
-)
+from spintrail.spinnaker import THROTTLING_CODES
 
 #: The role Spinnaker assumes in the accounts it manages, as in the reference query.
 DEFAULT_ROLE = "SpinnakerManagedCA"
