@@ -328,13 +328,13 @@ def test_concurrent_queries_on_one_session_keep_their_own_facts(layout: Path) ->
     work = list(PRUNED_QUERIES) * 12
     with ThreadPoolExecutor(max_workers=8) as pool:
         tables = list(pool.map(session.sql, work))
-    for query, table in zip(work, tables):
+    for query, table in zip(work, tables, strict=True):
         assert _scan_facts(table) == PRUNED_QUERIES[query]
 
     async def run_all() -> list[pa.Table]:
         return list(await asyncio.gather(*(session.sql_async(q) for q in work)))
 
-    for query, table in zip(work, asyncio.run(run_all())):
+    for query, table in zip(work, asyncio.run(run_all()), strict=True):
         assert _scan_facts(table) == PRUNED_QUERIES[query]
     assert session.last_stats is not None
 
