@@ -121,6 +121,30 @@ fn output_error(path: &std::path::Path, source: &std::io::Error, message: String
     })
 }
 
+/// The name of the Python class an error maps to. A stream's error crosses the Arrow C stream
+/// interface as text only, so the reader tags its message with it (`[spintrail:Name] ...`) and
+/// the Python wrapper raises that class again.
+pub fn class_name(err: &Error) -> &'static str {
+    match err {
+        Error::Source { .. } => "SourceError",
+        Error::File { .. } | Error::Record { .. } => "LogFileError",
+        Error::Io { .. } => "OutputError",
+        Error::Sql(_) => "SqlError",
+        Error::UnsupportedFunction { .. } => "UnsupportedFunctionError",
+        Error::InvalidArgument(_) => "InvalidArgumentError",
+        Error::Cancelled => "QueryCancelledError",
+        Error::Aws { .. } => "ProvisionError",
+        Error::Engine(_) => "EngineError",
+        Error::Athena { kind, .. } => match kind {
+            AthenaFailure::Call => "AthenaError",
+            AthenaFailure::Failed => "AthenaQueryError",
+            AthenaFailure::Cancelled => "QueryCancelledError",
+            AthenaFailure::Timeout => "QueryTimeoutError",
+            AthenaFailure::Result => "AthenaResultError",
+        },
+    }
+}
+
 /// Converts a core error into the matching Python exception.
 pub fn to_py(err: Error) -> PyErr {
     let message = err.to_string();

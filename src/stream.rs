@@ -1,6 +1,8 @@
 //! A running query as an Arrow `RecordBatchReader`, so Python consumes it through the Arrow C
 //! stream interface batch by batch, with bounded memory. Ctrl-C while waiting for a batch ends
 //! the stream with an error (the consumer is C code, so it cannot raise KeyboardInterrupt).
+//! Errors carry their Python class name as a tag, so the wrapper can raise the same class that
+//! `sql()` would.
 
 use arrow::array::{RecordBatch, RecordBatchReader};
 use arrow::datatypes::SchemaRef;
@@ -11,6 +13,7 @@ use futures::stream::BoxStream;
 use futures::StreamExt;
 use pyo3::Python;
 
+use crate::errors::class_name;
 use crate::runtime::runtime;
 
 /// Pulls the next batch by blocking on the shared runtime (the consumer is a plain C stream).
@@ -56,7 +59,8 @@ impl Iterator for BlockingReader {
             Some(Ok(batch)) => Some(Ok(batch)),
             Some(Err(err)) => {
                 self.stream = None;
-                Some(Err(ArrowError::ExternalError(Box::new(err))))
+                let tagged = format!("[spintrail:{}] {err}", class_name(&err));
+                Some(Err(ArrowError::ExternalError(tagged.into())))
             }
             None => {
                 self.stream = None;

@@ -346,3 +346,14 @@ def test_a_file_that_cannot_be_written_is_an_os_error(tmp_path: Path) -> None:
         generate(blocker / "logs", events=10)
     assert isinstance(caught.value, OSError)
     assert "not-a-folder" in str(caught.value)
+
+
+def test_a_streamed_query_raises_the_same_error_class_as_sql(real_dir: Path) -> None:
+    """A stream's error crosses the Arrow C stream as text; it comes back as LogFileError naming
+    the file and record, as `sql()` raises it."""
+    session = spintrail.connect(real_dir)
+    reader = session.sql_stream("SELECT eventname FROM cloudtrail_logs")
+    with pytest.raises(spintrail.LogFileError, match=r"nonconforming\.json\.gz: record \d+"):
+        reader.read_all()
+    with pytest.raises(spintrail.LogFileError, match="not an ISO-8601 timestamp"):
+        session.sql("SELECT eventname FROM cloudtrail_logs")

@@ -145,3 +145,10 @@ def test_an_output_file_that_cannot_be_written_is_named(flat: Path, tmp_path: Pa
     assert out.returncode == 2
     assert "cannot write the result" in out.stderr and "out.csv" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_an_invalid_log_file_is_an_error_message_not_a_traceback(real_dir: Path) -> None:
+    out = run(["query", "--source", str(real_dir), "SELECT count(*) AS n FROM cloudtrail_logs"])
+    assert out.returncode == 2
+    assert "spintrail: error:" in out.stderr and "nonconforming.json.gz" in out.stderr
+    assert "Traceback" not in out.stderr

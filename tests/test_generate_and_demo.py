@@ -158,3 +158,9 @@ def test_cli_generate_then_demo(tmp_path: Path) -> None:
     assert "total | eventname" in text
     assert "Client.RequestLimitExceeded" in text or "Throttling" in text
     assert text.count("scanned") == 6
+    assert "The set-up guide's Logs Insights query" in text
+    assert "serviceLimits:" in text
+    assert "ThrottlingException" in text or "RequestLimitExceeded" in text
+    report = tmp_path / "demo" / "report.html"
+    assert f"An HTML report with charts, for a browser: {report}" in text
+    assert "<svg" in report.read_text() or "vegaEmbed" in report.read_text()

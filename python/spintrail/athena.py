@@ -36,6 +36,7 @@ from typing import Any, Literal
 import pyarrow as pa
 
 from spintrail import _internal
+from spintrail.errors import typed_reader
 from spintrail.insights import TimeBound, run_insights
 
 Fetch = Literal["auto", "pages", "csv", "unload"]
@@ -181,7 +182,7 @@ class AthenaSession:
     ) -> pa.RecordBatchReader:
         """Runs a query and yields its result batch by batch (page by page, or as the result
         object's ranges arrive)."""
-        return pa.RecordBatchReader.from_stream(
+        return typed_reader(
             self._inner.sql_stream(query, param_list(params), fetch=fetch, progress=progress)
         )
 

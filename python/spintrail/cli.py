@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import sys
@@ -23,7 +24,7 @@ from spintrail.generate import generate
 from spintrail.provision import Stack
 from spintrail.report import report
 from spintrail.session import Session, connect
-from spintrail.spinnaker import DEFAULT, Recognition
+from spintrail.spinnaker import DEFAULT, Recognition, suggest_service_limits
 
 FORMATS = ("table", "csv", "json", "parquet")
 
@@ -452,6 +453,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if stats is not None:
             print(f"   {elapsed:.2f}s, scanned {stats.summary()}")
         print()
+    print("== The set-up guide's Logs Insights query, on the same files")
+    guide = (
+        "stats count(*) by eventSource, eventName, awsRegion, errorCode\n"
+        "| filter userIdentity.sessionContext.sessionIssuer.userName like 'Spinnaker'\n"
+        "| filter errorCode like 'ThrottlingException'\n"
+        "| sort `count(*)` desc | limit 10"
+    )
+    print(format_table(session.insights(guide), max_rows=args.rows))
+    print()
+    print("== Suggested clouddriver rate limits (p95 calls per second with headroom)")
+    print(suggest_service_limits(session))
+    if importlib.util.find_spec("altair") is None:
+        print("(No HTML report: charts need Altair; pip install 'spintrail[plot]'.)")
+    else:
+        written = report(session, since="24h", out=out / "report.html")
+        print(f"== An HTML report with charts, for a browser: {written.path}")
+    print()
     print(
         "Try your own:  spintrail query --source "
         f'{out} "SELECT eventname, count(*) AS n FROM cloudtrail_logs GROUP BY 1 ORDER BY n DESC"'

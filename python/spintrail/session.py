@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from spintrail import _internal
 from spintrail.athena import AthenaSession, Fetch, Params, connect_athena, param_list
-from spintrail.errors import InvalidArgumentError
+from spintrail.errors import InvalidArgumentError, typed_reader
 from spintrail.insights import TimeBound, run_insights
 
 Source = str | os.PathLike[str]
@@ -133,7 +133,7 @@ class Session:
 
     def sql_stream(self, query: str, params: Params = None) -> pa.RecordBatchReader:
         """Runs a query and yields its result batch by batch (for results larger than memory)."""
-        return pa.RecordBatchReader.from_stream(self._inner.sql_stream(query, param_list(params)))
+        return typed_reader(self._inner.sql_stream(query, param_list(params)))
 
     def explain(self, query: str, params: Params = None) -> str:
         """The physical plan the local engine runs for a query (files, pruning, columns read)."""
