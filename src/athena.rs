@@ -197,10 +197,7 @@ impl AthenaSession {
             inner.query(&query, &params, fetch, progress).await
         })?;
         self.last.set(stream.info());
-        Ok(PyRecordBatchReader::new(Box::new(BlockingReader::new(
-            stream.schema(),
-            stream.boxed(),
-        ))))
+        Ok(BlockingReader::into_python(stream.schema(), stream.boxed()))
     }
 
     /// Athena's plan of a query (`EXPLAIN`), as text.

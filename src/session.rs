@@ -129,10 +129,7 @@ impl LocalSession {
         let query = bound(query, params)?;
         let stream = wait_for(py, async move { inner.query(&query).await })?;
         self.last.set(LastStats::Running(stream.stats_handle()));
-        Ok(PyRecordBatchReader::new(Box::new(BlockingReader::new(
-            stream.schema(),
-            stream.boxed(),
-        ))))
+        Ok(BlockingReader::into_python(stream.schema(), stream.boxed()))
     }
 
     /// The physical plan of a query as text.

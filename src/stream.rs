@@ -12,6 +12,7 @@ use arrow::error::ArrowError;
 use futures::stream::BoxStream;
 use futures::StreamExt;
 use pyo3::Python;
+use pyo3_arrow::PyRecordBatchReader;
 
 use crate::errors::class_name;
 use crate::runtime::runtime;
@@ -23,15 +24,15 @@ pub struct BlockingReader {
 }
 
 impl BlockingReader {
-    /// Wraps any engine's stream (local or Athena).
-    pub fn new(
+    /// Any engine's stream as the reader Python receives (an Arrow C stream).
+    pub fn into_python(
         schema: SchemaRef,
         stream: BoxStream<'static, spintrail_core::Result<RecordBatch>>,
-    ) -> Self {
-        BlockingReader {
+    ) -> PyRecordBatchReader {
+        PyRecordBatchReader::new(Box::new(BlockingReader {
             schema,
             stream: Some(stream),
-        }
+        }))
     }
 }
 
