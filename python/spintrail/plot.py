@@ -13,9 +13,10 @@ raw rows), so a chart of a billion events is as small as the query's result. Tim
 UTC, as CloudTrail records them. An empty result gives a chart that says there is no data.
 
 Needs the ``plot`` extra: ``pip install 'spintrail[plot]'`` (Altair and vl-convert-python, which
-ships the Vega JavaScript that :func:`save_html` embeds, so the file needs no network). JupyterLab
-and VS Code draw the charts with their own Vega; in a classic notebook without network, use
-``altair.renderers.enable("jupyter", offline=True)`` (needs ``anywidget``).
+ships the Vega JavaScript that :func:`save_html` embeds, so the file needs no network). In
+Jupyter without network, ``altair.renderers.enable("png")`` draws each chart as an image through
+vl-convert (the notebooks do this): Altair's default renderer loads Vega from a CDN, and Altair 6
+emits Vega-Lite 6, which JupyterLab's own renderer (up to Vega-Lite 5) does not draw.
 """
 
 from __future__ import annotations
