@@ -48,6 +48,24 @@ fn encryption_of(want: &WorkgroupSettings) -> Result<EncryptionConfiguration> {
         .build()?)
 }
 
+/// The configuration spintrail enforces, built for CreateWorkGroup (`WorkGroupConfiguration`) or
+/// UpdateWorkGroup (`WorkGroupConfigurationUpdates`): two SDK types with the same setters.
+macro_rules! enforced {
+    ($config:ident, $set_result:ident($result:ident), $want:expr) => {
+        $config::builder()
+            .enforce_work_group_configuration(true)
+            .publish_cloud_watch_metrics_enabled(true)
+            .set_bytes_scanned_cutoff_per_query($want.cutoff)
+            .$set_result(
+                $result::builder()
+                    .set_output_location($want.output.clone())
+                    .encryption_configuration(encryption_of($want)?)
+                    .build(),
+            )
+            .build()
+    };
+}
+
 /// The workgroup the stack's queries run in.
 pub(crate) struct Workgroup {
     name: String,
@@ -135,17 +153,11 @@ impl Resource for Workgroup {
             .iter()
             .map(|(k, v)| Tag::builder().key(k).value(v).build())
             .collect();
-        let config = WorkGroupConfiguration::builder()
-            .enforce_work_group_configuration(true)
-            .publish_cloud_watch_metrics_enabled(true)
-            .set_bytes_scanned_cutoff_per_query(want.cutoff)
-            .result_configuration(
-                ResultConfiguration::builder()
-                    .set_output_location(want.output.clone())
-                    .encryption_configuration(encryption_of(want)?)
-                    .build(),
-            )
-            .build();
+        let config = enforced!(
+            WorkGroupConfiguration,
+            result_configuration(ResultConfiguration),
+            want
+        );
         ctx.clients
             .athena
             .create_work_group()
@@ -164,17 +176,11 @@ impl Resource for Workgroup {
 
     async fn update(&self, ctx: &mut Ctx, _have: &WorkgroupSettings) -> Result<()> {
         let want = &self.want;
-        let updates = WorkGroupConfigurationUpdates::builder()
-            .enforce_work_group_configuration(true)
-            .publish_cloud_watch_metrics_enabled(true)
-            .set_bytes_scanned_cutoff_per_query(want.cutoff)
-            .result_configuration_updates(
-                ResultConfigurationUpdates::builder()
-                    .set_output_location(want.output.clone())
-                    .encryption_configuration(encryption_of(want)?)
-                    .build(),
-            )
-            .build();
+        let updates = enforced!(
+            WorkGroupConfigurationUpdates,
+            result_configuration_updates(ResultConfigurationUpdates),
+            want
+        );
         ctx.clients
             .athena
             .update_work_group()

@@ -1,6 +1,7 @@
 //! The log bucket: created or reused, Block Public Access, default encryption, optional expiry,
 //! and the bucket policy CloudTrail needs (written before CreateTrail, which checks it).
 
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::types::{
     BucketLifecycleConfiguration, BucketLocationConstraint, CreateBucketConfiguration, Delete,
     ExpirationStatus, LifecycleExpiration, LifecycleRule, LifecycleRuleFilter, ObjectIdentifier,
@@ -8,6 +9,7 @@ use aws_sdk_s3::types::{
     ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging,
 };
 use serde_json::{json, Value};
+use std::future::Future;
 
 use super::aws::{aws_error, code, sdk_error, status, tolerate};
 use super::config::Resolved;
@@ -101,6 +103,26 @@ pub(crate) fn merge_policy(existing: Option<&str>, ours: Vec<Value>) -> Result<O
         map.insert("Statement".into(), Value::Array(merged));
     }
     Ok(Some(doc))
+}
+
+/// Reads a setting of the log bucket with `get`, once the bucket exists (a plan before it does
+/// reads nothing); `None` when S3 answers `missing`: the bucket has no such setting.
+async fn read_setting<'a, T, E, R, F>(
+    ctx: &'a Ctx,
+    step: &str,
+    missing: &str,
+    get: impl FnOnce(&'a aws_sdk_s3::Client, &'a str) -> F,
+) -> Result<Option<T>>
+where
+    F: Future<Output = std::result::Result<T, SdkError<E, R>>>,
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    if !ctx.bucket_exists {
+        return Ok(None);
+    }
+    let answer = get(&ctx.clients.s3, &ctx.want.cfg.bucket).await;
+    tolerate(missing, step, answer)
 }
 
 /// The log bucket, created when absent and reused when it is the caller's.
@@ -330,21 +352,13 @@ impl Resource for PublicAccessBlock {
     }
 
     async fn read(&self, ctx: &Ctx) -> Result<Option<Found<Self::State>>> {
-        if !ctx.bucket_exists {
-            return Ok(None);
-        }
-        let answer = ctx
-            .clients
-            .s3
-            .get_public_access_block()
-            .bucket(&self.bucket)
-            .send()
-            .await;
-        let found = tolerate(
-            "NoSuchPublicAccessBlockConfiguration",
+        let found = read_setting(
+            ctx,
             "s3 public access block (Get)",
-            answer,
-        )?;
+            "NoSuchPublicAccessBlockConfiguration",
+            |s3, b| s3.get_public_access_block().bucket(b).send(),
+        )
+        .await?;
         Ok(found.map(|out| {
             let c = out.public_access_block_configuration();
             Found::ours([
@@ -420,21 +434,13 @@ impl Resource for Encryption {
     }
 
     async fn read(&self, ctx: &Ctx) -> Result<Option<Found<Self::State>>> {
-        if !ctx.bucket_exists {
-            return Ok(None);
-        }
-        let answer = ctx
-            .clients
-            .s3
-            .get_bucket_encryption()
-            .bucket(&self.bucket)
-            .send()
-            .await;
-        let found = tolerate(
-            "ServerSideEncryptionConfigurationNotFoundError",
+        let found = read_setting(
+            ctx,
             "s3 default encryption (GetBucketEncryption)",
-            answer,
-        )?;
+            "ServerSideEncryptionConfigurationNotFoundError",
+            |s3, b| s3.get_bucket_encryption().bucket(b).send(),
+        )
+        .await?;
         Ok(found.map(|out| {
             let by_default = out
                 .server_side_encryption_configuration()
@@ -569,21 +575,13 @@ impl Resource for Lifecycle {
     }
 
     async fn read(&self, ctx: &Ctx) -> Result<Option<Found<LifecycleRules>>> {
-        if !ctx.bucket_exists {
-            return Ok(None);
-        }
-        let answer = ctx
-            .clients
-            .s3
-            .get_bucket_lifecycle_configuration()
-            .bucket(&self.bucket)
-            .send()
-            .await;
-        let found = tolerate(
-            "NoSuchLifecycleConfiguration",
+        let found = read_setting(
+            ctx,
             "s3 lifecycle (GetBucketLifecycleConfiguration)",
-            answer,
-        )?;
+            "NoSuchLifecycleConfiguration",
+            |s3, b| s3.get_bucket_lifecycle_configuration().bucket(b).send(),
+        )
+        .await?;
         Ok(found.map(|out| {
             let (ours, others): (Vec<&LifecycleRule>, Vec<&LifecycleRule>) = out
                 .rules()
@@ -670,21 +668,13 @@ impl Resource for BucketPolicy {
     }
 
     async fn read(&self, ctx: &Ctx) -> Result<Option<Found<String>>> {
-        if !ctx.bucket_exists {
-            return Ok(None);
-        }
-        let answer = ctx
-            .clients
-            .s3
-            .get_bucket_policy()
-            .bucket(&self.bucket)
-            .send()
-            .await;
-        let found = tolerate(
-            "NoSuchBucketPolicy",
+        let found = read_setting(
+            ctx,
             "s3 bucket policy (GetBucketPolicy)",
-            answer,
-        )?;
+            "NoSuchBucketPolicy",
+            |s3, b| s3.get_bucket_policy().bucket(b).send(),
+        )
+        .await?;
         Ok(found
             .and_then(|out| out.policy().map(str::to_string))
             .map(Found::ours))
