@@ -302,8 +302,8 @@ impl Resource for LogBucket {
         let tags = ctx
             .managed_tags()
             .iter()
-            .map(|(k, v)| Ok(Tag::builder().key(k).value(v).build()?))
-            .collect::<Result<Vec<_>>>()?;
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect::<std::result::Result<Vec<_>, _>>()?;
         ctx.clients
             .s3
             .put_bucket_tagging()

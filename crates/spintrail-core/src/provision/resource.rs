@@ -31,16 +31,14 @@ pub(crate) enum Removal {
 }
 
 /// One resource (or one setting of the log bucket) that plan / apply converge.
-pub(crate) trait Resource {
+pub(crate) trait Resource: Sized {
     /// What [`Resource::read`] learns about an existing resource.
     type State;
     /// The kind in report lines, also the failing step in errors (`cloudtrail trail`).
     const KIND: &'static str;
 
     /// The desired state, from the stack's configuration and what earlier steps found.
-    fn desired(ctx: &Ctx) -> Result<Self>
-    where
-        Self: Sized;
+    fn desired(ctx: &Ctx) -> Result<Self>;
 
     /// The name (or ARN) that identifies it in the report.
     fn name(&self) -> &str;
