@@ -69,11 +69,13 @@ pub(crate) trait Resource: Sized {
         };
         let details = self.diff(&found.state)?;
         if !found.ours && !details.is_empty() {
+            // "workgroup", "trail", "table", "role": the kind's last word.
+            let noun = Self::KIND.rsplit(' ').next().unwrap_or(Self::KIND);
             return Err(aws_error(
                 Self::KIND,
                 format!(
-                    "{:?} exists and was not created by spintrail stack {:?}; it differs ({}). \
-                     spintrail never changes resources it did not create: {}",
+                    "{noun} {:?} exists and was not created by spintrail stack {:?}; it differs \
+                     ({}). spintrail never changes resources it did not create: {}",
                     self.name(),
                     ctx.want.cfg.name,
                     details.join("; "),
