@@ -3,8 +3,9 @@
 //!
 //! Desired state is a [`StackConfig`] (from TOML, JSON or Python keyword arguments). Every step
 //! reads what exists, compares it with what is wanted, and — when applying — makes it so, so
-//! `plan` and `apply` share one code path and a second `apply` changes nothing. What spintrail
-//! creates carries the tags (or Glue parameters) `spintrail:managed=true` and
+//! `plan` and `apply` share one code path and a second `apply` changes nothing. Each resource
+//! implements that shape once (`resource.rs`: the `Resource` trait and the one driver). What
+//! spintrail creates carries the tags (or Glue parameters) `spintrail:managed=true` and
 //! `spintrail:stack=<name>`; `destroy` removes only what carries them.
 
 mod athena;
