@@ -261,6 +261,59 @@ def test_never_touches_what_it_did_not_create(moto: MotoServer) -> None:
     assert client(moto, "glue").get_database(Name="default")["Database"]["Name"] == "default"
 
 
+def test_foreign_workgroup_is_never_changed(moto: MotoServer) -> None:
+    athena = client(moto, "athena")
+    athena.create_work_group(
+        Name="theirs",
+        Configuration={"ResultConfiguration": {"OutputLocation": "s3://elsewhere/"}},
+    )
+    with pytest.raises(spintrail.ProvisionError) as caught:
+        stack(moto, workgroup="theirs").apply()
+    message = str(caught.value)
+    assert message.startswith("athena workgroup:")
+    assert "not created by spintrail" in message
+    assert "result location: s3://elsewhere/ ->" in message  # what differs
+    assert "--workgroup" in message  # what to do about it
+    assert "cloudtrail trail spintrail (create)" in message  # what exists now
+    assert "run `spintrail provision apply` again" in message  # how to resume
+    gone = stack(moto, workgroup="theirs").destroy()
+    kept = next(c for c in gone.changes if c.kind == "athena workgroup")
+    assert kept.action == "keep"
+    assert kept.details == ("not created by this stack: left untouched",)
+    assert actions(gone)["cloudtrail trail:spintrail"] == "delete"
+    config = athena.get_work_group(WorkGroup="theirs")["WorkGroup"]["Configuration"]
+    assert config["ResultConfiguration"]["OutputLocation"] == "s3://elsewhere/"
+
+
+def test_expiry_is_added_changed_and_removed_beside_other_rules(moto: MotoServer) -> None:
+    stack(moto).apply()
+    s3 = client(moto, "s3")
+    theirs = {"ID": "theirs", "Status": "Enabled", "Filter": {"Prefix": "other/"}}
+    s3.put_bucket_lifecycle_configuration(
+        Bucket=BUCKET,
+        LifecycleConfiguration={"Rules": [{**theirs, "Expiration": {"Days": 7}}]},
+    )
+
+    def expiry(**options: Any) -> tuple[str, tuple[str, ...]]:
+        change = next(
+            c for c in stack(moto, **options).apply().changes if c.kind == "s3 lifecycle expiry"
+        )
+        return change.action, change.details
+
+    def rules() -> dict[str, int]:
+        found = s3.get_bucket_lifecycle_configuration(Bucket=BUCKET)["Rules"]
+        return {r["ID"]: r["Expiration"]["Days"] for r in found}
+
+    assert expiry() == ("no_change", ("no expiry (logs kept until deleted)",))
+    assert expiry(expire_days=30) == ("create", ("expire AWSLogs objects after: never -> 30 days",))
+    assert rules() == {"theirs": 7, "spintrail-expire-logs": 30}
+    assert expiry(expire_days=60) == ("update", ("expire AWSLogs objects after: 30 -> 60 days",))
+    assert rules() == {"theirs": 7, "spintrail-expire-logs": 60}
+    assert expiry() == ("delete", ("expire AWSLogs objects after: 60 -> never days",))
+    assert rules() == {"theirs": 7}
+    assert not stack(moto).apply().changed
+
+
 def test_trail_with_another_bucket_then_resume(moto: MotoServer) -> None:
     s3 = client(moto, "s3")
     s3.create_bucket(

@@ -63,12 +63,10 @@ pub(crate) async fn load(
     }
     let sdk = loader.load().await;
     let Some(region) = sdk.region().map(|r| r.to_string()) else {
-        return Err(Error::Aws {
-            step: "configuration".into(),
-            message: "no AWS region: pass region (--region) or set AWS_REGION / a profile \
-                      region"
-                .into(),
-        });
+        return Err(aws_error(
+            "configuration",
+            "no AWS region: pass region (--region) or set AWS_REGION / a profile region",
+        ));
     };
     check_region(&region)?;
     check_credentials(&sdk, options.profile.as_deref()).await?;
@@ -120,15 +118,18 @@ pub(crate) fn check_region(region: &str) -> Result<()> {
 
 async fn check_credentials(sdk: &aws_config::SdkConfig, profile: Option<&str>) -> Result<()> {
     use aws_sdk_s3::config::ProvideCredentials;
-    let missing = |detail: String| Error::Aws {
-        step: "credentials".into(),
-        message: format!(
-            "no AWS credentials found{}: {detail}. Set AWS_ACCESS_KEY_ID and \
-             AWS_SECRET_ACCESS_KEY, pass --profile, run `aws sso login`, or use an instance role",
-            profile
-                .map(|p| format!(" for profile {p:?}"))
-                .unwrap_or_default()
-        ),
+    let missing = |detail: String| {
+        aws_error(
+            "credentials",
+            format!(
+                "no AWS credentials found{}: {detail}. Set AWS_ACCESS_KEY_ID and \
+                 AWS_SECRET_ACCESS_KEY, pass --profile, run `aws sso login`, or use an instance \
+                 role",
+                profile
+                    .map(|p| format!(" for profile {p:?}"))
+                    .unwrap_or_default()
+            ),
+        )
     };
     let Some(provider) = sdk.credentials_provider() else {
         return Err(missing("no credentials provider is configured".into()));
@@ -142,10 +143,15 @@ async fn check_credentials(sdk: &aws_config::SdkConfig, profile: Option<&str>) -
 
 impl From<BuildError> for Error {
     fn from(err: BuildError) -> Self {
-        Error::Aws {
-            step: "building a request".into(),
-            message: err.to_string(),
-        }
+        aws_error("building a request", err.to_string())
+    }
+}
+
+/// The one way to build an AWS error: the step that failed and what to know about it.
+pub(crate) fn aws_error(step: impl Into<String>, message: impl Into<String>) -> Error {
+    Error::Aws {
+        step: step.into(),
+        message: message.into(),
     }
 }
 
@@ -204,9 +210,24 @@ where
         ),
         _ => error_chain(&err),
     };
-    Error::Aws {
-        step: step.to_string(),
-        message,
+    aws_error(step, message)
+}
+
+/// The answer of a call, or `None` when it failed with `expected` (an answer such as "not
+/// found" or "already exists" that the caller handles); any other failure as [`sdk_error`].
+pub(crate) fn tolerate<T, E, R>(
+    expected: &str,
+    step: &str,
+    answer: Result<T, SdkError<E, R>>,
+) -> Result<Option<T>>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    match answer {
+        Ok(out) => Ok(Some(out)),
+        Err(e) if code(&e).as_deref() == Some(expected) => Ok(None),
+        Err(e) => Err(sdk_error(step, e)),
     }
 }
 

@@ -59,11 +59,12 @@ where
     E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug + 'static,
 {
-    let message = match sdk_error(step, err) {
-        Error::Aws { step, message } => format!("{step}: {message}"),
-        other => other.to_string(),
-    };
-    athena_error(AthenaFailure::Call, query_id, message)
+    // "step: message", as the AWS error displays itself.
+    athena_error(
+        AthenaFailure::Call,
+        query_id,
+        sdk_error(step, err).to_string(),
+    )
 }
 
 /// Starts `sql` and waits until it has ended; returns the finished execution.

@@ -1,8 +1,10 @@
 //! The provisioning clients (one per service, from one SDK configuration) and helpers for the
 //! policy documents AWS returns.
 
-pub(crate) use crate::aws::{code, retry_on, sdk_error, status, ConnectOptions};
-use crate::{Error, Result};
+pub(crate) use crate::aws::{
+    aws_error, code, retry_on, sdk_error, status, tolerate, ConnectOptions,
+};
+use crate::Result;
 
 pub(crate) struct Clients {
     pub region: String,
@@ -32,24 +34,22 @@ impl Clients {
 
     /// The caller's account, from STS GetCallerIdentity.
     pub async fn account_id(&self) -> Result<String> {
+        const STEP: &str = "sts:GetCallerIdentity (who am I)";
         let answer = self
             .sts
             .get_caller_identity()
             .send()
             .await
-            .map_err(|e| sdk_error("sts:GetCallerIdentity (who am I)", e))?;
+            .map_err(|e| sdk_error(STEP, e))?;
         answer
             .account()
             .map(str::to_string)
-            .ok_or_else(|| Error::Aws {
-                step: "sts:GetCallerIdentity (who am I)".into(),
-                message: "the answer names no account".into(),
-            })
+            .ok_or_else(|| aws_error(STEP, "the answer names no account"))
     }
 }
 
 /// Decodes `%XX` escapes (IAM returns policy documents URL-encoded).
-pub(crate) fn percent_decode(text: &str) -> String {
+fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

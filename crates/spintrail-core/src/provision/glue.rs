@@ -5,9 +5,10 @@ use std::collections::HashMap;
 
 use aws_sdk_glue::types::{Column, DatabaseInput, SerDeInfo, StorageDescriptor, TableInput};
 
-use super::aws::{code, sdk_error};
+use super::aws::{sdk_error, tolerate};
 use super::ddl::{table_definition, TableDefinition};
-use super::{Action, Change, Ctx, MANAGED_TAG, STACK_TAG};
+use super::resource::{Found, Removable, Removal, Resource};
+use super::{Ctx, MANAGED_TAG, STACK_TAG};
 use crate::Result;
 
 const NOT_FOUND: &str = "EntityNotFoundException";
@@ -16,60 +17,91 @@ fn params_are_ours(ctx: &Ctx, params: Option<&HashMap<String, String>>) -> bool 
     params.is_some_and(|p| ctx.is_ours(p.iter().map(|(k, v)| (k.as_str(), v.as_str()))))
 }
 
-/// Whether the database exists and whether this stack created it.
-async fn read_database(ctx: &Ctx) -> Result<Option<bool>> {
-    match ctx
-        .clients
-        .glue
-        .get_database()
-        .name(&ctx.want.cfg.database)
-        .send()
-        .await
-    {
-        Ok(out) => Ok(Some(params_are_ours(
-            ctx,
-            out.database().and_then(|d| d.parameters()),
-        ))),
-        Err(e) if code(&e).as_deref() == Some(NOT_FOUND) => Ok(None),
-        Err(e) => Err(sdk_error("glue database (GetDatabase)", e)),
+/// The Glue database the table lives in; an existing one is reused as it is.
+pub(crate) struct Database {
+    name: String,
+}
+
+impl Resource for Database {
+    type State = ();
+    const KIND: &'static str = "glue database";
+
+    fn desired(ctx: &Ctx) -> Result<Self> {
+        Ok(Database {
+            name: ctx.want.cfg.database.clone(),
+        })
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn read(&self, ctx: &Ctx) -> Result<Option<Found<()>>> {
+        let answer = ctx
+            .clients
+            .glue
+            .get_database()
+            .name(&self.name)
+            .send()
+            .await;
+        let found = tolerate(NOT_FOUND, "glue database (GetDatabase)", answer)?;
+        Ok(found.map(|out| Found {
+            state: (),
+            ours: params_are_ours(ctx, out.database().and_then(|d| d.parameters())),
+        }))
+    }
+
+    fn note(&self, ours: bool) -> Option<&'static str> {
+        Some(if ours {
+            "created by this stack"
+        } else {
+            "existing database reused (not created by spintrail)"
+        })
+    }
+
+    async fn create(&self, ctx: &mut Ctx) -> Result<()> {
+        let input = DatabaseInput::builder()
+            .name(&self.name)
+            .description("CloudTrail logs (created by spintrail)")
+            .parameters(MANAGED_TAG, "true")
+            .parameters(STACK_TAG, &ctx.want.cfg.name)
+            .build()?;
+        let answer = ctx
+            .clients
+            .glue
+            .create_database()
+            .database_input(input)
+            .send()
+            .await;
+        tolerate(
+            "AlreadyExistsException",
+            "glue database (CreateDatabase)",
+            answer,
+        )?;
+        Ok(())
     }
 }
 
-pub(crate) async fn database(ctx: &Ctx) -> Result<Change> {
-    const KIND: &str = "glue database";
-    let name = ctx.want.cfg.database.clone();
-    match read_database(ctx).await? {
-        Some(ours) => {
-            let note = if ours {
-                "created by this stack"
-            } else {
-                "existing database reused (not created by spintrail)"
-            };
-            Ok(Change::new(KIND, name, Action::NoChange).with(vec![note.into()]))
+impl Removable for Database {
+    /// Only an empty database goes: another table in it may be someone else's.
+    async fn delete(&self, ctx: &Ctx, _have: &()) -> Result<Removal> {
+        let glue = &ctx.clients.glue;
+        let tables = glue
+            .get_tables()
+            .database_name(&self.name)
+            .max_results(1)
+            .send()
+            .await
+            .map_err(|e| sdk_error("glue database (GetTables)", e))?;
+        if !tables.table_list().is_empty() {
+            return Ok(Removal::Kept("still holds other tables: kept"));
         }
-        None => {
-            if ctx.apply {
-                let input = DatabaseInput::builder()
-                    .name(&name)
-                    .description("CloudTrail logs (created by spintrail)")
-                    .parameters(MANAGED_TAG, "true")
-                    .parameters(STACK_TAG, &ctx.want.cfg.name)
-                    .build()?;
-                match ctx
-                    .clients
-                    .glue
-                    .create_database()
-                    .database_input(input)
-                    .send()
-                    .await
-                {
-                    Ok(_) => {}
-                    Err(e) if code(&e).as_deref() == Some("AlreadyExistsException") => {}
-                    Err(e) => return Err(sdk_error("glue database (CreateDatabase)", e)),
-                }
-            }
-            Ok(Change::new(KIND, name, Action::Create))
-        }
+        glue.delete_database()
+            .name(&self.name)
+            .send()
+            .await
+            .map_err(|e| sdk_error("glue database (DeleteDatabase)", e))?;
+        Ok(Removal::Deleted(Vec::new()))
     }
 }
 
@@ -164,133 +196,91 @@ fn diff(table: &aws_sdk_glue::types::Table, want: &TableDefinition) -> Vec<Strin
     out
 }
 
-pub(crate) async fn table(ctx: &Ctx, database_exists: bool) -> Result<Change> {
-    const KIND: &str = "glue table";
-    let want = table_definition(&ctx.want)?;
-    let name = format!("{}.{}", want.database, want.name);
-    let existing = if database_exists {
-        match ctx
+/// The CloudTrail table, with partition projection.
+pub(crate) struct Table {
+    /// `database.table`, as the report names it.
+    name: String,
+    want: TableDefinition,
+}
+
+impl Resource for Table {
+    type State = aws_sdk_glue::types::Table;
+    const KIND: &'static str = "glue table";
+
+    fn desired(ctx: &Ctx) -> Result<Self> {
+        let want = table_definition(&ctx.want)?;
+        Ok(Table {
+            name: format!("{}.{}", want.database, want.name),
+            want,
+        })
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// A missing database reads as a missing table (Glue answers both with "not found").
+    async fn read(&self, ctx: &Ctx) -> Result<Option<Found<Self::State>>> {
+        let answer = ctx
             .clients
             .glue
             .get_table()
-            .database_name(&want.database)
-            .name(&want.name)
+            .database_name(&self.want.database)
+            .name(&self.want.name)
             .send()
-            .await
-        {
-            Ok(out) => out.table().cloned(),
-            Err(e) if code(&e).as_deref() == Some(NOT_FOUND) => None,
-            Err(e) => return Err(sdk_error("glue table (GetTable)", e)),
-        }
-    } else {
-        None
-    };
-    let change = match &existing {
-        None => Change::new(KIND, name.clone(), Action::Create),
-        Some(table) => {
-            let details = diff(table, &want);
-            if !params_are_ours(ctx, table.parameters()) && !details.is_empty() {
-                return Err(super::Error::Aws {
-                    step: "glue table".into(),
-                    message: format!(
-                        "table {name} exists and was not created by spintrail stack {:?}; it \
-                         differs ({}). spintrail never changes resources it did not create: \
-                         choose another table name (--table) or database (--database)",
-                        ctx.want.cfg.name,
-                        details.join("; ")
-                    ),
-                });
-            }
-            Change::diff(KIND, name.clone(), true, details)
-        }
-    };
-    if !ctx.apply || !change.changes() {
-        return Ok(change);
+            .await;
+        let found = tolerate(NOT_FOUND, "glue table (GetTable)", answer)?;
+        Ok(found
+            .and_then(|out| out.table().cloned())
+            .map(|table| Found {
+                ours: params_are_ours(ctx, table.parameters()),
+                state: table,
+            }))
     }
-    let glue = &ctx.clients.glue;
-    let input = table_input(&want)?;
-    if change.action == Action::Create {
-        glue.create_table()
-            .database_name(&want.database)
-            .table_input(input)
+
+    fn diff(&self, have: &Self::State) -> Result<Vec<String>> {
+        Ok(diff(have, &self.want))
+    }
+
+    fn remedy(&self) -> &'static str {
+        "choose another table name (--table) or database (--database)"
+    }
+
+    async fn create(&self, ctx: &mut Ctx) -> Result<()> {
+        ctx.clients
+            .glue
+            .create_table()
+            .database_name(&self.want.database)
+            .table_input(table_input(&self.want)?)
             .send()
             .await
             .map_err(|e| sdk_error("glue table (CreateTable)", e))?;
-    } else {
-        glue.update_table()
-            .database_name(&want.database)
-            .table_input(input)
+        Ok(())
+    }
+
+    async fn update(&self, ctx: &mut Ctx, _have: &Self::State) -> Result<()> {
+        ctx.clients
+            .glue
+            .update_table()
+            .database_name(&self.want.database)
+            .table_input(table_input(&self.want)?)
             .send()
             .await
             .map_err(|e| sdk_error("glue table (UpdateTable)", e))?;
+        Ok(())
     }
-    Ok(change)
 }
 
-pub(crate) async fn destroy_table(ctx: &Ctx) -> Result<Change> {
-    const KIND: &str = "glue table";
-    let (db, table) = (&ctx.want.cfg.database, &ctx.want.cfg.table);
-    let name = format!("{db}.{table}");
-    let found = match ctx
-        .clients
-        .glue
-        .get_table()
-        .database_name(db)
-        .name(table)
-        .send()
-        .await
-    {
-        Ok(out) => out.table().cloned(),
-        Err(e) if code(&e).as_deref() == Some(NOT_FOUND) => None,
-        Err(e) => return Err(sdk_error("glue table (GetTable)", e)),
-    };
-    let Some(found) = found else {
-        return Ok(Change::new(KIND, name, Action::NoChange).with(vec!["does not exist".into()]));
-    };
-    if !params_are_ours(ctx, found.parameters()) {
-        return Ok(Change::new(KIND, name, Action::Keep)
-            .with(vec!["not created by this stack: left untouched".into()]));
-    }
-    ctx.clients
-        .glue
-        .delete_table()
-        .database_name(db)
-        .name(table)
-        .send()
-        .await
-        .map_err(|e| sdk_error("glue table (DeleteTable)", e))?;
-    Ok(Change::new(KIND, name, Action::Delete))
-}
-
-pub(crate) async fn destroy_database(ctx: &Ctx) -> Result<Change> {
-    const KIND: &str = "glue database";
-    let name = ctx.want.cfg.database.clone();
-    match read_database(ctx).await? {
-        None => Ok(Change::new(KIND, name, Action::NoChange).with(vec!["does not exist".into()])),
-        Some(false) => Ok(Change::new(KIND, name, Action::Keep)
-            .with(vec!["not created by this stack: left untouched".into()])),
-        Some(true) => {
-            let tables = ctx
-                .clients
-                .glue
-                .get_tables()
-                .database_name(&name)
-                .max_results(1)
-                .send()
-                .await
-                .map_err(|e| sdk_error("glue database (GetTables)", e))?;
-            if !tables.table_list().is_empty() {
-                return Ok(Change::new(KIND, name, Action::Keep)
-                    .with(vec!["still holds other tables: kept".into()]));
-            }
-            ctx.clients
-                .glue
-                .delete_database()
-                .name(&name)
-                .send()
-                .await
-                .map_err(|e| sdk_error("glue database (DeleteDatabase)", e))?;
-            Ok(Change::new(KIND, name, Action::Delete))
-        }
+impl Removable for Table {
+    async fn delete(&self, ctx: &Ctx, _have: &Self::State) -> Result<Removal> {
+        ctx.clients
+            .glue
+            .delete_table()
+            .database_name(&self.want.database)
+            .name(&self.want.name)
+            .send()
+            .await
+            .map_err(|e| sdk_error("glue table (DeleteTable)", e))?;
+        Ok(Removal::Deleted(Vec::new()))
     }
 }

@@ -5,10 +5,11 @@
 use aws_sdk_iam::types::Tag;
 use serde_json::{json, Value};
 
-use super::aws::{code, parse_policy, sdk_error};
+use super::aws::{parse_policy, sdk_error, tolerate};
 use super::config::Resolved;
-use super::{Action, Change, Ctx};
-use crate::{Error, Result};
+use super::resource::{Found, Removable, Removal, Resource};
+use super::Ctx;
+use crate::Result;
 
 const INLINE_POLICY: &str = "spintrail-cloudtrail-to-cloudwatch-logs";
 
@@ -55,259 +56,272 @@ pub(crate) fn role_policy(want: &Resolved, group: &str) -> Value {
     })
 }
 
-/// The log group's ARN (as CloudTrail wants it, ending in `:*`) and whether this stack made it.
-async fn read_group(ctx: &Ctx, group: &str) -> Result<Option<(String, bool)>> {
-    let out = ctx
-        .clients
-        .logs
-        .describe_log_groups()
-        .log_group_name_prefix(group)
-        .send()
-        .await
-        .map_err(|e| sdk_error("cloudwatch log group (DescribeLogGroups)", e))?;
-    let Some(found) = out
-        .log_groups()
-        .iter()
-        .find(|g| g.log_group_name() == Some(group))
-    else {
-        return Ok(None);
-    };
-    let arn = found
-        .arn()
-        .map(str::to_string)
-        .unwrap_or_else(|| log_group_arn(&ctx.want, group));
-    let bare = arn.trim_end_matches(":*").to_string();
-    let ours = match ctx
-        .clients
-        .logs
-        .list_tags_for_resource()
-        .resource_arn(&bare)
-        .send()
-        .await
-    {
-        Ok(tags) => tags
-            .tags()
-            .is_some_and(|t| ctx.is_ours(t.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
-        Err(e) if code(&e).as_deref() == Some("ResourceNotFoundException") => false,
-        Err(e) => return Err(sdk_error("cloudwatch log group (ListTagsForResource)", e)),
-    };
-    Ok(Some((arn, ours)))
+/// The log group CloudTrail delivers to; kept on destroy unless its data is to go too.
+pub(crate) struct LogGroup {
+    name: String,
+    delete_data: bool,
 }
 
-/// The role's ARN, whether this stack made it, and whether its policies are as wanted.
-async fn read_role(
-    ctx: &Ctx,
-    role: &str,
-    group: &str,
-) -> Result<Option<(String, bool, Vec<String>)>> {
-    let found = match ctx.clients.iam.get_role().role_name(role).send().await {
-        Ok(out) => match out.role() {
-            Some(r) => r.clone(),
-            None => return Ok(None),
-        },
-        Err(e) if code(&e).as_deref() == Some("NoSuchEntity") => return Ok(None),
-        Err(e) => return Err(sdk_error("iam role (GetRole)", e)),
-    };
-    let ours = ctx.is_ours(found.tags().iter().map(|t| (t.key(), t.value())));
-    let mut details = Vec::new();
-    let trust = found.assume_role_policy_document().and_then(parse_policy);
-    if trust.as_ref() != Some(&trust_policy(&ctx.want)) {
-        details.push("trust policy: only this trail may assume the role".into());
+impl Resource for LogGroup {
+    /// The group's ARN, as CloudTrail wants it (ending in `:*`).
+    type State = String;
+    const KIND: &'static str = "cloudwatch log group";
+
+    fn desired(ctx: &Ctx) -> Result<Self> {
+        Ok(LogGroup {
+            name: ctx.want.cfg.log_group.clone().unwrap_or_default(),
+            delete_data: ctx.delete_data,
+        })
     }
-    let inline = match ctx
-        .clients
-        .iam
-        .get_role_policy()
-        .role_name(role)
-        .policy_name(INLINE_POLICY)
-        .send()
-        .await
-    {
-        Ok(out) => parse_policy(out.policy_document()),
-        Err(e) if code(&e).as_deref() == Some("NoSuchEntity") => None,
-        Err(e) => return Err(sdk_error("iam role (GetRolePolicy)", e)),
-    };
-    if inline.as_ref() != Some(&role_policy(&ctx.want, group)) {
-        details.push(format!(
-            "inline policy {INLINE_POLICY}: write this log group's CloudTrail streams only"
-        ));
+
+    fn name(&self) -> &str {
+        &self.name
     }
-    Ok(Some((found.arn().to_string(), ours, details)))
+
+    async fn read(&self, ctx: &Ctx) -> Result<Option<Found<String>>> {
+        let logs = &ctx.clients.logs;
+        let out = logs
+            .describe_log_groups()
+            .log_group_name_prefix(&self.name)
+            .send()
+            .await
+            .map_err(|e| sdk_error("cloudwatch log group (DescribeLogGroups)", e))?;
+        let Some(found) = out
+            .log_groups()
+            .iter()
+            .find(|g| g.log_group_name() == Some(self.name.as_str()))
+        else {
+            return Ok(None);
+        };
+        let arn = found
+            .arn()
+            .map(str::to_string)
+            .unwrap_or_else(|| log_group_arn(&ctx.want, &self.name));
+        let answer = logs
+            .list_tags_for_resource()
+            .resource_arn(arn.trim_end_matches(":*"))
+            .send()
+            .await;
+        let tags = tolerate(
+            "ResourceNotFoundException",
+            "cloudwatch log group (ListTagsForResource)",
+            answer,
+        )?;
+        let ours = tags
+            .and_then(|out| {
+                out.tags()
+                    .map(|t| ctx.is_ours(t.iter().map(|(k, v)| (k.as_str(), v.as_str()))))
+            })
+            .unwrap_or(false);
+        Ok(Some(Found { state: arn, ours }))
+    }
+
+    fn note(&self, ours: bool) -> Option<&'static str> {
+        Some(if ours {
+            "created by this stack"
+        } else {
+            "existing log group reused (not created by spintrail)"
+        })
+    }
+
+    /// The trail step needs the group's ARN, also in a plan.
+    fn observe(&self, ctx: &mut Ctx, found: Option<&Found<String>>) {
+        let arn = match found {
+            Some(found) => found.state.clone(),
+            None => log_group_arn(&ctx.want, &self.name),
+        };
+        ctx.resources.insert("log_group_arn".into(), arn);
+    }
+
+    async fn create(&self, ctx: &mut Ctx) -> Result<()> {
+        let mut create = ctx
+            .clients
+            .logs
+            .create_log_group()
+            .log_group_name(&self.name);
+        for (k, v) in ctx.managed_tags() {
+            create = create.tags(k, v);
+        }
+        create
+            .send()
+            .await
+            .map_err(|e| sdk_error("cloudwatch log group (CreateLogGroup)", e))?;
+        Ok(())
+    }
 }
 
-pub(crate) async fn apply(ctx: &mut Ctx) -> Result<Vec<Change>> {
-    let Some(group) = ctx.want.cfg.log_group.clone() else {
-        return Ok(Vec::new());
-    };
-    let role = ctx.want.log_role();
-    let mut changes = Vec::new();
+impl Removable for LogGroup {
+    async fn delete(&self, ctx: &Ctx, _have: &String) -> Result<Removal> {
+        if !self.delete_data {
+            return Ok(Removal::Kept(
+                "log data kept (pass --delete-bucket to delete it)",
+            ));
+        }
+        ctx.clients
+            .logs
+            .delete_log_group()
+            .log_group_name(&self.name)
+            .send()
+            .await
+            .map_err(|e| sdk_error("cloudwatch log group (DeleteLogGroup)", e))?;
+        Ok(Removal::Deleted(Vec::new()))
+    }
+}
 
-    // The log group.
-    let group_change = match read_group(ctx, &group).await? {
-        Some((arn, ours)) => {
-            ctx.resources.insert("log_group_arn".into(), arn);
-            let note = if ours {
-                "created by this stack"
-            } else {
-                "existing log group reused (not created by spintrail)"
-            };
-            Change::new("cloudwatch log group", &group, Action::NoChange).with(vec![note.into()])
-        }
-        None => {
-            if ctx.apply {
-                let mut create = ctx.clients.logs.create_log_group().log_group_name(&group);
-                for (k, v) in ctx.managed_tags() {
-                    create = create.tags(k, v);
-                }
-                create
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error("cloudwatch log group (CreateLogGroup)", e))?;
-            }
-            ctx.resources
-                .insert("log_group_arn".into(), log_group_arn(&ctx.want, &group));
-            Change::new("cloudwatch log group", &group, Action::Create)
-        }
-    };
-    changes.push(group_change);
+/// The role CloudTrail assumes to write to the log group.
+pub(crate) struct LogRole {
+    name: String,
+    /// Its ARN when it is to be created (the real one once it is).
+    arn: String,
+    trust: Value,
+    inline: Value,
+}
 
-    // The role.
-    let trust = trust_policy(&ctx.want).to_string();
-    let inline = role_policy(&ctx.want, &group).to_string();
-    let role_change = match read_role(ctx, &role, &group).await? {
-        Some((arn, ours, details)) => {
-            ctx.resources.insert("log_role_arn".into(), arn);
-            if !ours && !details.is_empty() {
-                return Err(Error::Aws {
-                    step: "iam role".into(),
-                    message: format!(
-                        "role {role:?} exists and was not created by spintrail stack {:?}; its \
-                         policies differ ({}). spintrail never changes resources it did not \
-                         create: choose another role name (--log-role)",
-                        ctx.want.cfg.name,
-                        details.join("; ")
-                    ),
-                });
-            }
-            let change = Change::diff("iam role", &role, true, details);
-            if ctx.apply && change.changes() {
-                ctx.clients
-                    .iam
-                    .update_assume_role_policy()
-                    .role_name(&role)
-                    .policy_document(&trust)
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error("iam role (UpdateAssumeRolePolicy)", e))?;
-            }
-            change
-        }
-        None => {
-            let arn = format!(
-                "arn:{}:iam::{}:role/{role}",
-                ctx.want.partition, ctx.want.account
-            );
-            if ctx.apply {
-                let tags = ctx
-                    .managed_tags()
-                    .iter()
-                    .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                    .collect::<std::result::Result<Vec<_>, _>>()?;
-                let out = ctx
-                    .clients
-                    .iam
-                    .create_role()
-                    .role_name(&role)
-                    .description("Lets CloudTrail deliver this trail's events to CloudWatch Logs")
-                    .assume_role_policy_document(&trust)
-                    .set_tags(Some(tags))
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error("iam role (CreateRole)", e))?;
-                let created = out.role().map(|r| r.arn().to_string()).unwrap_or(arn);
-                ctx.resources.insert("log_role_arn".into(), created);
-            } else {
-                ctx.resources.insert("log_role_arn".into(), arn);
-            }
-            Change::new("iam role", &role, Action::Create)
-        }
-    };
-    if ctx.apply && role_change.changes() {
+/// An existing role: its ARN and policies (`None` where absent or unreadable).
+pub(crate) struct ExistingRole {
+    arn: String,
+    trust: Option<Value>,
+    inline: Option<Value>,
+}
+
+impl LogRole {
+    /// Writes the inline policy (after creating the role or correcting its trust policy).
+    async fn put_inline_policy(&self, ctx: &Ctx) -> Result<()> {
         ctx.clients
             .iam
             .put_role_policy()
-            .role_name(&role)
+            .role_name(&self.name)
             .policy_name(INLINE_POLICY)
-            .policy_document(&inline)
+            .policy_document(self.inline.to_string())
             .send()
             .await
             .map_err(|e| sdk_error("iam role (PutRolePolicy)", e))?;
+        Ok(())
     }
-    changes.push(role_change);
-    Ok(changes)
 }
 
-/// Deletes the role (if this stack made it) and, when `delete_data`, the log group.
-pub(crate) async fn destroy(ctx: &Ctx, delete_data: bool) -> Result<Vec<Change>> {
-    let Some(group) = ctx.want.cfg.log_group.clone() else {
-        return Ok(Vec::new());
-    };
-    let role = ctx.want.log_role();
-    let mut changes = Vec::new();
-    match read_role(ctx, &role, &group).await? {
-        None => changes.push(
-            Change::new("iam role", &role, Action::NoChange).with(vec!["does not exist".into()]),
-        ),
-        Some((_, false, _)) => changes.push(
-            Change::new("iam role", &role, Action::Keep)
-                .with(vec!["not created by this stack: left untouched".into()]),
-        ),
-        Some((_, true, _)) => {
-            let iam = &ctx.clients.iam;
-            match iam
-                .delete_role_policy()
-                .role_name(&role)
-                .policy_name(INLINE_POLICY)
-                .send()
-                .await
-            {
-                Ok(_) => {}
-                Err(e) if code(&e).as_deref() == Some("NoSuchEntity") => {}
-                Err(e) => return Err(sdk_error("iam role (DeleteRolePolicy)", e)),
-            }
-            iam.delete_role()
-                .role_name(&role)
-                .send()
-                .await
-                .map_err(|e| sdk_error("iam role (DeleteRole)", e))?;
-            changes.push(Change::new("iam role", &role, Action::Delete));
-        }
+impl Resource for LogRole {
+    type State = ExistingRole;
+    const KIND: &'static str = "iam role";
+
+    fn desired(ctx: &Ctx) -> Result<Self> {
+        let want = &ctx.want;
+        let name = want.log_role();
+        let group = want.cfg.log_group.clone().unwrap_or_default();
+        Ok(LogRole {
+            arn: format!("arn:{}:iam::{}:role/{name}", want.partition, want.account),
+            name,
+            trust: trust_policy(want),
+            inline: role_policy(want, &group),
+        })
     }
-    let kind = "cloudwatch log group";
-    match read_group(ctx, &group).await? {
-        None => changes
-            .push(Change::new(kind, &group, Action::NoChange).with(vec!["does not exist".into()])),
-        Some((_, false)) => changes.push(
-            Change::new(kind, &group, Action::Keep)
-                .with(vec!["not created by this stack: left untouched".into()]),
-        ),
-        Some((_, true)) if !delete_data => {
-            changes.push(Change::new(kind, &group, Action::Keep).with(vec![
-                "log data kept (pass --delete-bucket to delete it)".into(),
-            ]))
-        }
-        Some((_, true)) => {
-            ctx.clients
-                .logs
-                .delete_log_group()
-                .log_group_name(&group)
-                .send()
-                .await
-                .map_err(|e| sdk_error("cloudwatch log group (DeleteLogGroup)", e))?;
-            changes.push(Change::new(kind, &group, Action::Delete));
-        }
+
+    fn name(&self) -> &str {
+        &self.name
     }
-    Ok(changes)
+
+    async fn read(&self, ctx: &Ctx) -> Result<Option<Found<ExistingRole>>> {
+        let iam = &ctx.clients.iam;
+        let answer = iam.get_role().role_name(&self.name).send().await;
+        let Some(role) = tolerate("NoSuchEntity", "iam role (GetRole)", answer)?
+            .and_then(|out| out.role().cloned())
+        else {
+            return Ok(None);
+        };
+        let answer = iam
+            .get_role_policy()
+            .role_name(&self.name)
+            .policy_name(INLINE_POLICY)
+            .send()
+            .await;
+        let inline = tolerate("NoSuchEntity", "iam role (GetRolePolicy)", answer)?;
+        Ok(Some(Found {
+            ours: ctx.is_ours(role.tags().iter().map(|t| (t.key(), t.value()))),
+            state: ExistingRole {
+                arn: role.arn().to_string(),
+                trust: role.assume_role_policy_document().and_then(parse_policy),
+                inline: inline.and_then(|out| parse_policy(out.policy_document())),
+            },
+        }))
+    }
+
+    fn diff(&self, have: &ExistingRole) -> Result<Vec<String>> {
+        let mut details = Vec::new();
+        if have.trust.as_ref() != Some(&self.trust) {
+            details.push("trust policy: only this trail may assume the role".into());
+        }
+        if have.inline.as_ref() != Some(&self.inline) {
+            details.push(format!(
+                "inline policy {INLINE_POLICY}: write this log group's CloudTrail streams only"
+            ));
+        }
+        Ok(details)
+    }
+
+    fn remedy(&self) -> &'static str {
+        "choose another role name (--log-role)"
+    }
+
+    /// The trail step needs the role's ARN, also in a plan.
+    fn observe(&self, ctx: &mut Ctx, found: Option<&Found<ExistingRole>>) {
+        let arn = found.map_or_else(|| self.arn.clone(), |f| f.state.arn.clone());
+        ctx.resources.insert("log_role_arn".into(), arn);
+    }
+
+    async fn create(&self, ctx: &mut Ctx) -> Result<()> {
+        let tags = ctx
+            .managed_tags()
+            .iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let out = ctx
+            .clients
+            .iam
+            .create_role()
+            .role_name(&self.name)
+            .description("Lets CloudTrail deliver this trail's events to CloudWatch Logs")
+            .assume_role_policy_document(self.trust.to_string())
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|e| sdk_error("iam role (CreateRole)", e))?;
+        if let Some(role) = out.role() {
+            ctx.resources
+                .insert("log_role_arn".into(), role.arn().to_string());
+        }
+        self.put_inline_policy(ctx).await
+    }
+
+    async fn update(&self, ctx: &mut Ctx, _have: &ExistingRole) -> Result<()> {
+        ctx.clients
+            .iam
+            .update_assume_role_policy()
+            .role_name(&self.name)
+            .policy_document(self.trust.to_string())
+            .send()
+            .await
+            .map_err(|e| sdk_error("iam role (UpdateAssumeRolePolicy)", e))?;
+        self.put_inline_policy(ctx).await
+    }
+}
+
+impl Removable for LogRole {
+    async fn delete(&self, ctx: &Ctx, _have: &ExistingRole) -> Result<Removal> {
+        let iam = &ctx.clients.iam;
+        let answer = iam
+            .delete_role_policy()
+            .role_name(&self.name)
+            .policy_name(INLINE_POLICY)
+            .send()
+            .await;
+        tolerate("NoSuchEntity", "iam role (DeleteRolePolicy)", answer)?;
+        iam.delete_role()
+            .role_name(&self.name)
+            .send()
+            .await
+            .map_err(|e| sdk_error("iam role (DeleteRole)", e))?;
+        Ok(Removal::Deleted(Vec::new()))
+    }
 }
 
 #[cfg(test)]

@@ -3,17 +3,19 @@
 //!
 //! Desired state is a [`StackConfig`] (from TOML, JSON or Python keyword arguments). Every step
 //! reads what exists, compares it with what is wanted, and — when applying — makes it so, so
-//! `plan` and `apply` share one code path and a second `apply` changes nothing. What spintrail
-//! creates carries the tags (or Glue parameters) `spintrail:managed=true` and
+//! `plan` and `apply` share one code path and a second `apply` changes nothing. Each resource
+//! implements that shape once (`resource.rs`: the `Resource` trait and the one driver). What
+//! spintrail creates carries the tags (or Glue parameters) `spintrail:managed=true` and
 //! `spintrail:stack=<name>`; `destroy` removes only what carries them.
 
 mod athena;
 mod aws;
 mod bucket;
 mod config;
-pub mod ddl;
+mod ddl;
 mod glue;
 mod logs;
+mod resource;
 mod trail;
 
 use std::collections::BTreeMap;
@@ -21,9 +23,11 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 pub use crate::aws::ConnectOptions;
-pub use config::{StackConfig, DEFAULT_BYTES_SCANNED_CUTOFF, MULTI_REGION_DEFAULTS};
+pub use config::StackConfig;
 
-use crate::{Error, Result};
+use resource::Driver;
+
+use crate::Result;
 
 /// The tag key that marks a resource spintrail created.
 pub const MANAGED_TAG: &str = "spintrail:managed";
@@ -81,16 +85,13 @@ impl Change {
         self
     }
 
-    /// Create when absent, update when something differs, else no change.
-    fn diff(kind: &str, name: impl Into<String>, exists: bool, details: Vec<String>) -> Self {
-        let action = if !exists {
-            Action::Create
-        } else if details.is_empty() {
+    /// An existing resource compared with the desired state: update when something differs.
+    fn compared(kind: &str, name: impl Into<String>, details: Vec<String>) -> Self {
+        let action = if details.is_empty() {
             Action::NoChange
         } else {
             Action::Update
         };
-        let details = if exists { details } else { Vec::new() };
         Change::new(kind, name, action).with(details)
     }
 
@@ -113,55 +114,14 @@ pub struct Report {
     pub resources: BTreeMap<String, String>,
 }
 
-impl Report {
-    /// Whether anything was (or would be) changed.
-    pub fn changed(&self) -> bool {
-        self.changes.iter().any(Change::changes)
-    }
-
-    /// A human-readable listing, one line per resource.
-    pub fn render(&self) -> String {
-        let mut out = String::new();
-        for c in &self.changes {
-            let mark = match c.action {
-                Action::Create => "+",
-                Action::Update => "~",
-                Action::Delete => "-",
-                Action::NoChange | Action::Keep => " ",
-            };
-            out.push_str(&format!(
-                "{mark} {:<26} {:<40} {}\n",
-                c.kind,
-                c.name,
-                c.action.as_str()
-            ));
-            for d in &c.details {
-                out.push_str(&format!("      {d}\n"));
-            }
-        }
-        let n = self.changes.iter().filter(|c| c.changes()).count();
-        let verb = match self.operation.as_str() {
-            "plan" => "to change",
-            _ => "changed",
-        };
-        out.push_str(&format!(
-            "{}: {n} resource{} {verb} (stack {}, account {}, region {})\n",
-            self.operation,
-            if n == 1 { "" } else { "s" },
-            self.stack,
-            self.account,
-            self.region
-        ));
-        out
-    }
-}
-
 /// Everything the steps share: clients, the resolved desired state, and progress so far.
 pub(crate) struct Ctx {
     pub clients: aws::Clients,
     pub want: config::Resolved,
     /// Make changes (apply / destroy) or only read (plan).
     pub apply: bool,
+    /// Destroy: delete the log bucket, the log group and their data too.
+    pub delete_data: bool,
     /// Whether the log bucket exists (in plan mode, steps after a missing bucket do not read it).
     pub bucket_exists: bool,
     /// Resource names and ARNs for the report.
@@ -194,63 +154,6 @@ impl Ctx {
     }
 }
 
-/// Runs the steps in order; a failure names the step, lists what was done, and says how to resume.
-struct Driver {
-    operation: &'static str,
-    changes: Vec<Change>,
-}
-
-impl Driver {
-    fn record(&mut self, step: Result<Change>) -> Result<()> {
-        match step {
-            Ok(change) => {
-                self.changes.push(change);
-                Ok(())
-            }
-            Err(err) => Err(self.explain(err)),
-        }
-    }
-
-    fn record_all(&mut self, steps: Result<Vec<Change>>) -> Result<()> {
-        match steps {
-            Ok(changes) => {
-                self.changes.extend(changes);
-                Ok(())
-            }
-            Err(err) => Err(self.explain(err)),
-        }
-    }
-
-    fn explain(&self, err: Error) -> Error {
-        let Error::Aws { step, message } = err else {
-            return err;
-        };
-        let done: Vec<String> = self
-            .changes
-            .iter()
-            .map(|c| format!("{} {} ({})", c.kind, c.name, c.action.as_str()))
-            .collect();
-        let state = if done.is_empty() {
-            "Nothing was changed before this step.".to_string()
-        } else if self.operation == "plan" {
-            format!("Read before this step: {}.", done.join(", "))
-        } else {
-            format!(
-                "Done before this step (kept, not rolled back): {}.",
-                done.join(", ")
-            )
-        };
-        Error::Aws {
-            step,
-            message: format!(
-                "{message}\n{state}\nFix the cause and run `spintrail provision {}` again: it resumes \
-                 from what exists.",
-                self.operation
-            ),
-        }
-    }
-}
-
 /// A provisioned stack: desired state plus how to reach AWS.
 pub struct Stack {
     pub config: StackConfig,
@@ -263,7 +166,7 @@ impl Stack {
         Ok(Stack { config, connect })
     }
 
-    async fn context(&self, apply: bool) -> Result<Ctx> {
+    async fn context(&self, apply: bool, delete_data: bool) -> Result<Ctx> {
         let clients = aws::Clients::connect(&self.connect, self.config.region.as_deref()).await?;
         let account = clients.account_id().await?;
         let want = config::Resolved::new(self.config.clone(), clients.region.clone(), account)?;
@@ -285,6 +188,7 @@ impl Stack {
             clients,
             want,
             apply,
+            delete_data,
             bucket_exists: false,
             resources,
         })
@@ -312,46 +216,40 @@ impl Stack {
     }
 
     async fn converge(&self, operation: &'static str) -> Result<Report> {
-        let mut ctx = self.context(operation == "apply").await?;
-        let mut run = Driver {
-            operation,
-            changes: Vec::new(),
-        };
-        run.record(bucket::bucket(&mut ctx).await)?;
-        run.record(bucket::public_access_block(&ctx).await)?;
-        run.record(bucket::encryption(&ctx).await)?;
-        run.record(bucket::lifecycle(&ctx).await)?;
+        let mut ctx = self.context(operation == "apply", false).await?;
+        let mut run = Driver::new(operation);
+        run.converge::<bucket::LogBucket>(&mut ctx).await?;
+        run.converge::<bucket::PublicAccessBlock>(&mut ctx).await?;
+        run.converge::<bucket::Encryption>(&mut ctx).await?;
+        run.converge::<bucket::Lifecycle>(&mut ctx).await?;
         // The policy before CreateTrail: CreateTrail checks that CloudTrail may write.
-        run.record(bucket::policy(&ctx).await)?;
+        run.converge::<bucket::BucketPolicy>(&mut ctx).await?;
         if ctx.want.cfg.log_group.is_some() {
-            run.record_all(logs::apply(&mut ctx).await)?;
+            run.converge::<logs::LogGroup>(&mut ctx).await?;
+            run.converge::<logs::LogRole>(&mut ctx).await?;
         }
-        run.record(trail::trail(&mut ctx).await)?;
-        run.record(trail::logging(&ctx).await)?;
-        run.record(athena::workgroup(&ctx).await)?;
-        let database = glue::database(&ctx).await;
-        let database_exists = matches!(&database, Ok(c) if c.action != Action::Create);
-        run.record(database)?;
-        run.record(glue::table(&ctx, database_exists).await)?;
+        run.converge::<trail::Trail>(&mut ctx).await?;
+        run.converge::<trail::Logging>(&mut ctx).await?;
+        run.converge::<athena::Workgroup>(&mut ctx).await?;
+        run.converge::<glue::Database>(&mut ctx).await?;
+        run.converge::<glue::Table>(&mut ctx).await?;
         Ok(self.report(ctx, operation, run.changes))
     }
 
     /// Removes what this stack created, in reverse order. The log bucket (and the CloudWatch log
     /// group) and their data stay unless `delete_bucket` is true.
     pub async fn destroy(&self, delete_bucket: bool) -> Result<Report> {
-        let mut ctx = self.context(true).await?;
-        let mut run = Driver {
-            operation: "destroy",
-            changes: Vec::new(),
-        };
-        run.record(glue::destroy_table(&ctx).await)?;
-        run.record(glue::destroy_database(&ctx).await)?;
-        run.record(athena::destroy(&ctx).await)?;
-        run.record(trail::destroy(&ctx).await)?;
+        let ctx = self.context(true, delete_bucket).await?;
+        let mut run = Driver::new("destroy");
+        run.destroy::<glue::Table>(&ctx).await?;
+        run.destroy::<glue::Database>(&ctx).await?;
+        run.destroy::<athena::Workgroup>(&ctx).await?;
+        run.destroy::<trail::Trail>(&ctx).await?;
         if ctx.want.cfg.log_group.is_some() {
-            run.record_all(logs::destroy(&ctx, delete_bucket).await)?;
+            run.destroy::<logs::LogRole>(&ctx).await?;
+            run.destroy::<logs::LogGroup>(&ctx).await?;
         }
-        run.record(bucket::destroy(&mut ctx, delete_bucket).await)?;
+        run.destroy::<bucket::LogBucket>(&ctx).await?;
         Ok(self.report(ctx, "destroy", run.changes))
     }
 

@@ -4,11 +4,12 @@
 
 use aws_sdk_cloudtrail::types::Tag;
 
-use super::aws::{code, retry_on, sdk_error};
+use super::aws::{retry_on, sdk_error, tolerate};
+use super::resource::{Diff, Found, Removable, Removal, Resource};
 use super::{Action, Change, Ctx};
-use crate::{Error, Result};
+use crate::Result;
 
-const KIND: &str = "cloudtrail trail";
+const NOT_FOUND: &str = "TrailNotFoundException";
 
 /// What the trail looks like (existing or wanted), for diffing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,115 +24,23 @@ pub(crate) struct TrailSettings {
 }
 
 pub(crate) fn diff(have: &TrailSettings, want: &TrailSettings) -> Vec<String> {
-    let mut out = Vec::new();
-    let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "none".into());
-    if have.bucket != want.bucket {
-        out.push(format!("bucket: {} -> {}", have.bucket, want.bucket));
-    }
-    if have.prefix != want.prefix {
-        out.push(format!(
-            "prefix: {} -> {}",
-            show(&have.prefix),
-            show(&want.prefix)
-        ));
-    }
-    if have.multi_region != want.multi_region {
-        out.push(format!(
-            "multi-region: {} -> {}",
-            have.multi_region, want.multi_region
-        ));
-    }
-    if have.organization != want.organization {
-        out.push(format!(
-            "organization trail: {} -> {}",
-            have.organization, want.organization
-        ));
-    }
-    if have.validation != want.validation {
-        out.push(format!(
-            "log file validation: {} -> {}",
-            have.validation, want.validation
-        ));
-    }
-    if have.log_group_arn != want.log_group_arn {
-        out.push(format!(
-            "CloudWatch Logs group: {} -> {}",
-            show(&have.log_group_arn),
-            show(&want.log_group_arn)
-        ));
-    }
-    if have.log_role_arn != want.log_role_arn {
-        out.push(format!(
-            "CloudWatch Logs role: {} -> {}",
-            show(&have.log_role_arn),
-            show(&want.log_role_arn)
-        ));
-    }
-    out
-}
-
-fn wanted(ctx: &Ctx) -> TrailSettings {
-    let w = &ctx.want;
-    TrailSettings {
-        bucket: w.cfg.bucket.clone(),
-        prefix: w.prefix.clone(),
-        multi_region: w.cfg.multi_region,
-        organization: w.cfg.organization,
-        validation: w.cfg.log_file_validation,
-        log_group_arn: ctx.resources.get("log_group_arn").cloned(),
-        log_role_arn: ctx.resources.get("log_role_arn").cloned(),
-    }
-}
-
-/// The existing trail's settings and whether this stack created it.
-async fn read(ctx: &Ctx) -> Result<Option<(TrailSettings, bool, String)>> {
-    let name = &ctx.want.cfg.trail;
-    let trail = match ctx.clients.cloudtrail.get_trail().name(name).send().await {
-        Ok(out) => match out.trail() {
-            Some(t) => t.clone(),
-            None => return Ok(None),
-        },
-        Err(e) if code(&e).as_deref() == Some("TrailNotFoundException") => return Ok(None),
-        Err(e) => return Err(sdk_error("cloudtrail trail (GetTrail)", e)),
-    };
-    let arn = trail
-        .trail_arn()
-        .map(str::to_string)
-        .unwrap_or_else(|| ctx.want.trail_arn.clone());
-    let tags = ctx
-        .clients
-        .cloudtrail
-        .list_tags()
-        .resource_id_list(&arn)
-        .send()
-        .await
-        .map_err(|e| sdk_error("cloudtrail trail (ListTags)", e))?;
-    let pairs: Vec<(String, String)> = tags
-        .resource_tag_list()
-        .iter()
-        .flat_map(|r| r.tags_list())
-        .map(|t| (t.key().to_string(), t.value().unwrap_or("").to_string()))
-        .collect();
-    let ours = ctx.is_ours(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    let settings = TrailSettings {
-        bucket: trail.s3_bucket_name().unwrap_or("").to_string(),
-        prefix: trail
-            .s3_key_prefix()
-            .filter(|p| !p.is_empty())
-            .map(str::to_string),
-        multi_region: trail.is_multi_region_trail().unwrap_or(false),
-        organization: trail.is_organization_trail().unwrap_or(false),
-        validation: trail.log_file_validation_enabled().unwrap_or(false),
-        log_group_arn: trail
-            .cloud_watch_logs_log_group_arn()
-            .filter(|s| !s.is_empty())
-            .map(str::to_string),
-        log_role_arn: trail
-            .cloud_watch_logs_role_arn()
-            .filter(|s| !s.is_empty())
-            .map(str::to_string),
-    };
-    Ok(Some((settings, ours, arn)))
+    Diff::default()
+        .field("bucket", &have.bucket, &want.bucket)
+        .field("prefix", &have.prefix, &want.prefix)
+        .field("multi-region", &have.multi_region, &want.multi_region)
+        .field("organization trail", &have.organization, &want.organization)
+        .field("log file validation", &have.validation, &want.validation)
+        .field(
+            "CloudWatch Logs group",
+            &have.log_group_arn,
+            &want.log_group_arn,
+        )
+        .field(
+            "CloudWatch Logs role",
+            &have.log_role_arn,
+            &want.log_role_arn,
+        )
+        .lines()
 }
 
 /// CloudTrail checks the bucket policy and the log role when a trail is created or updated; both
@@ -142,50 +51,113 @@ const NOT_YET_CONSISTENT: [&str; 3] = [
     "InsufficientEncryptionPolicyException",
 ];
 
-pub(crate) async fn trail(ctx: &mut Ctx) -> Result<Change> {
-    let name = ctx.want.cfg.trail.clone();
-    let want = wanted(ctx);
-    let existing = read(ctx).await?;
-    let change = match &existing {
-        None => Change::new(KIND, name.clone(), Action::Create),
-        Some((have, ours, arn)) => {
-            ctx.resources.insert("trail_arn".into(), arn.clone());
-            let details = diff(have, &want);
-            if !ours && !details.is_empty() {
-                return Err(Error::Aws {
-                    step: "cloudtrail trail".into(),
-                    message: format!(
-                        "a trail named {name:?} already exists ({arn}) and was not created by \
-                         spintrail stack {:?}; it differs from the desired one ({}). spintrail \
-                         never changes resources it did not create: choose another trail name \
-                         (--trail), or change or delete that trail yourself",
-                        ctx.want.cfg.name,
-                        details.join("; ")
-                    ),
-                });
-            }
-            let mut change = Change::diff(KIND, name.clone(), true, details);
-            if !ours {
-                change
-                    .details
-                    .push("existing trail reused (not created by spintrail)".into());
-            }
-            change
-        }
-    };
-    if !ctx.apply || !change.changes() {
-        return Ok(change);
+/// The trail; one of the same name that spintrail did not create is reused only as it is.
+pub(crate) struct Trail {
+    name: String,
+    want: TrailSettings,
+}
+
+/// An existing trail: its settings and ARN.
+pub(crate) struct ExistingTrail {
+    settings: TrailSettings,
+    arn: String,
+}
+
+impl Resource for Trail {
+    type State = ExistingTrail;
+    const KIND: &'static str = "cloudtrail trail";
+
+    /// The CloudWatch Logs ARNs come from the log group and role steps before this one.
+    fn desired(ctx: &Ctx) -> Result<Self> {
+        let w = &ctx.want;
+        Ok(Trail {
+            name: w.cfg.trail.clone(),
+            want: TrailSettings {
+                bucket: w.cfg.bucket.clone(),
+                prefix: w.prefix.clone(),
+                multi_region: w.cfg.multi_region,
+                organization: w.cfg.organization,
+                validation: w.cfg.log_file_validation,
+                log_group_arn: ctx.resources.get("log_group_arn").cloned(),
+                log_role_arn: ctx.resources.get("log_role_arn").cloned(),
+            },
+        })
     }
-    let ct = &ctx.clients.cloudtrail;
-    if change.action == Action::Create {
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn read(&self, ctx: &Ctx) -> Result<Option<Found<ExistingTrail>>> {
+        let ct = &ctx.clients.cloudtrail;
+        let answer = ct.get_trail().name(&self.name).send().await;
+        let Some(trail) = tolerate(NOT_FOUND, "cloudtrail trail (GetTrail)", answer)?
+            .and_then(|out| out.trail().cloned())
+        else {
+            return Ok(None);
+        };
+        let arn = trail
+            .trail_arn()
+            .map(str::to_string)
+            .unwrap_or_else(|| ctx.want.trail_arn.clone());
+        let tags = ct
+            .list_tags()
+            .resource_id_list(&arn)
+            .send()
+            .await
+            .map_err(|e| sdk_error("cloudtrail trail (ListTags)", e))?;
+        let ours = ctx.is_ours(
+            tags.resource_tag_list()
+                .iter()
+                .flat_map(|r| r.tags_list())
+                .map(|t| (t.key(), t.value().unwrap_or(""))),
+        );
+        let present = |v: Option<&str>| v.filter(|s| !s.is_empty()).map(str::to_string);
+        let settings = TrailSettings {
+            bucket: trail.s3_bucket_name().unwrap_or("").to_string(),
+            prefix: present(trail.s3_key_prefix()),
+            multi_region: trail.is_multi_region_trail().unwrap_or(false),
+            organization: trail.is_organization_trail().unwrap_or(false),
+            validation: trail.log_file_validation_enabled().unwrap_or(false),
+            log_group_arn: present(trail.cloud_watch_logs_log_group_arn()),
+            log_role_arn: present(trail.cloud_watch_logs_role_arn()),
+        };
+        Ok(Some(Found {
+            state: ExistingTrail { settings, arn },
+            ours,
+        }))
+    }
+
+    fn diff(&self, have: &ExistingTrail) -> Result<Vec<String>> {
+        Ok(diff(&have.settings, &self.want))
+    }
+
+    fn note(&self, ours: bool) -> Option<&'static str> {
+        (!ours).then_some("existing trail reused (not created by spintrail)")
+    }
+
+    fn remedy(&self) -> &'static str {
+        "choose another trail name (--trail), or change or delete that trail yourself"
+    }
+
+    fn observe(&self, ctx: &mut Ctx, found: Option<&Found<ExistingTrail>>) {
+        if let Some(found) = found {
+            ctx.resources
+                .insert("trail_arn".into(), found.state.arn.clone());
+        }
+    }
+
+    async fn create(&self, ctx: &mut Ctx) -> Result<()> {
+        let want = &self.want;
         let tags = ctx
             .managed_tags()
             .iter()
             .map(|(k, v)| Tag::builder().key(k).value(v).build())
             .collect::<std::result::Result<Vec<_>, _>>()?;
+        let ct = &ctx.clients.cloudtrail;
         let out = retry_on(&NOT_YET_CONSISTENT, || {
             ct.create_trail()
-                .name(&name)
+                .name(&self.name)
                 .s3_bucket_name(&want.bucket)
                 .set_s3_key_prefix(want.prefix.clone())
                 .is_multi_region_trail(want.multi_region)
@@ -202,10 +174,15 @@ pub(crate) async fn trail(ctx: &mut Ctx) -> Result<Change> {
         if let Some(arn) = out.trail_arn() {
             ctx.resources.insert("trail_arn".into(), arn.to_string());
         }
-    } else {
+        Ok(())
+    }
+
+    async fn update(&self, ctx: &mut Ctx, _have: &ExistingTrail) -> Result<()> {
+        let want = &self.want;
+        let ct = &ctx.clients.cloudtrail;
         retry_on(&NOT_YET_CONSISTENT, || {
             ct.update_trail()
-                .name(&name)
+                .name(&self.name)
                 .s3_bucket_name(&want.bucket)
                 .s3_key_prefix(want.prefix.clone().unwrap_or_default())
                 .is_multi_region_trail(want.multi_region)
@@ -217,63 +194,79 @@ pub(crate) async fn trail(ctx: &mut Ctx) -> Result<Change> {
         })
         .await
         .map_err(|e| sdk_error("cloudtrail trail (UpdateTrail)", e))?;
+        Ok(())
     }
-    Ok(change)
 }
 
-pub(crate) async fn logging(ctx: &Ctx) -> Result<Change> {
-    const LOGGING: &str = "cloudtrail logging";
-    let name = ctx.want.cfg.trail.clone();
-    let status = match ctx
-        .clients
-        .cloudtrail
-        .get_trail_status()
-        .name(&name)
-        .send()
-        .await
-    {
-        Ok(out) => out.is_logging(),
-        Err(e) if code(&e).as_deref() == Some("TrailNotFoundException") => None,
-        Err(e) => return Err(sdk_error("cloudtrail logging (GetTrailStatus)", e)),
-    };
-    if status == Some(true) {
-        return Ok(Change::new(LOGGING, name, Action::NoChange).with(vec!["logging".into()]));
+impl Removable for Trail {
+    async fn delete(&self, ctx: &Ctx, _have: &ExistingTrail) -> Result<Removal> {
+        let ct = &ctx.clients.cloudtrail;
+        ct.stop_logging()
+            .name(&self.name)
+            .send()
+            .await
+            .map_err(|e| sdk_error("cloudtrail trail (StopLogging)", e))?;
+        ct.delete_trail()
+            .name(&self.name)
+            .send()
+            .await
+            .map_err(|e| sdk_error("cloudtrail trail (DeleteTrail)", e))?;
+        Ok(Removal::Deleted(Vec::new()))
     }
-    let change =
-        Change::new(LOGGING, name.clone(), Action::Update).with(vec!["start logging".into()]);
-    if ctx.apply {
+}
+
+/// Whether the trail is logging; started when it is not.
+pub(crate) struct Logging {
+    trail: String,
+}
+
+impl Resource for Logging {
+    /// Whether the trail is logging.
+    type State = bool;
+    const KIND: &'static str = "cloudtrail logging";
+
+    fn desired(ctx: &Ctx) -> Result<Self> {
+        Ok(Logging {
+            trail: ctx.want.cfg.trail.clone(),
+        })
+    }
+
+    fn name(&self) -> &str {
+        &self.trail
+    }
+
+    async fn read(&self, ctx: &Ctx) -> Result<Option<Found<bool>>> {
+        let answer = ctx
+            .clients
+            .cloudtrail
+            .get_trail_status()
+            .name(&self.trail)
+            .send()
+            .await;
+        let status = tolerate(NOT_FOUND, "cloudtrail logging (GetTrailStatus)", answer)?;
+        Ok(status.map(|out| Found::ours(out.is_logging() == Some(true))))
+    }
+
+    /// Logging is either on, or to be started (also for a trail still to be created).
+    fn plan(&self, _ctx: &Ctx, found: Option<&Found<bool>>) -> Result<Change> {
+        let name = self.trail.clone();
+        Ok(if found.is_some_and(|f| f.state) {
+            Change::new(Self::KIND, name, Action::NoChange).with(vec!["logging".into()])
+        } else {
+            Change::new(Self::KIND, name, Action::Update).with(vec!["start logging".into()])
+        })
+    }
+
+    async fn create(&self, ctx: &mut Ctx) -> Result<()> {
         ctx.clients
             .cloudtrail
             .start_logging()
-            .name(&name)
+            .name(&self.trail)
             .send()
             .await
             .map_err(|e| sdk_error("cloudtrail logging (StartLogging)", e))?;
+        Ok(())
     }
-    Ok(change)
-}
-
-pub(crate) async fn destroy(ctx: &Ctx) -> Result<Change> {
-    let name = ctx.want.cfg.trail.clone();
-    let Some((_, ours, _)) = read(ctx).await? else {
-        return Ok(Change::new(KIND, name, Action::NoChange).with(vec!["does not exist".into()]));
-    };
-    if !ours {
-        return Ok(Change::new(KIND, name, Action::Keep)
-            .with(vec!["not created by this stack: left untouched".into()]));
-    }
-    let ct = &ctx.clients.cloudtrail;
-    ct.stop_logging()
-        .name(&name)
-        .send()
-        .await
-        .map_err(|e| sdk_error("cloudtrail trail (StopLogging)", e))?;
-    ct.delete_trail()
-        .name(&name)
-        .send()
-        .await
-        .map_err(|e| sdk_error("cloudtrail trail (DeleteTrail)", e))?;
-    Ok(Change::new(KIND, name, Action::Delete))
 }
 
 #[cfg(test)]
