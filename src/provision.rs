@@ -8,7 +8,7 @@ use std::time::Duration;
 use pyo3::prelude::*;
 use spintrail_core::provision::{ConnectOptions, Stack as CoreStack, StackConfig};
 
-use crate::errors::{to_py, InvalidArgumentError};
+use crate::errors::{to_py, EngineError, InvalidArgumentError};
 use crate::runtime::wait_for;
 
 #[pyclass(module = "spintrail._internal", frozen)]
@@ -18,7 +18,7 @@ pub struct Stack {
 
 fn report_json(report: &spintrail_core::provision::Report) -> PyResult<String> {
     serde_json::to_string(report)
-        .map_err(|e| InvalidArgumentError::new_err(format!("cannot encode the report: {e}")))
+        .map_err(|e| EngineError::new_err(format!("internal error: cannot encode the report: {e}")))
 }
 
 #[pymethods]
@@ -56,8 +56,9 @@ impl Stack {
 
     /// The resolved desired state, as JSON (defaults filled in).
     fn config_json(&self) -> PyResult<String> {
-        serde_json::to_string(&self.inner.config)
-            .map_err(|e| InvalidArgumentError::new_err(format!("cannot encode options: {e}")))
+        serde_json::to_string(&self.inner.config).map_err(|e| {
+            EngineError::new_err(format!("internal error: cannot encode the options: {e}"))
+        })
     }
 
     /// Reads what exists and returns, as JSON, what `apply` would change. Changes nothing.
