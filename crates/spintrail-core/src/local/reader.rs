@@ -1014,3 +1014,41 @@ impl<'de> Visitor<'de> for ContainerVisitor<'_, '_> {
     }
     scalars_are_wrong!();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Array, AsArray};
+
+    #[test]
+    fn first_of_repeated_keys_counts_and_missing_fields_are_null() {
+        let json = r#"{"Records":[{"eventTime":"2024-07-30T21:31:21Z","eventSource":"a",
+            "eventName":"First","EVENTNAME":"Second",
+            "userIdentity":{"type":"Root","Type":"IAMUser","arn":"x"}}]}"#;
+        let projection = Projection::new(None).unwrap();
+        let outcome = decode(
+            json.as_bytes(),
+            Path::new("test.json"),
+            &Partitions::Records,
+            &projection,
+            10,
+            false,
+        )
+        .unwrap();
+        let batch = &outcome.batches[0];
+        let text = |column: &dyn Array, row| column.as_string::<i32>().value(row).to_string();
+        let column = |name| batch.column_by_name(name).unwrap();
+        assert_eq!(text(column("eventname").as_ref(), 0), "First");
+        let identity = column("useridentity").as_struct();
+        assert_eq!(
+            text(identity.column_by_name("type").unwrap().as_ref(), 0),
+            "Root"
+        );
+        assert_eq!(
+            text(identity.column_by_name("arn").unwrap().as_ref(), 0),
+            "x"
+        );
+        assert!(identity.column_by_name("principalid").unwrap().is_null(0));
+        assert!(column("awsregion").is_null(0));
+    }
+}
