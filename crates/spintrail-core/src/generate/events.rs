@@ -1,5 +1,6 @@
 //! Event kinds, the API catalogue and the JSON rendering of one CloudTrail record.
 
+use super::deploy::Exec;
 use super::json::Json;
 use super::rng::{hash, Rng};
 use super::time::{iso, sts_expiration};
@@ -82,33 +83,43 @@ impl Svc {
     }
 
     /// Throttling (errorCode, errorMessage) as CloudTrail records it for this service.
-    pub(crate) fn throttle(self) -> (&'static str, &'static str) {
+    /// The protocol of the service's API, which decides how its error codes are spelt.
+    fn protocol(self) -> Protocol {
         match self {
-            Svc::Ec2 => ("Client.RequestLimitExceeded", "Request limit exceeded."),
+            Svc::Ec2 => Protocol::Ec2,
             Svc::AutoScaling
             | Svc::Monitoring
             | Svc::Elb
             | Svc::Elbv2
             | Svc::CloudFormation
             | Svc::Iam
-            | Svc::Sts => ("Throttling", "Rate exceeded"),
-            Svc::S3 => ("SlowDown", "Please reduce your request rate."),
-            _ => ("ThrottlingException", "Rate exceeded"),
+            | Svc::Sts => Protocol::Query,
+            Svc::S3 => Protocol::RestXml,
+            Svc::Ecs
+            | Svc::AppAutoScaling
+            | Svc::SecretsManager
+            | Svc::ServiceDiscovery
+            | Svc::Kms
+            | Svc::Ecr
+            | Svc::CloudTrail => Protocol::Json,
+        }
+    }
+
+    /// Throttling (errorCode, errorMessage) as CloudTrail records it for this service.
+    pub(crate) fn throttle(self) -> (&'static str, &'static str) {
+        match self.protocol() {
+            Protocol::Ec2 => ("Client.RequestLimitExceeded", "Request limit exceeded."),
+            Protocol::Query => ("Throttling", "Rate exceeded"),
+            Protocol::RestXml => ("SlowDown", "Please reduce your request rate."),
+            Protocol::Json => ("ThrottlingException", "Rate exceeded"),
         }
     }
 
     fn denied_code(self) -> &'static str {
-        match self {
-            Svc::Ec2 => "Client.UnauthorizedOperation",
-            Svc::AutoScaling
-            | Svc::Monitoring
-            | Svc::Elb
-            | Svc::Elbv2
-            | Svc::CloudFormation
-            | Svc::Iam
-            | Svc::Sts
-            | Svc::S3 => "AccessDenied",
-            _ => "AccessDeniedException",
+        match self.protocol() {
+            Protocol::Ec2 => "Client.UnauthorizedOperation",
+            Protocol::Query | Protocol::RestXml => "AccessDenied",
+            Protocol::Json => "AccessDeniedException",
         }
     }
 
@@ -119,6 +130,16 @@ impl Svc {
             _ => None,
         }
     }
+}
+
+/// API protocols, as far as error codes go.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Protocol {
+    /// EC2's own query protocol (`Client.` codes).
+    Ec2,
+    Query,
+    RestXml,
+    Json,
 }
 
 /// Request-parameter shapes.
@@ -160,204 +181,66 @@ const fn poll(svc: Svc, name: &'static str, weight: u32, throttle: f64, params: 
     }
 }
 
+// Request parameters of listing calls, as CloudTrail records them.
+const ALL_INSTANCES: &str = r#"{"instancesSet":{},"filterSet":{}}"#;
+const ALL_SECURITY_GROUPS: &str =
+    r#"{"securityGroupSet":{},"securityGroupIdSet":{},"filterSet":{}}"#;
+pub(super) const ALL_SUBNETS: &str = r#"{"subnetSet":{},"filterSet":{}}"#;
+const ALL_VPCS: &str = r#"{"vpcSet":{},"filterSet":{}}"#;
+const ALL_KEY_PAIRS: &str = r#"{"keySet":{},"filterSet":{}}"#;
+const ALL_ADDRESSES: &str = r#"{"publicIpsSet":{},"allocationIdsSet":{},"filterSet":{}}"#;
+const ALL_RESERVED_INSTANCES: &str = r#"{"reservedInstancesSet":{},"filterSet":{}}"#;
+const ALL_LAUNCH_TEMPLATES: &str = r#"{"DescribeLaunchTemplatesRequest":{"MaxResults":1000}}"#;
+const ALL_INSTANCE_TYPES: &str = r#"{"DescribeInstanceTypesRequest":{"MaxResults":100}}"#;
+const MAX_RECORDS: &str = r#"{"maxRecords":100}"#;
+const MAX_RESULTS: &str = r#"{"maxResults":100}"#;
+const PAGE_SIZE: &str = r#"{"pageSize":400}"#;
+const ECS_NAMESPACE: &str = r#"{"serviceNamespace":"ecs"}"#;
+
+// One API a row: service, API, weight, throttling proneness, request parameters.
+#[rustfmt::skip]
 pub(crate) static POLL_APIS: &[PollApi] = &[
-    poll(
-        Svc::Ec2,
-        "DescribeInstances",
-        60,
-        1.2,
-        P::Raw(r#"{"instancesSet":{},"filterSet":{}}"#),
-    ),
-    poll(Svc::Ec2, "DescribeImages", 25, 1.0, P::Images),
-    poll(
-        Svc::Ec2,
-        "DescribeSecurityGroups",
-        25,
-        0.8,
-        P::Raw(r#"{"securityGroupSet":{},"securityGroupIdSet":{},"filterSet":{}}"#),
-    ),
-    poll(
-        Svc::Ec2,
-        "DescribeSubnets",
-        25,
-        0.6,
-        P::Raw(r#"{"subnetSet":{},"filterSet":{}}"#),
-    ),
-    poll(
-        Svc::Ec2,
-        "DescribeVpcs",
-        10,
-        0.5,
-        P::Raw(r#"{"vpcSet":{},"filterSet":{}}"#),
-    ),
-    poll(
-        Svc::Ec2,
-        "DescribeLaunchTemplates",
-        18,
-        0.8,
-        P::Raw(r#"{"DescribeLaunchTemplatesRequest":{"MaxResults":1000}}"#),
-    ),
-    poll(
-        Svc::Ec2,
-        "DescribeLaunchTemplateVersions",
-        18,
-        0.8,
-        P::LtVersions,
-    ),
-    poll(
-        Svc::Ec2,
-        "DescribeInstanceTypes",
-        4,
-        0.5,
-        P::Raw(r#"{"DescribeInstanceTypesRequest":{"MaxResults":100}}"#),
-    ),
-    poll(
-        Svc::Ec2,
-        "DescribeKeyPairs",
-        5,
-        0.5,
-        P::Raw(r#"{"keySet":{},"filterSet":{}}"#),
-    ),
-    poll(
-        Svc::Ec2,
-        "DescribeAddresses",
-        5,
-        0.5,
-        P::Raw(r#"{"publicIpsSet":{},"allocationIdsSet":{},"filterSet":{}}"#),
-    ),
-    poll(
-        Svc::Ec2,
-        "DescribeReservedInstances",
-        3,
-        0.5,
-        P::Raw(r#"{"reservedInstancesSet":{},"filterSet":{}}"#),
-    ),
-    poll(
-        Svc::AutoScaling,
-        "DescribeAutoScalingGroups",
-        50,
-        1.3,
-        P::Raw(r#"{"maxRecords":100}"#),
-    ),
-    poll(
-        Svc::AutoScaling,
-        "DescribePolicies",
-        22,
-        1.6,
-        P::Raw(r#"{"maxRecords":100}"#),
-    ),
-    poll(
-        Svc::AutoScaling,
-        "DescribeScheduledActions",
-        12,
-        1.0,
-        P::Raw(r#"{"maxRecords":100}"#),
-    ),
-    poll(
-        Svc::AutoScaling,
-        "DescribeLaunchConfigurations",
-        10,
-        0.8,
-        P::Raw(r#"{"maxRecords":100}"#),
-    ),
-    poll(
-        Svc::Monitoring,
-        "DescribeAlarms",
-        22,
-        1.4,
-        P::Raw(r#"{"maxRecords":100}"#),
-    ),
-    poll(
-        Svc::Elb,
-        "DescribeLoadBalancers",
-        10,
-        1.5,
-        P::Raw(r#"{"pageSize":400}"#),
-    ),
-    poll(
-        Svc::Elb,
-        "DescribeLoadBalancerAttributes",
-        8,
-        1.0,
-        P::ClassicLb,
-    ),
-    poll(Svc::Elb, "DescribeTags", 6, 1.0, P::ClassicLbTags),
-    poll(Svc::Elb, "DescribeInstanceHealth", 10, 1.2, P::ClassicLb),
-    poll(
-        Svc::Elbv2,
-        "DescribeLoadBalancers",
-        16,
-        1.8,
-        P::Raw(r#"{"pageSize":400}"#),
-    ),
-    poll(Svc::Elbv2, "DescribeListeners", 12, 1.5, P::LbArn),
-    poll(Svc::Elbv2, "DescribeRules", 10, 1.5, P::ListenerArn),
-    poll(
-        Svc::Elbv2,
-        "DescribeTargetGroups",
-        16,
-        2.0,
-        P::Raw(r#"{"pageSize":400}"#),
-    ),
-    poll(
-        Svc::Elbv2,
-        "DescribeTargetGroupAttributes",
-        12,
-        1.5,
-        P::TgArn,
-    ),
-    poll(
-        Svc::Elbv2,
-        "DescribeLoadBalancerAttributes",
-        8,
-        1.2,
-        P::LbArn,
-    ),
-    poll(Svc::Elbv2, "DescribeTargetHealth", 45, 2.5, P::TgArn),
-    poll(
-        Svc::Ecs,
-        "ListClusters",
-        6,
-        0.8,
-        P::Raw(r#"{"maxResults":100}"#),
-    ),
-    poll(Svc::Ecs, "ListServices", 10, 1.0, P::EcsCluster),
-    poll(Svc::Ecs, "DescribeServices", 10, 1.2, P::EcsServices),
-    poll(Svc::Ecs, "ListTasks", 12, 1.0, P::EcsCluster),
-    poll(Svc::Ecs, "DescribeTasks", 12, 1.4, P::EcsTasks),
-    poll(Svc::Ecs, "ListContainerInstances", 5, 0.8, P::EcsCluster),
-    poll(
-        Svc::Ecs,
-        "DescribeContainerInstances",
-        5,
-        0.8,
-        P::EcsContainerInstances,
-    ),
-    poll(Svc::Ecs, "DescribeTaskDefinition", 8, 0.8, P::TaskDef),
-    poll(
-        Svc::AppAutoScaling,
-        "DescribeScalableTargets",
-        5,
-        0.8,
-        P::Raw(r#"{"serviceNamespace":"ecs"}"#),
-    ),
-    poll(Svc::CloudFormation, "DescribeStacks", 6, 0.8, P::Null),
-    poll(Svc::Iam, "ListServerCertificates", 2, 0.5, P::Null),
-    poll(Svc::Iam, "ListRoles", 2, 0.5, P::Null),
-    poll(
-        Svc::SecretsManager,
-        "ListSecrets",
-        2,
-        0.5,
-        P::Raw(r#"{"maxResults":100}"#),
-    ),
-    poll(
-        Svc::ServiceDiscovery,
-        "ListServices",
-        2,
-        0.5,
-        P::Raw(r#"{"maxResults":100}"#),
-    ),
+    poll(Svc::Ec2,              "DescribeInstances",              60, 1.2, P::Raw(ALL_INSTANCES)),
+    poll(Svc::Ec2,              "DescribeImages",                 25, 1.0, P::Images),
+    poll(Svc::Ec2,              "DescribeSecurityGroups",         25, 0.8, P::Raw(ALL_SECURITY_GROUPS)),
+    poll(Svc::Ec2,              "DescribeSubnets",                25, 0.6, P::Raw(ALL_SUBNETS)),
+    poll(Svc::Ec2,              "DescribeVpcs",                   10, 0.5, P::Raw(ALL_VPCS)),
+    poll(Svc::Ec2,              "DescribeLaunchTemplates",        18, 0.8, P::Raw(ALL_LAUNCH_TEMPLATES)),
+    poll(Svc::Ec2,              "DescribeLaunchTemplateVersions", 18, 0.8, P::LtVersions),
+    poll(Svc::Ec2,              "DescribeInstanceTypes",           4, 0.5, P::Raw(ALL_INSTANCE_TYPES)),
+    poll(Svc::Ec2,              "DescribeKeyPairs",                5, 0.5, P::Raw(ALL_KEY_PAIRS)),
+    poll(Svc::Ec2,              "DescribeAddresses",               5, 0.5, P::Raw(ALL_ADDRESSES)),
+    poll(Svc::Ec2,              "DescribeReservedInstances",       3, 0.5, P::Raw(ALL_RESERVED_INSTANCES)),
+    poll(Svc::AutoScaling,      "DescribeAutoScalingGroups",      50, 1.3, P::Raw(MAX_RECORDS)),
+    poll(Svc::AutoScaling,      "DescribePolicies",               22, 1.6, P::Raw(MAX_RECORDS)),
+    poll(Svc::AutoScaling,      "DescribeScheduledActions",       12, 1.0, P::Raw(MAX_RECORDS)),
+    poll(Svc::AutoScaling,      "DescribeLaunchConfigurations",   10, 0.8, P::Raw(MAX_RECORDS)),
+    poll(Svc::Monitoring,       "DescribeAlarms",                 22, 1.4, P::Raw(MAX_RECORDS)),
+    poll(Svc::Elb,              "DescribeLoadBalancers",          10, 1.5, P::Raw(PAGE_SIZE)),
+    poll(Svc::Elb,              "DescribeLoadBalancerAttributes",  8, 1.0, P::ClassicLb),
+    poll(Svc::Elb,              "DescribeTags",                    6, 1.0, P::ClassicLbTags),
+    poll(Svc::Elb,              "DescribeInstanceHealth",         10, 1.2, P::ClassicLb),
+    poll(Svc::Elbv2,            "DescribeLoadBalancers",          16, 1.8, P::Raw(PAGE_SIZE)),
+    poll(Svc::Elbv2,            "DescribeListeners",              12, 1.5, P::LbArn),
+    poll(Svc::Elbv2,            "DescribeRules",                  10, 1.5, P::ListenerArn),
+    poll(Svc::Elbv2,            "DescribeTargetGroups",           16, 2.0, P::Raw(PAGE_SIZE)),
+    poll(Svc::Elbv2,            "DescribeTargetGroupAttributes",  12, 1.5, P::TgArn),
+    poll(Svc::Elbv2,            "DescribeLoadBalancerAttributes",  8, 1.2, P::LbArn),
+    poll(Svc::Elbv2,            "DescribeTargetHealth",           45, 2.5, P::TgArn),
+    poll(Svc::Ecs,              "ListClusters",                    6, 0.8, P::Raw(MAX_RESULTS)),
+    poll(Svc::Ecs,              "ListServices",                   10, 1.0, P::EcsCluster),
+    poll(Svc::Ecs,              "DescribeServices",               10, 1.2, P::EcsServices),
+    poll(Svc::Ecs,              "ListTasks",                      12, 1.0, P::EcsCluster),
+    poll(Svc::Ecs,              "DescribeTasks",                  12, 1.4, P::EcsTasks),
+    poll(Svc::Ecs,              "ListContainerInstances",          5, 0.8, P::EcsCluster),
+    poll(Svc::Ecs,              "DescribeContainerInstances",      5, 0.8, P::EcsContainerInstances),
+    poll(Svc::Ecs,              "DescribeTaskDefinition",          8, 0.8, P::TaskDef),
+    poll(Svc::AppAutoScaling,   "DescribeScalableTargets",         5, 0.8, P::Raw(ECS_NAMESPACE)),
+    poll(Svc::CloudFormation,   "DescribeStacks",                  6, 0.8, P::Null),
+    poll(Svc::Iam,              "ListServerCertificates",          2, 0.5, P::Null),
+    poll(Svc::Iam,              "ListRoles",                       2, 0.5, P::Null),
+    poll(Svc::SecretsManager,   "ListSecrets",                     2, 0.5, P::Raw(MAX_RESULTS)),
+    poll(Svc::ServiceDiscovery, "ListServices",                    2, 0.5, P::Raw(MAX_RESULTS)),
 ];
 
 /// What became of a call.
@@ -386,6 +269,19 @@ pub(crate) enum Kind {
     SpinAssume,
 }
 
+impl Kind {
+    /// The event's identity is Spinnaker's session (what the summary counts as Spinnaker's).
+    pub(crate) fn by_spinnaker(self, execs: &[Exec]) -> bool {
+        match self {
+            Kind::Poll { .. } => true,
+            Kind::Deploy { exec, step } => {
+                !execs[exec as usize].steps()[step as usize].by_auto_scaling()
+            }
+            Kind::Other { .. } | Kind::SpinAssume => false,
+        }
+    }
+}
+
 /// One event before rendering: its time, what it is and its own seed.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Ev {
@@ -394,78 +290,6 @@ pub(crate) struct Ev {
     pub kind: Kind,
     pub seed: u64,
 }
-
-/// A pipeline execution's deploy: a red/black (blue/green) server-group replacement.
-pub(crate) struct Exec {
-    pub app: usize,
-    pub id: String,
-    pub user: &'static str,
-    pub rollback: bool,
-    pub fail: bool,
-    pub new_lt: String,
-}
-
-/// Steps of a deploy; `None` service = an AWS-side consequence (Auto Scaling launching/terminating).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Step {
-    DescribeImages,
-    DescribeSecurityGroups,
-    DescribeSubnets,
-    CreateLaunchTemplate,
-    CreateAutoScalingGroup,
-    CreateOrUpdateTags,
-    AsgRunInstances,
-    DescribeAutoScalingGroups,
-    DescribeTargetHealth,
-    SuspendProcesses,
-    DeregisterTargets,
-    RegisterTargets,
-    ResumeProcesses,
-    ResizeOld,
-    AsgTerminateInstances,
-    DeleteAutoScalingGroup,
-    DeleteLaunchTemplate,
-    CreateLaunchTemplateVersion,
-}
-
-pub(crate) const DEPLOY_STEPS: &[Step] = &[
-    Step::DescribeImages,
-    Step::DescribeSecurityGroups,
-    Step::DescribeSubnets,
-    Step::CreateLaunchTemplate,
-    Step::CreateAutoScalingGroup,
-    Step::CreateOrUpdateTags,
-    Step::AsgRunInstances,
-    Step::DescribeAutoScalingGroups,
-    Step::DescribeTargetHealth,
-    Step::DescribeAutoScalingGroups,
-    Step::DescribeTargetHealth,
-    Step::SuspendProcesses,
-    Step::DeregisterTargets,
-    Step::ResizeOld,
-    Step::AsgTerminateInstances,
-    Step::DeleteAutoScalingGroup,
-    Step::DeleteLaunchTemplate,
-];
-
-pub(crate) const ROLLBACK_STEPS: &[Step] = &[
-    Step::DescribeAutoScalingGroups,
-    Step::ResumeProcesses,
-    Step::RegisterTargets,
-    Step::DescribeTargetHealth,
-    Step::CreateLaunchTemplateVersion,
-    Step::SuspendProcesses,
-    Step::DeregisterTargets,
-    Step::DescribeTargetHealth,
-];
-
-pub(crate) const PIPELINE_USERS: &[&str] = &[
-    "alice@example.com",
-    "bob@example.com",
-    "carol@example.com",
-    "deploy-bot",
-    "anonymous",
-];
 
 const HUMANS: &[&str] = &[
     "alice@example.com",
@@ -491,8 +315,8 @@ const CIPHERS: &[(&str, &str)] = &[
 ];
 
 /// Identity of an event.
-enum Ident<'a> {
-    /// AssumedRole; (account, role, role principal id, session name, access key, creation, mfa, invokedBy)
+pub(super) enum Ident<'a> {
+    /// An assumed-role session (no simulated session signs in with MFA).
     Assumed {
         account: &'a str,
         role: &'a str,
@@ -500,33 +324,221 @@ enum Ident<'a> {
         session: &'a str,
         key: String,
         created: i64,
-        mfa: bool,
+        /// The AWS service that calls with the session (service-linked roles).
         invoked_by: Option<&'static str>,
+        /// Credentials of a console sign-in.
         console: bool,
     },
+    /// An AWS service on its own behalf.
     Service(&'static str),
 }
 
-struct Head<'a> {
-    t: i64,
-    svc: Svc,
-    name: &'a str,
-    ident: Ident<'a>,
-    ip: &'a str,
-    ua: &'a str,
-    ua_suffix: Option<(&'a str, &'a str)>,
-    error: Option<(&'static str, String)>,
-    read_only: bool,
-    data_event: bool,
-    tls: bool,
-    host_override: Option<String>,
-    shared_event: bool,
+/// Everything of a record but its parameters, response, resources and additional data.
+pub(super) struct Head<'a> {
+    pub(super) t: i64,
+    pub(super) svc: Svc,
+    pub(super) name: &'a str,
+    pub(super) ident: Ident<'a>,
+    pub(super) ip: &'a str,
+    pub(super) ua: &'a str,
+    /// Spinnaker's pipeline user and execution id, appended to the user agent.
+    pub(super) ua_suffix: Option<(&'a str, &'a str)>,
+    pub(super) error: Option<(&'static str, String)>,
+    pub(super) read_only: bool,
+    pub(super) data_event: bool,
+    /// The record has `tlsDetails` (calls from outside AWS).
+    pub(super) tls: bool,
+    pub(super) host_override: Option<String>,
+    pub(super) shared_event: bool,
+}
+
+/// A service-linked role through which an AWS service calls in the account.
+pub(super) struct ServiceLinkedRole {
+    pub(super) role: &'static str,
+    pub(super) session: &'static str,
+    /// The service's host: `invokedBy`, source address and user agent.
+    pub(super) service: &'static str,
+    /// Seeds the session's access key.
+    pub(super) key_tag: u64,
+}
+
+/// AWS Config's service-linked role, which describes the resources it records.
+const CONFIG_ROLE: ServiceLinkedRole = ServiceLinkedRole {
+    role: "AWSServiceRoleForConfig",
+    session: "AWSConfig-Describe",
+    service: "config.amazonaws.com",
+    key_tag: 0xC0F,
+};
+
+impl<'a> Head<'a> {
+    /// A successful read-only management call from outside AWS; callers override what differs.
+    fn new(t: i64, svc: Svc, name: &'a str, ident: Ident<'a>, ip: &'a str, ua: &'a str) -> Self {
+        Head {
+            t,
+            svc,
+            name,
+            ident,
+            ip,
+            ua,
+            ua_suffix: None,
+            error: None,
+            read_only: true,
+            data_event: false,
+            tls: true,
+            host_override: None,
+            shared_event: false,
+        }
+    }
+
+    /// Spinnaker's clouddriver, from one of its NAT addresses, with its session in the account.
+    pub(super) fn spinnaker(w: &'a World, t: i64, r: &mut Rng, svc: Svc, name: &'a str) -> Self {
+        let ident = spinnaker_session(w, t);
+        let ip = r.pick(&w.nat_ips);
+        Head::new(t, svc, name, ident, ip, SPIN_UA)
+    }
+
+    /// An AWS service through its service-linked role in the account, in a session that began at
+    /// `created`.
+    pub(super) fn service_linked(
+        w: &'a World,
+        t: i64,
+        svc: Svc,
+        name: &'a str,
+        slr: &ServiceLinkedRole,
+        role_pid: &'a str,
+        created: i64,
+    ) -> Self {
+        let ident = Ident::Assumed {
+            account: &w.account,
+            role: slr.role,
+            role_pid,
+            session: slr.session,
+            key: upper_id("ASIA", hash(&[w.seed, slr.key_tag, created as u64]), 16),
+            created,
+            invoked_by: Some(slr.service),
+            console: false,
+        };
+        Head {
+            tls: false,
+            ..Head::new(t, svc, name, ident, slr.service, slr.service)
+        }
+    }
+
+    /// An AWS service on its own behalf; the record is shared with the account it acts for.
+    fn aws_service(t: i64, svc: Svc, name: &'a str, service: &'static str) -> Self {
+        Head {
+            tls: false,
+            shared_event: true,
+            ..Head::new(t, svc, name, Ident::Service(service), service, service)
+        }
+    }
+}
+
+/// Spinnaker's session in the managed account (refreshed hourly).
+fn spinnaker_session(w: &World, t: i64) -> Ident<'_> {
+    let start = w.spin_session_start(t);
+    Ident::Assumed {
+        account: &w.account,
+        role: &w.spin_role,
+        role_pid: &w.spin_role_pid,
+        session: "Spinnaker",
+        key: w.spin_access_key(start),
+        created: start,
+        invoked_by: None,
+        console: false,
+    }
+}
+
+/// `(errorCode, errorMessage)` of a call the identity `arn` is not allowed to make.
+fn denied(arn: &str, svc: Svc, name: &str) -> (&'static str, String) {
+    let p = svc.iam_prefix();
+    let message = if svc == Svc::Ec2 {
+        format!("You are not authorized to perform this operation. User: {arn} is not authorized to perform: {p}:{name} because no identity-based policy allows the {p}:{name} action")
+    } else {
+        format!("User: {arn} is not authorized to perform: {p}:{name} because no identity-based policy allows the {p}:{name} action")
+    };
+    (svc.denied_code(), message)
+}
+
+/// The `userIdentity` object.
+fn user_identity(j: &mut Json, ident: &Ident<'_>) {
+    j.obj();
+    match ident {
+        Ident::Assumed {
+            account,
+            role,
+            role_pid,
+            session,
+            key,
+            created,
+            invoked_by,
+            console: _,
+        } => {
+            j.kstr("type", "AssumedRole");
+            j.key("principalId");
+            j.open_str();
+            j.part(role_pid);
+            j.part(":");
+            j.part(session);
+            j.close_str();
+            j.key("arn");
+            j.open_str();
+            j.part("arn:aws:sts::");
+            j.part(account);
+            j.part(":assumed-role/");
+            j.part(role);
+            j.part("/");
+            j.part(session);
+            j.close_str();
+            j.kstr("accountId", account);
+            j.kstr("accessKeyId", key);
+            j.key("sessionContext");
+            j.obj();
+            j.key("sessionIssuer");
+            j.obj();
+            j.kstr("type", "Role");
+            j.kstr("principalId", role_pid);
+            j.key("arn");
+            j.open_str();
+            j.part("arn:aws:iam::");
+            j.part(account);
+            j.part(if role.starts_with("AWSServiceRole") {
+                ":role/aws-service-role/"
+            } else if role.starts_with("AWSReservedSSO") {
+                ":role/aws-reserved/sso.amazonaws.com/"
+            } else {
+                ":role/"
+            });
+            j.part(role);
+            j.close_str();
+            j.kstr("accountId", account);
+            j.kstr("userName", role);
+            j.end_obj();
+            j.key("attributes");
+            j.obj();
+            j.kstr(
+                "creationDate",
+                std::str::from_utf8(&iso(*created)).unwrap_or_default(),
+            );
+            j.kstr("mfaAuthenticated", "false");
+            j.end_obj();
+            j.end_obj();
+            if let Some(ib) = invoked_by {
+                j.kstr("invokedBy", ib);
+            }
+        }
+        Ident::Service(by) => {
+            j.kstr("type", "AWSService");
+            j.kstr("invokedBy", by);
+        }
+    }
+    j.end_obj();
 }
 
 /// Renders events of one world into a JSON buffer; reuses its scratch buffers.
 pub(crate) struct Renderer {
-    params: Json,
-    resp: Json,
+    pub(super) params: Json,
+    pub(super) resp: Json,
     resources: Vec<(&'static str, String)>,
     additional: Option<String>,
 }
@@ -576,6 +588,20 @@ pub(crate) fn ulid(ms: u64, r: &mut Rng) -> String {
     s
 }
 
+/// `{"cluster":"<arn>","<key>":["<arn>",...]}`: ECS calls on some of a cluster's resources.
+fn ecs_cluster_resources<S: AsRef<str>>(
+    j: &mut Json,
+    cluster: &str,
+    key: &str,
+    arns: impl IntoIterator<Item = S>,
+) {
+    j.obj();
+    j.kstr("cluster", cluster);
+    j.key(key);
+    j.strs(arns);
+    j.end_obj();
+}
+
 impl Renderer {
     pub(crate) fn new() -> Self {
         Renderer {
@@ -607,33 +633,6 @@ impl Renderer {
         }
     }
 
-    fn spin_ident<'a>(&self, w: &'a World, t: i64) -> Ident<'a> {
-        let start = w.spin_session_start(t);
-        Ident::Assumed {
-            account: &w.account,
-            role: &w.spin_role,
-            role_pid: &w.spin_role_pid,
-            session: "Spinnaker",
-            key: w.spin_access_key(start),
-            created: start,
-            mfa: false,
-            invoked_by: None,
-            console: false,
-        }
-    }
-
-    fn denied_message(arn: &str, svc: Svc, name: &str, resource: Option<&str>) -> String {
-        let p = svc.iam_prefix();
-        let on = resource
-            .map(|r| format!(" on resource: {r}"))
-            .unwrap_or_default();
-        if svc == Svc::Ec2 {
-            format!("You are not authorized to perform this operation. User: {arn} is not authorized to perform: {p}:{name}{on} because no identity-based policy allows the {p}:{name} action")
-        } else {
-            format!("User: {arn} is not authorized to perform: {p}:{name}{on} because no identity-based policy allows the {p}:{name} action")
-        }
-    }
-
     fn poll(&mut self, out: &mut Json, w: &World, t: i64, r: &mut Rng, api: u8, outcome: Outcome) {
         let a = &POLL_APIS[api as usize];
         self.write_params(w, r, a.params);
@@ -643,25 +642,11 @@ impl Renderer {
                 let (c, m) = a.svc.throttle();
                 Some((c, m.to_string()))
             }
-            Outcome::Denied => Some((
-                a.svc.denied_code(),
-                Self::denied_message(&w.spin_session_arn, a.svc, a.name, None),
-            )),
+            Outcome::Denied => Some(denied(&w.spin_session_arn, a.svc, a.name)),
         };
         let head = Head {
-            t,
-            svc: a.svc,
-            name: a.name,
-            ident: self.spin_ident(w, t),
-            ip: r.pick(w.nat_ips.as_slice()).as_str(),
-            ua: SPIN_UA,
-            ua_suffix: None,
             error,
-            read_only: true,
-            data_event: false,
-            tls: true,
-            host_override: None,
-            shared_event: false,
+            ..Head::spinnaker(w, t, r, a.svc, a.name)
         };
         self.emit(out, w, r, head);
     }
@@ -698,552 +683,118 @@ impl Renderer {
                 j.end_obj();
                 j.end_obj();
             }
-            P::ClassicLb => {
-                j.obj();
-                j.kstr("loadBalancerName", &app.classic_lb);
-                j.end_obj();
-            }
+            P::ClassicLb => j.str_obj("loadBalancerName", &app.classic_lb),
             P::ClassicLbTags => {
                 j.obj();
                 j.key("loadBalancerNames");
-                j.arr();
-                j.str(&app.classic_lb);
-                j.end_arr();
+                j.strs([&app.classic_lb]);
                 j.end_obj();
             }
-            P::LbArn => {
-                j.obj();
-                j.kstr("loadBalancerArn", &app.lb_arn);
-                j.end_obj();
-            }
-            P::ListenerArn => {
-                j.obj();
-                j.kstr("listenerArn", &app.listener_arn);
-                j.end_obj();
-            }
-            P::TgArn => {
-                j.obj();
-                j.kstr("targetGroupArn", &app.tg_arn);
-                j.end_obj();
-            }
+            P::LbArn => j.str_obj("loadBalancerArn", &app.lb_arn),
+            P::ListenerArn => j.str_obj("listenerArn", &app.listener_arn),
+            P::TgArn => j.str_obj("targetGroupArn", &app.tg_arn),
             P::EcsCluster => {
                 j.obj();
                 j.kstr("cluster", &ecs.arn);
                 j.ku64("maxResults", 100);
                 j.end_obj();
             }
-            P::EcsServices => {
-                j.obj();
-                j.kstr("cluster", &ecs.arn);
-                j.key("services");
-                j.arr();
-                for s in &ecs.services {
-                    j.str(s);
-                }
-                j.end_arr();
-                j.end_obj();
-            }
-            P::EcsTasks => {
-                j.obj();
-                j.kstr("cluster", &ecs.arn);
-                j.key("tasks");
-                j.arr();
-                for s in &ecs.tasks {
-                    j.str(s);
-                }
-                j.end_arr();
-                j.end_obj();
-            }
+            P::EcsServices => ecs_cluster_resources(j, &ecs.arn, "services", &ecs.services),
+            P::EcsTasks => ecs_cluster_resources(j, &ecs.arn, "tasks", &ecs.tasks),
             P::EcsContainerInstances => {
-                j.obj();
-                j.kstr("cluster", &ecs.arn);
-                j.key("containerInstances");
-                j.arr();
-                for s in &ecs.container_instances {
-                    j.str(s);
-                }
-                j.end_arr();
-                j.end_obj();
+                ecs_cluster_resources(j, &ecs.arn, "containerInstances", &ecs.container_instances)
             }
-            P::TaskDef => {
-                j.obj();
-                j.kstr("taskDefinition", r.pick(ecs.task_defs.as_slice()).as_str());
-                j.end_obj();
-            }
+            P::TaskDef => j.str_obj("taskDefinition", r.pick(&ecs.task_defs).as_str()),
         }
     }
 
-    fn deploy(&mut self, out: &mut Json, w: &World, t: i64, r: &mut Rng, ex: &Exec, step: u8) {
-        let steps = if ex.rollback {
-            ROLLBACK_STEPS
-        } else {
-            DEPLOY_STEPS
-        };
-        let step = steps[step as usize];
-        let app = &w.apps[ex.app];
-        let new_v = app.version + 1;
-        let new_asg = format!("{}-v{:03}", app.cluster, new_v);
-        let old_asg = format!("{}-v{:03}", app.cluster, app.version);
-        let older_asg = format!("{}-v{:03}", app.cluster, app.version.saturating_sub(1));
-        let mut read_only = false;
-        let mut svc = Svc::AutoScaling;
-        let mut error = None;
-        let j = &mut self.params;
-        let mut aws_side = false;
-        let name: &str = match step {
-            Step::DescribeImages => {
-                svc = Svc::Ec2;
-                read_only = true;
-                j.obj();
-                j.key("executableBySet");
-                j.raw("{}");
-                j.key("imagesSet");
-                j.obj();
-                j.key("items");
-                j.arr();
-                j.obj();
-                j.kstr("imageId", &app.ami);
-                j.end_obj();
-                j.end_arr();
-                j.end_obj();
-                j.key("ownersSet");
-                j.raw("{}");
-                j.key("filterSet");
-                j.raw("{}");
-                j.end_obj();
-                "DescribeImages"
-            }
-            Step::DescribeSecurityGroups => {
-                svc = Svc::Ec2;
-                read_only = true;
-                j.obj();
-                j.key("securityGroupSet");
-                j.raw("{}");
-                j.key("securityGroupIdSet");
-                j.obj();
-                j.key("items");
-                j.arr();
-                for sg in &w.security_groups[..2] {
-                    j.obj();
-                    j.kstr("groupId", sg);
-                    j.end_obj();
-                }
-                j.end_arr();
-                j.end_obj();
-                j.key("filterSet");
-                j.raw("{}");
-                j.end_obj();
-                "DescribeSecurityGroups"
-            }
-            Step::DescribeSubnets => {
-                svc = Svc::Ec2;
-                read_only = true;
-                j.raw(r#"{"subnetSet":{},"filterSet":{}}"#);
-                "DescribeSubnets"
-            }
-            Step::CreateLaunchTemplate => {
-                svc = Svc::Ec2;
-                j.obj();
-                j.key("CreateLaunchTemplateRequest");
-                j.obj();
-                j.kstr("LaunchTemplateName", &format!("{new_asg}-{}", t * 1000));
-                j.key("LaunchTemplateData");
-                j.obj();
-                j.kstr("ImageId", &app.ami);
-                j.kstr("InstanceType", app.instance_type);
-                j.key("IamInstanceProfile");
-                j.obj();
-                j.kstr("Name", "BaseInstanceProfile");
-                j.end_obj();
-                j.key("SecurityGroupId");
-                j.arr();
-                j.obj();
-                j.kstr("content", &w.security_groups[0]);
-                j.ku64("tag", 1);
-                j.end_obj();
-                j.end_arr();
-                j.key("UserData");
-                j.str("<sensitiveDataRemoved>");
-                j.end_obj();
-                j.end_obj();
-                j.end_obj();
-                let rj = &mut self.resp;
-                rj.obj();
-                rj.key("CreateLaunchTemplateResponse");
-                rj.obj();
-                rj.kstr("xmlns", "http://ec2.amazonaws.com/doc/2016-11-15/");
-                rj.kstr("requestId", &hex_id(r.next_u64(), 8));
-                rj.key("launchTemplate");
-                rj.obj();
-                rj.kstr("launchTemplateId", &ex.new_lt);
-                rj.kstr("launchTemplateName", &format!("{new_asg}-{}", t * 1000));
-                rj.ku64("defaultVersionNumber", 1);
-                rj.ku64("latestVersionNumber", 1);
-                rj.kstr(
-                    "createTime",
-                    std::str::from_utf8(&iso(t)).unwrap_or_default(),
-                );
-                rj.kstr("createdBy", &w.spin_session_arn);
-                rj.end_obj();
-                rj.end_obj();
-                rj.end_obj();
-                "CreateLaunchTemplate"
-            }
-            Step::CreateLaunchTemplateVersion => {
-                svc = Svc::Ec2;
-                j.obj();
-                j.key("CreateLaunchTemplateVersionRequest");
-                j.obj();
-                j.kstr("LaunchTemplateId", &app.lt_id);
-                j.kstr("SourceVersion", "$Latest");
-                j.key("LaunchTemplateData");
-                j.obj();
-                j.kstr("ImageId", &app.ami);
-                j.kstr("InstanceType", app.instance_type);
-                j.end_obj();
-                j.end_obj();
-                j.end_obj();
-                "CreateLaunchTemplateVersion"
-            }
-            Step::CreateAutoScalingGroup => "CreateAutoScalingGroup",
-            Step::CreateOrUpdateTags => {
-                j.obj();
-                j.key("tags");
-                j.arr();
-                for (k, v) in [
-                    (
-                        "spinnaker:application",
-                        app.cluster.split('-').next().unwrap_or(""),
-                    ),
-                    (
-                        "spinnaker:stack",
-                        app.cluster.rsplit('-').next().unwrap_or(""),
-                    ),
-                ] {
-                    j.obj();
-                    j.kstr("resourceId", &new_asg);
-                    j.kstr("resourceType", "auto-scaling-group");
-                    j.kstr("key", k);
-                    j.kstr("value", v);
-                    j.kbool("propagateAtLaunch", true);
-                    j.end_obj();
-                }
-                j.end_arr();
-                j.end_obj();
-                "CreateOrUpdateTags"
-            }
-            Step::AsgRunInstances | Step::AsgTerminateInstances => {
-                aws_side = true;
-                svc = Svc::Ec2;
-                let run = step == Step::AsgRunInstances;
-                j.obj();
-                if run {
-                    j.key("instancesSet");
-                    j.obj();
-                    j.key("items");
-                    j.arr();
-                    j.obj();
-                    j.kstr("imageId", &app.ami);
-                    j.ku64("minCount", 1);
-                    j.ku64("maxCount", 1);
-                    j.end_obj();
-                    j.end_arr();
-                    j.end_obj();
-                    j.kstr("instanceType", app.instance_type);
-                    j.key("launchTemplate");
-                    j.obj();
-                    j.kstr("launchTemplateId", &ex.new_lt);
-                    j.kstr("version", "1");
-                    j.end_obj();
-                    j.kstr("subnetId", r.pick(w.subnets.as_slice()).as_str());
-                    j.kbool("disableApiTermination", false);
-                    j.kstr(
-                        "clientToken",
-                        &format!("fleet-{}", hex_id(r.next_u64(), 32)),
-                    );
-                } else {
-                    j.key("instancesSet");
-                    j.obj();
-                    j.key("items");
-                    j.arr();
-                    for i in &app.instances[..2] {
-                        j.obj();
-                        j.kstr("instanceId", i);
-                        j.end_obj();
-                    }
-                    j.end_arr();
-                    j.end_obj();
-                }
-                j.end_obj();
-                if run {
-                    "RunInstances"
-                } else {
-                    "TerminateInstances"
-                }
-            }
-            Step::DescribeAutoScalingGroups => {
-                read_only = true;
-                j.obj();
-                j.key("autoScalingGroupNames");
-                j.arr();
-                j.str(&new_asg);
-                j.str(&old_asg);
-                j.end_arr();
-                j.end_obj();
-                "DescribeAutoScalingGroups"
-            }
-            Step::DescribeTargetHealth => {
-                svc = Svc::Elbv2;
-                read_only = true;
-                j.obj();
-                j.kstr("targetGroupArn", &app.tg_arn);
-                j.end_obj();
-                "DescribeTargetHealth"
-            }
-            Step::SuspendProcesses | Step::ResumeProcesses => {
-                j.obj();
-                j.kstr(
-                    "autoScalingGroupName",
-                    if ex.rollback { &new_asg } else { &old_asg },
-                );
-                j.key("scalingProcesses");
-                j.arr();
-                for p in [
-                    "Launch",
-                    "Terminate",
-                    "AddToLoadBalancer",
-                    "AlarmNotification",
-                ] {
-                    j.str(p);
-                }
-                j.end_arr();
-                j.end_obj();
-                if step == Step::SuspendProcesses {
-                    "SuspendProcesses"
-                } else {
-                    "ResumeProcesses"
-                }
-            }
-            Step::DeregisterTargets | Step::RegisterTargets => {
-                svc = Svc::Elbv2;
-                j.obj();
-                j.kstr("targetGroupArn", &app.tg_arn);
-                j.key("targets");
-                j.arr();
-                for i in &app.instances {
-                    j.obj();
-                    j.kstr("id", i);
-                    j.end_obj();
-                }
-                j.end_arr();
-                j.end_obj();
-                if step == Step::DeregisterTargets {
-                    "DeregisterTargets"
-                } else {
-                    "RegisterTargets"
-                }
-            }
-            Step::ResizeOld => {
-                j.obj();
-                j.kstr("autoScalingGroupName", &older_asg);
-                j.ku64("minSize", 0);
-                j.ku64("maxSize", 0);
-                j.ku64("desiredCapacity", 0);
-                j.end_obj();
-                "UpdateAutoScalingGroup"
-            }
-            Step::DeleteAutoScalingGroup => {
-                j.obj();
-                j.kstr("autoScalingGroupName", &older_asg);
-                j.kbool("forceDelete", true);
-                j.end_obj();
-                "DeleteAutoScalingGroup"
-            }
-            Step::DeleteLaunchTemplate => {
-                svc = Svc::Ec2;
-                j.obj();
-                j.key("DeleteLaunchTemplateRequest");
-                j.obj();
-                j.kstr("LaunchTemplateId", &app.lt_id);
-                j.end_obj();
-                j.end_obj();
-                "DeleteLaunchTemplate"
-            }
-        };
-        if step == Step::CreateAutoScalingGroup {
-            let j = &mut self.params;
-            j.obj();
-            j.kstr("autoScalingGroupName", &new_asg);
-            j.key("launchTemplate");
-            j.obj();
-            j.kstr("launchTemplateId", &ex.new_lt);
-            j.kstr("version", "$Latest");
-            j.end_obj();
-            let n = 2 + r.below(4);
-            j.ku64("minSize", n);
-            j.ku64("maxSize", n);
-            j.ku64("desiredCapacity", n);
-            j.ku64("defaultCooldown", 10);
-            j.key("availabilityZones");
-            j.arr();
-            for z in &w.azs {
-                j.str(z);
-            }
-            j.end_arr();
-            j.key("targetGroupARNs");
-            j.arr();
-            j.str(&app.tg_arn);
-            j.end_arr();
-            j.kstr("healthCheckType", "ELB");
-            j.ku64("healthCheckGracePeriod", 600);
-            j.key("vPCZoneIdentifier");
-            j.open_str();
-            for (i, s) in w.subnets.iter().enumerate() {
-                if i > 0 {
-                    j.part(",");
-                }
-                j.part(s);
-            }
-            j.close_str();
-            j.key("terminationPolicies");
-            j.raw(r#"["Default"]"#);
-            j.kbool("newInstancesProtectedFromScaleIn", false);
-            j.end_obj();
-            if ex.fail {
-                error = Some((
-                    "AccessDenied",
-                    format!(
-                        "You are not authorized to use launch template: {}",
-                        ex.new_lt
-                    ),
-                ));
-            }
-        }
-        if aws_side {
-            let start = w.spin_session_start(t) - 17;
-            let head = Head {
-                t,
-                svc,
-                name,
-                ident: Ident::Assumed {
-                    account: &w.account,
-                    role: "AWSServiceRoleForAutoScaling",
-                    role_pid: &w.asg_slr_pid,
-                    session: "AutoScaling",
-                    key: upper_id("ASIA", hash(&[w.seed, 0xA5C, start as u64]), 16),
-                    created: start,
-                    mfa: false,
-                    invoked_by: Some("autoscaling.amazonaws.com"),
-                    console: false,
-                },
-                ip: "autoscaling.amazonaws.com",
-                ua: "autoscaling.amazonaws.com",
-                ua_suffix: None,
-                error: None,
-                read_only: false,
-                data_event: false,
-                tls: false,
-                host_override: None,
-                shared_event: false,
-            };
-            if name == "RunInstances" {
-                let rj = &mut self.resp;
-                rj.obj();
-                rj.kstr("requestId", &hex_id(r.next_u64(), 8));
-                rj.kstr("reservationId", &format!("r-{}", hex_id(r.next_u64(), 17)));
-                rj.kstr("ownerId", &w.account);
-                rj.kstr("requesterId", "940372691376");
-                rj.key("instancesSet");
-                rj.obj();
-                rj.key("items");
-                rj.arr();
-                rj.obj();
-                rj.kstr("instanceId", &format!("i-{}", hex_id(r.next_u64(), 17)));
-                rj.kstr("imageId", &app.ami);
-                rj.kstr("instanceType", app.instance_type);
-                rj.end_obj();
-                rj.end_arr();
-                rj.end_obj();
-                rj.end_obj();
-            }
-            self.emit(out, w, r, head);
-            return;
-        }
-        let head = Head {
-            t,
-            svc,
-            name,
-            ident: self.spin_ident(w, t),
-            ip: r.pick(w.nat_ips.as_slice()).as_str(),
-            ua: SPIN_UA,
-            ua_suffix: Some((ex.user, &ex.id)),
-            error,
-            read_only,
-            data_event: false,
-            tls: true,
-            host_override: None,
-            shared_event: false,
-        };
-        self.emit(out, w, r, head);
-    }
-
-    fn spin_assume(&mut self, out: &mut Json, w: &World, t: i64, r: &mut Rng) {
-        // clouddriver (in the managing account) assumes the managed role: recorded in the managed account.
+    /// STS AssumeRole's request, with the role as the record's resource.
+    fn assume_role_request(&mut self, role_arn: &str, session: &str, duration: Option<u64>) {
         let j = &mut self.params;
         j.obj();
-        j.kstr("roleArn", &w.spin_role_arn);
-        j.kstr("roleSessionName", "Spinnaker");
-        j.ku64("durationSeconds", 3600);
+        j.kstr("roleArn", role_arn);
+        j.kstr("roleSessionName", session);
+        if let Some(seconds) = duration {
+            j.ku64("durationSeconds", seconds);
+        }
         j.end_obj();
+        self.resources
+            .push(("AWS::IAM::Role", role_arn.to_string()));
+    }
+
+    /// STS AssumeRole's response: the session's credentials and identity.
+    fn assume_role_response(
+        &mut self,
+        access_key: &str,
+        token_seed: u64,
+        expiration: i64,
+        assumed_role_id: &str,
+        session_arn: &str,
+    ) {
         let rj = &mut self.resp;
         rj.obj();
         rj.key("credentials");
         rj.obj();
-        rj.kstr("accessKeyId", &w.spin_access_key(t));
+        rj.kstr("accessKeyId", access_key);
         rj.kstr(
             "sessionToken",
-            &format!("IQoJb3JpZ2luX2Vj{}", upper_id("", r.next_u64(), 120)),
+            &format!("IQoJb3JpZ2luX2Vj{}", upper_id("", token_seed, 120)),
         );
-        rj.kstr("expiration", &sts_expiration(t + 3600));
+        rj.kstr("expiration", &sts_expiration(expiration));
         rj.end_obj();
         rj.key("assumedRoleUser");
         rj.obj();
-        rj.kstr("assumedRoleId", &w.spin_principal_id);
-        rj.kstr("arn", &w.spin_session_arn);
+        rj.kstr("assumedRoleId", assumed_role_id);
+        rj.kstr("arn", session_arn);
         rj.end_obj();
         rj.end_obj();
+    }
+
+    /// KMS GenerateDataKey with the account's key, for an object in `context`.
+    fn generate_data_key(&mut self, w: &World, context: &[(&str, &str)]) {
+        let j = &mut self.params;
+        j.obj();
+        j.kstr("keyId", &w.kms_key_arn);
+        j.key("encryptionContext");
+        j.obj();
+        for (k, v) in context {
+            j.kstr(k, v);
+        }
+        j.end_obj();
+        j.kstr("keySpec", "AES_256");
+        j.end_obj();
         self.resources
-            .push(("AWS::IAM::Role", w.spin_role_arn.clone()));
+            .push(("AWS::KMS::Key", w.kms_key_arn.clone()));
+    }
+
+    fn spin_assume(&mut self, out: &mut Json, w: &World, t: i64, r: &mut Rng) {
+        // clouddriver (in the managing account) assumes the managed role: recorded in the managed account.
+        self.assume_role_request(&w.spin_role_arn, "Spinnaker", Some(3600));
+        let token_seed = r.next_u64();
+        self.assume_role_response(
+            &w.spin_access_key(t),
+            token_seed,
+            t + 3600,
+            &w.spin_principal_id,
+            &w.spin_session_arn,
+        );
         let created = t - 3600 * 3 - (w.spin_key_offset % 600);
-        let head = Head {
-            t,
-            svc: Svc::Sts,
-            name: "AssumeRole",
-            ident: Ident::Assumed {
-                account: &w.managing_account,
-                role: "SpinnakerAuthRole",
-                role_pid: &w.managing_role_pid,
-                session: &w.managing_instance,
-                key: upper_id(
-                    "ASIA",
-                    hash(&[w.seed, 0x3A4A70, (created / 21600) as u64]),
-                    16,
-                ),
-                created,
-                mfa: false,
-                invoked_by: None,
-                console: false,
-            },
-            ip: r.pick(w.nat_ips.as_slice()).as_str(),
-            ua: MGMT_UA,
-            ua_suffix: None,
-            error: None,
-            read_only: true,
-            data_event: false,
-            tls: true,
-            host_override: None,
-            shared_event: false,
+        let ident = Ident::Assumed {
+            account: &w.managing_account,
+            role: "SpinnakerAuthRole",
+            role_pid: &w.managing_role_pid,
+            session: &w.managing_instance,
+            key: upper_id(
+                "ASIA",
+                hash(&[w.seed, 0x3A4A70, (created / 21600) as u64]),
+                16,
+            ),
+            created,
+            invoked_by: None,
+            console: false,
         };
+        let ip = r.pick(&w.nat_ips);
+        let head = Head::new(t, Svc::Sts, "AssumeRole", ident, ip, MGMT_UA);
         self.emit(out, w, r, head);
     }
 
@@ -1259,17 +810,12 @@ impl Renderer {
 
     fn human(&mut self, out: &mut Json, w: &World, t: i64, r: &mut Rng) {
         const APIS: &[(Svc, &str, bool, &str)] = &[
-            (
-                Svc::Ec2,
-                "DescribeInstances",
-                true,
-                r#"{"instancesSet":{},"filterSet":{}}"#,
-            ),
+            (Svc::Ec2, "DescribeInstances", true, ALL_INSTANCES),
             (
                 Svc::Ec2,
                 "DescribeSecurityGroups",
                 true,
-                r#"{"securityGroupSet":{},"securityGroupIdSet":{},"filterSet":{}}"#,
+                ALL_SECURITY_GROUPS,
             ),
             (
                 Svc::AutoScaling,
@@ -1289,12 +835,7 @@ impl Renderer {
                 true,
                 r#"{"startTime":"PT3H","endTime":"P0D","maxDatapoints":100800}"#,
             ),
-            (
-                Svc::Elbv2,
-                "DescribeTargetGroups",
-                true,
-                r#"{"pageSize":400}"#,
-            ),
+            (Svc::Elbv2, "DescribeTargetGroups", true, PAGE_SIZE),
             (
                 Svc::S3,
                 "ListBuckets",
@@ -1326,31 +867,20 @@ impl Renderer {
         let app = r.pick(&w.apps);
         let j = &mut self.params;
         match name {
-            "GetRole" => {
-                j.obj();
-                j.kstr("roleName", &w.spin_role);
-                j.end_obj();
-            }
+            "GetRole" => j.str_obj("roleName", &w.spin_role),
             "DescribeServices" => {
                 let e = r.pick(&w.ecs);
-                j.obj();
-                j.kstr("cluster", &e.arn);
-                j.key("services");
-                j.arr();
-                j.str(r.pick(e.services.as_slice()).as_str());
-                j.end_arr();
-                j.end_obj();
+                ecs_cluster_resources(j, &e.arn, "services", [r.pick(&e.services)]);
             }
             "UpdateAutoScalingGroup" => {
                 j.obj();
-                j.key("autoScalingGroupName");
-                j.str(&format!("{}-v{:03}", app.cluster, app.version));
+                j.kstr("autoScalingGroupName", &app.server_group(app.version));
                 j.ku64("desiredCapacity", 2 + r.below(6));
                 j.end_obj();
             }
             "AuthorizeSecurityGroupIngress" => {
                 j.obj();
-                j.kstr("groupId", r.pick(w.security_groups.as_slice()).as_str());
+                j.kstr("groupId", r.pick(&w.security_groups).as_str());
                 j.key("ipPermissions");
                 j.raw(r#"{"items":[{"ipProtocol":"tcp","fromPort":443,"toPort":443,"groups":{},"ipRanges":{"items":[{"cidrIp":"10.0.0.0/8"}]},"ipv6Ranges":{},"prefixListIds":{}}]}"#);
                 j.end_obj();
@@ -1361,55 +891,34 @@ impl Renderer {
             "arn:aws:sts::{}:assumed-role/{}/{}",
             w.account, w.sso_role, user
         );
-        let error = if r.chance(0.03) {
-            Some((
-                svc.denied_code(),
-                Self::denied_message(&ident_arn, svc, name, None),
-            ))
-        } else {
-            None
-        };
+        let error = r.chance(0.03).then(|| denied(&ident_arn, svc, name));
         if !ro && error.is_none() {
             self.resp.raw(r#"{"_return":true}"#);
         }
-        if name == "GetRole" {
-            self.resources.clear();
-        }
+        // Each person's SSO session lasts eight hours.
         let off = (hash(&[w.seed, 0x55D0, user_i as u64]) % 28_800) as i64;
         let created = (t - off).div_euclid(28_800) * 28_800 + off;
-        let host = if svc == Svc::S3 {
-            Some("s3.amazonaws.com".to_string())
-        } else {
-            None
+        let ident = Ident::Assumed {
+            account: &w.account,
+            role: &w.sso_role,
+            role_pid: &w.sso_role_pid,
+            session: user,
+            key: upper_id(
+                "ASIA",
+                hash(&[w.seed, 0x55D1, user_i as u64, created as u64]),
+                16,
+            ),
+            created,
+            invoked_by: None,
+            console: true,
         };
+        let ip = &w.office_ips[user_i % w.office_ips.len()];
+        let ua = BROWSER_UAS[(hash(&[w.seed, user_i as u64]) % BROWSER_UAS.len() as u64) as usize];
         let head = Head {
-            t,
-            svc,
-            name,
-            ident: Ident::Assumed {
-                account: &w.account,
-                role: &w.sso_role,
-                role_pid: &w.sso_role_pid,
-                session: user,
-                key: upper_id(
-                    "ASIA",
-                    hash(&[w.seed, 0x55D1, user_i as u64, created as u64]),
-                    16,
-                ),
-                created,
-                mfa: false,
-                invoked_by: None,
-                console: true,
-            },
-            ip: &w.office_ips[user_i % w.office_ips.len()],
-            ua: BROWSER_UAS[(hash(&[w.seed, user_i as u64]) % BROWSER_UAS.len() as u64) as usize],
-            ua_suffix: None,
             error,
             read_only: ro,
-            data_event: false,
-            tls: true,
-            host_override: host,
-            shared_event: false,
+            host_override: (svc == Svc::S3).then(|| "s3.amazonaws.com".to_string()),
+            ..Head::new(t, svc, name, ident, ip, ua)
         };
         self.emit(out, w, r, head);
     }
@@ -1441,8 +950,6 @@ impl Renderer {
             ),
         };
         let mut host = None;
-        let data = svc == Svc::S3;
-        let j = &mut self.params;
         match name {
             "PutObject" | "GetObject" => {
                 let key = format!(
@@ -1451,6 +958,7 @@ impl Renderer {
                     1000 + r.below(9000),
                     hex_id(r.next_u64(), 8)
                 );
+                let j = &mut self.params;
                 j.obj();
                 j.kstr("bucketName", &bucket);
                 let h = format!("{bucket}.s3.{}.amazonaws.com", w.region);
@@ -1475,24 +983,11 @@ impl Renderer {
                     .push(("AWS::S3::Bucket", format!("arn:aws:s3:::{bucket}")));
             }
             "GenerateDataKey" => {
-                j.obj();
-                j.kstr("keyId", &w.kms_key_arn);
-                j.key("encryptionContext");
-                j.obj();
-                j.kstr("aws:s3:arn", &format!("arn:aws:s3:::{bucket}"));
-                j.end_obj();
-                j.kstr("keySpec", "AES_256");
-                j.end_obj();
-                self.resources
-                    .push(("AWS::KMS::Key", w.kms_key_arn.clone()));
+                self.generate_data_key(w, &[("aws:s3:arn", &format!("arn:aws:s3:::{bucket}"))]);
             }
             "DescribeStacks" => {
-                j.obj();
-                j.kstr(
-                    "stackName",
-                    &format!("{}-infra", r.pick(super::world::APP_NAMES)),
-                );
-                j.end_obj();
+                let stack = format!("{}-infra", r.pick(super::world::APP_NAMES));
+                self.params.str_obj("stackName", &stack);
             }
             _ => {}
         }
@@ -1504,115 +999,66 @@ impl Renderer {
             "arn:aws:sts::{}:assumed-role/github-actions-deploy/{}",
             w.account, session
         );
-        let error = if r.chance(0.02) {
-            Some((
-                svc.denied_code(),
-                if svc == Svc::S3 {
-                    "Access Denied".to_string()
-                } else {
-                    Self::denied_message(&arn, svc, name, None)
-                },
-            ))
-        } else {
-            None
-        };
+        let error = r.chance(0.02).then(|| {
+            if svc == Svc::S3 {
+                (svc.denied_code(), "Access Denied".to_string())
+            } else {
+                denied(&arn, svc, name)
+            }
+        });
+        // A workflow run's session lasts ten minutes.
         let created = t - (t % 600);
         let ua = format!("{CI_UA_BASE}{cmd}");
+        let ident = Ident::Assumed {
+            account: &w.account,
+            role: "github-actions-deploy",
+            role_pid: &w.ci_role_pid,
+            session: &session,
+            key: upper_id("ASIA", hash(&[w.seed, 0xC1C1, created as u64]), 16),
+            created,
+            invoked_by: None,
+            console: false,
+        };
+        let ip = &w.ci_ips[((t / 600) as usize) % w.ci_ips.len()];
         let head = Head {
-            t,
-            svc,
-            name,
-            ident: Ident::Assumed {
-                account: &w.account,
-                role: "github-actions-deploy",
-                role_pid: &w.ci_role_pid,
-                session: &session,
-                key: upper_id("ASIA", hash(&[w.seed, 0xC1C1, created as u64]), 16),
-                created,
-                mfa: false,
-                invoked_by: None,
-                console: false,
-            },
-            ip: &w.ci_ips[((t / 600) as usize) % w.ci_ips.len()],
-            ua: &ua,
-            ua_suffix: None,
             error,
             read_only: ro,
-            data_event: data,
-            tls: true,
+            data_event: svc == Svc::S3,
             host_override: host,
-            shared_event: false,
+            ..Head::new(t, svc, name, ident, ip, &ua)
         };
         self.emit(out, w, r, head);
     }
 
     fn config(&mut self, out: &mut Json, w: &World, t: i64, r: &mut Rng) {
         const APIS: &[(Svc, &str, &str)] = &[
-            (
-                Svc::Ec2,
-                "DescribeInstances",
-                r#"{"instancesSet":{},"filterSet":{}}"#,
-            ),
-            (
-                Svc::Ec2,
-                "DescribeSecurityGroups",
-                r#"{"securityGroupSet":{},"securityGroupIdSet":{},"filterSet":{}}"#,
-            ),
+            (Svc::Ec2, "DescribeInstances", ALL_INSTANCES),
+            (Svc::Ec2, "DescribeSecurityGroups", ALL_SECURITY_GROUPS),
             (
                 Svc::Ec2,
                 "DescribeNetworkInterfaces",
                 r#"{"networkInterfaceIdSet":{},"filterSet":{}}"#,
             ),
-            (
-                Svc::AutoScaling,
-                "DescribeAutoScalingGroups",
-                r#"{"maxRecords":100}"#,
-            ),
+            (Svc::AutoScaling, "DescribeAutoScalingGroups", MAX_RECORDS),
             (Svc::Elbv2, "DescribeLoadBalancers", "null"),
             (Svc::Kms, "DescribeKey", ""),
         ];
         let (svc, name, raw) = *r.pick(APIS);
         if name == "DescribeKey" {
-            let j = &mut self.params;
-            j.obj();
-            j.kstr("keyId", &w.kms_key_arn);
-            j.end_obj();
+            self.params.str_obj("keyId", &w.kms_key_arn);
             self.resources
                 .push(("AWS::KMS::Key", w.kms_key_arn.clone()));
         } else if raw != "null" {
             self.params.raw(raw);
         }
+        // Config's hourly session starts five minutes past the hour.
         let start = (t - 300).div_euclid(3600) * 3600 + 300;
-        let head = Head {
-            t,
-            svc,
-            name,
-            ident: Ident::Assumed {
-                account: &w.account,
-                role: "AWSServiceRoleForConfig",
-                role_pid: &w.config_slr_pid,
-                session: "AWSConfig-Describe",
-                key: upper_id("ASIA", hash(&[w.seed, 0xC0F, start as u64]), 16),
-                created: start,
-                mfa: false,
-                invoked_by: Some("config.amazonaws.com"),
-                console: false,
-            },
-            ip: "config.amazonaws.com",
-            ua: "config.amazonaws.com",
-            ua_suffix: None,
-            error: None,
-            read_only: true,
-            data_event: false,
-            tls: false,
-            host_override: None,
-            shared_event: false,
-        };
+        let head = Head::service_linked(w, t, svc, name, &CONFIG_ROLE, &w.config_slr_pid, start);
         self.emit(out, w, r, head);
     }
 
     fn service_assume(&mut self, out: &mut Json, w: &World, t: i64, r: &mut Rng) {
-        let (svc_name, role, session) = match r.below(3) {
+        let (service, role, session) = match r.below(3) {
             0 => (
                 "ec2.amazonaws.com",
                 "BaseIAMRole",
@@ -1630,171 +1076,44 @@ impl Renderer {
             ),
         };
         let role_arn = format!("arn:aws:iam::{}:role/{role}", w.account);
-        let j = &mut self.params;
-        j.obj();
-        j.kstr("roleArn", &role_arn);
-        j.kstr("roleSessionName", &session);
-        j.end_obj();
-        let rpid = upper_id("AROA", hash(&[w.seed, 0xB0B, role.len() as u64]), 17);
-        let rj = &mut self.resp;
-        rj.obj();
-        rj.key("credentials");
-        rj.obj();
-        rj.kstr("accessKeyId", &upper_id("ASIA", r.next_u64(), 16));
-        rj.kstr(
-            "sessionToken",
-            &format!("IQoJb3JpZ2luX2Vj{}", upper_id("", r.next_u64(), 120)),
-        );
-        rj.kstr("expiration", &sts_expiration(t + 21_600));
-        rj.end_obj();
-        rj.key("assumedRoleUser");
-        rj.obj();
-        rj.kstr("assumedRoleId", &format!("{rpid}:{session}"));
-        rj.kstr(
-            "arn",
+        self.assume_role_request(&role_arn, &session, None);
+        let role_pid = upper_id("AROA", hash(&[w.seed, 0xB0B, role.len() as u64]), 17);
+        let access_key = upper_id("ASIA", r.next_u64(), 16);
+        let token_seed = r.next_u64();
+        self.assume_role_response(
+            &access_key,
+            token_seed,
+            t + 21_600,
+            &format!("{role_pid}:{session}"),
             &format!("arn:aws:sts::{}:assumed-role/{role}/{session}", w.account),
         );
-        rj.end_obj();
-        rj.end_obj();
-        self.resources.push(("AWS::IAM::Role", role_arn));
-        let head = Head {
-            t,
-            svc: Svc::Sts,
-            name: "AssumeRole",
-            ident: Ident::Service(svc_name),
-            ip: svc_name,
-            ua: svc_name,
-            ua_suffix: None,
-            error: None,
-            read_only: true,
-            data_event: false,
-            tls: false,
-            host_override: None,
-            shared_event: true,
-        };
+        let head = Head::aws_service(t, Svc::Sts, "AssumeRole", service);
         self.emit(out, w, r, head);
     }
 
     fn cloudtrail_kms(&mut self, out: &mut Json, w: &World, t: i64, r: &mut Rng) {
-        let j = &mut self.params;
-        j.obj();
-        j.kstr("keyId", &w.kms_key_arn);
-        j.key("encryptionContext");
-        j.obj();
-        j.kstr(
-            "aws:cloudtrail:arn",
-            &format!(
-                "arn:aws:cloudtrail:{}:{}:trail/management-events",
-                w.region, w.managing_account
-            ),
+        let trail = format!(
+            "arn:aws:cloudtrail:{}:{}:trail/management-events",
+            w.region, w.managing_account
         );
-        j.kstr(
-            "aws:s3:arn",
-            &format!("arn:aws:s3:::{}/AWSLogs/{}/", w.trail_bucket, w.account),
+        let folder = format!("arn:aws:s3:::{}/AWSLogs/{}/", w.trail_bucket, w.account);
+        self.generate_data_key(
+            w,
+            &[("aws:cloudtrail:arn", &trail), ("aws:s3:arn", &folder)],
         );
-        j.end_obj();
-        j.kstr("keySpec", "AES_256");
-        j.end_obj();
-        self.resources
-            .push(("AWS::KMS::Key", w.kms_key_arn.clone()));
-        let head = Head {
-            t,
-            svc: Svc::Kms,
-            name: "GenerateDataKey",
-            ident: Ident::Service("cloudtrail.amazonaws.com"),
-            ip: "cloudtrail.amazonaws.com",
-            ua: "cloudtrail.amazonaws.com",
-            ua_suffix: None,
-            error: None,
-            read_only: true,
-            data_event: false,
-            tls: false,
-            host_override: None,
-            shared_event: true,
-        };
+        let head = Head::aws_service(t, Svc::Kms, "GenerateDataKey", "cloudtrail.amazonaws.com");
         self.emit(out, w, r, head);
     }
 
     /// Write the record; params/resp/resources/additional come from the scratch buffers.
-    fn emit(&mut self, j: &mut Json, w: &World, r: &mut Rng, h: Head<'_>) {
+    pub(super) fn emit(&mut self, j: &mut Json, w: &World, r: &mut Rng, h: Head<'_>) {
         let data_event = h.data_event;
         let global = h.svc == Svc::Iam;
         let region: &str = if global { "us-east-1" } else { &w.region };
         j.obj();
         j.kstr("eventVersion", if data_event { "1.10" } else { "1.09" });
         j.key("userIdentity");
-        j.obj();
-        match &h.ident {
-            Ident::Assumed {
-                account,
-                role,
-                role_pid,
-                session,
-                key,
-                created,
-                mfa,
-                invoked_by,
-                console: _,
-            } => {
-                j.kstr("type", "AssumedRole");
-                j.key("principalId");
-                j.open_str();
-                j.part(role_pid);
-                j.part(":");
-                j.part(session);
-                j.close_str();
-                j.key("arn");
-                j.open_str();
-                j.part("arn:aws:sts::");
-                j.part(account);
-                j.part(":assumed-role/");
-                j.part(role);
-                j.part("/");
-                j.part(session);
-                j.close_str();
-                j.kstr("accountId", account);
-                j.kstr("accessKeyId", key);
-                j.key("sessionContext");
-                j.obj();
-                j.key("sessionIssuer");
-                j.obj();
-                j.kstr("type", "Role");
-                j.kstr("principalId", role_pid);
-                j.key("arn");
-                j.open_str();
-                j.part("arn:aws:iam::");
-                j.part(account);
-                j.part(if role.starts_with("AWSServiceRole") {
-                    ":role/aws-service-role/"
-                } else if role.starts_with("AWSReservedSSO") {
-                    ":role/aws-reserved/sso.amazonaws.com/"
-                } else {
-                    ":role/"
-                });
-                j.part(role);
-                j.close_str();
-                j.kstr("accountId", account);
-                j.kstr("userName", role);
-                j.end_obj();
-                j.key("attributes");
-                j.obj();
-                j.kstr(
-                    "creationDate",
-                    std::str::from_utf8(&iso(*created)).unwrap_or_default(),
-                );
-                j.kstr("mfaAuthenticated", if *mfa { "true" } else { "false" });
-                j.end_obj();
-                j.end_obj();
-                if let Some(ib) = invoked_by {
-                    j.kstr("invokedBy", ib);
-                }
-            }
-            Ident::Service(by) => {
-                j.kstr("type", "AWSService");
-                j.kstr("invokedBy", by);
-            }
-        }
-        j.end_obj();
+        user_identity(j, &h.ident);
         j.kstr(
             "eventTime",
             std::str::from_utf8(&iso(h.t)).unwrap_or_default(),

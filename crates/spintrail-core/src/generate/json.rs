@@ -27,6 +27,29 @@ impl Json {
         }
     }
 
+    /// Opens an object or array (`{` or `[`) as a value.
+    #[inline]
+    fn open(&mut self, bracket: u8) {
+        self.sep();
+        self.buf.push(bracket);
+        self.comma = false;
+    }
+
+    /// Closes an object or array (`}` or `]`); a value follows with a comma.
+    #[inline]
+    fn close(&mut self, bracket: u8) {
+        self.buf.push(bracket);
+        self.comma = true;
+    }
+
+    /// A complete value given as JSON text.
+    #[inline]
+    fn value(&mut self, json: &[u8]) {
+        self.sep();
+        self.buf.extend_from_slice(json);
+        self.comma = true;
+    }
+
     /// `"key":` — keys are compile-time constants without characters that need escaping.
     #[inline]
     pub(crate) fn key(&mut self, k: &str) {
@@ -39,38 +62,30 @@ impl Json {
 
     #[inline]
     pub(crate) fn obj(&mut self) {
-        self.sep();
-        self.buf.push(b'{');
-        self.comma = false;
+        self.open(b'{');
     }
 
     #[inline]
     pub(crate) fn end_obj(&mut self) {
-        self.buf.push(b'}');
-        self.comma = true;
+        self.close(b'}');
     }
 
     #[inline]
     pub(crate) fn arr(&mut self) {
-        self.sep();
-        self.buf.push(b'[');
-        self.comma = false;
+        self.open(b'[');
     }
 
     #[inline]
     pub(crate) fn end_arr(&mut self) {
-        self.buf.push(b']');
-        self.comma = true;
+        self.close(b']');
     }
 
     /// A string value, escaped.
     #[inline]
     pub(crate) fn str(&mut self, s: &str) {
-        self.sep();
-        self.buf.push(b'"');
-        self.escaped(s.as_bytes());
-        self.buf.push(b'"');
-        self.comma = true;
+        self.open_str();
+        self.part(s);
+        self.close_str();
     }
 
     /// Start a string value whose content is appended piecewise with `part`.
@@ -99,9 +114,9 @@ impl Json {
 
     #[inline]
     pub(crate) fn u64(&mut self, v: u64) {
-        self.sep();
-        self.digits(v);
-        self.comma = true;
+        let mut digits = [0u8; 20];
+        let n = decimal(v, &mut digits);
+        self.value(&digits[digits.len() - n..]);
     }
 
     #[inline]
@@ -112,10 +127,7 @@ impl Json {
 
     #[inline]
     pub(crate) fn bool(&mut self, v: bool) {
-        self.sep();
-        self.buf
-            .extend_from_slice(if v { b"true" as &[u8] } else { b"false" });
-        self.comma = true;
+        self.value(if v { b"true" } else { b"false" });
     }
 
     #[inline]
@@ -126,32 +138,46 @@ impl Json {
 
     #[inline]
     pub(crate) fn null(&mut self) {
-        self.sep();
-        self.buf.extend_from_slice(b"null");
-        self.comma = true;
+        self.value(b"null");
     }
 
     /// Already-valid JSON text.
     #[inline]
     pub(crate) fn raw(&mut self, json: &str) {
-        self.sep();
-        self.buf.extend_from_slice(json.as_bytes());
-        self.comma = true;
+        self.value(json.as_bytes());
     }
 
-    #[inline]
-    fn digits(&mut self, mut v: u64) {
-        let mut tmp = [0u8; 20];
-        let mut i = tmp.len();
-        loop {
-            i -= 1;
-            tmp[i] = b'0' + (v % 10) as u8;
-            v /= 10;
-            if v == 0 {
-                break;
-            }
+    /// An object of one string field: `{"k":"v"}`.
+    pub(crate) fn str_obj(&mut self, k: &str, v: &str) {
+        self.obj();
+        self.kstr(k, v);
+        self.end_obj();
+    }
+
+    /// An array of strings: `["a","b"]`.
+    pub(crate) fn strs<S: AsRef<str>>(&mut self, items: impl IntoIterator<Item = S>) {
+        self.arr();
+        for s in items {
+            self.str(s.as_ref());
         }
-        self.buf.extend_from_slice(&tmp[i..]);
+        self.end_arr();
+    }
+
+    /// An array of one-field objects: `[{"k":"a"},{"k":"b"}]`.
+    pub(crate) fn str_objs<S: AsRef<str>>(&mut self, k: &str, items: impl IntoIterator<Item = S>) {
+        self.arr();
+        for s in items {
+            self.str_obj(k, s.as_ref());
+        }
+        self.end_arr();
+    }
+
+    /// EC2's list shape: `{"items":[{"k":"a"},{"k":"b"}]}`.
+    pub(crate) fn ec2_items<S: AsRef<str>>(&mut self, k: &str, items: impl IntoIterator<Item = S>) {
+        self.obj();
+        self.key("items");
+        self.str_objs(k, items);
+        self.end_obj();
     }
 
     #[inline]
@@ -182,6 +208,20 @@ impl Json {
     }
 }
 
+/// Writes `v` in decimal at the end of `out`; returns the number of digits.
+#[inline]
+fn decimal(mut v: u64, out: &mut [u8; 20]) -> usize {
+    let mut i = out.len();
+    loop {
+        i -= 1;
+        out[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            return out.len() - i;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,5 +248,24 @@ mod tests {
         );
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["a"], "q\"b\\c\n\u{1}é");
+    }
+
+    #[test]
+    fn list_shapes() {
+        let mut j = Json::with_capacity(64);
+        j.obj();
+        j.key("a");
+        j.strs(["x", "y"]);
+        j.key("b");
+        j.ec2_items("id", ["i-1", "i-2"]);
+        j.key("c");
+        j.str_obj("k", "v");
+        j.key("d");
+        j.strs(Vec::<String>::new());
+        j.end_obj();
+        assert_eq!(
+            String::from_utf8(j.buf).unwrap(),
+            r#"{"a":["x","y"],"b":{"items":[{"id":"i-1"},{"id":"i-2"}]},"c":{"k":"v"},"d":[]}"#
+        );
     }
 }

@@ -11,6 +11,7 @@
 //! is split across cells by cumulative rounding, and each cell is rendered on its own seed into one
 //! or more files.
 
+mod deploy;
 mod events;
 mod json;
 mod rng;
@@ -24,10 +25,8 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 
 use crate::{Error, Result};
-use events::{
-    ulid, Actor, Ev, Exec, Kind, Outcome, Renderer, Svc, DEPLOY_STEPS, PIPELINE_USERS, POLL_APIS,
-    ROLLBACK_STEPS,
-};
+use deploy::{Exec, PIPELINE_USERS};
+use events::{ulid, Actor, Ev, Kind, Outcome, Renderer, Svc, POLL_APIS};
 use json::Json;
 use rng::{hash, unit, Rng};
 use world::{hex_id, World};
@@ -516,12 +515,12 @@ impl Worker {
         for _ in 0..n_exec {
             let rollback = r.chance(0.1);
             let fail = !rollback && r.chance(0.03);
-            let steps = if rollback {
-                ROLLBACK_STEPS
+            // A failing deploy stops at creating the server group, its fifth step.
+            let nsteps = if fail {
+                5
             } else {
-                DEPLOY_STEPS
+                deploy::steps(rollback).len()
             };
-            let nsteps = if fail { 5 } else { steps.len() };
             if (self.evs.len() + nsteps) as u64 > budget {
                 break;
             }
@@ -656,28 +655,17 @@ impl Worker {
             self.json.arr();
             for ev in chunk {
                 self.renderer.render(&mut self.json, w, &self.execs, ev);
-                match ev.kind {
-                    Kind::Poll { outcome, .. } => {
-                        self.sum.spinnaker_events += 1;
-                        if outcome == Outcome::Throttled {
-                            self.sum.throttled_events += 1;
-                        }
+                if ev.kind.by_spinnaker(&self.execs) {
+                    self.sum.spinnaker_events += 1;
+                }
+                if matches!(
+                    ev.kind,
+                    Kind::Poll {
+                        outcome: Outcome::Throttled,
+                        ..
                     }
-                    Kind::Deploy { exec, step } => {
-                        let ex = &self.execs[exec as usize];
-                        let steps = if ex.rollback {
-                            ROLLBACK_STEPS
-                        } else {
-                            DEPLOY_STEPS
-                        };
-                        if !matches!(
-                            steps[step as usize],
-                            events::Step::AsgRunInstances | events::Step::AsgTerminateInstances
-                        ) {
-                            self.sum.spinnaker_events += 1;
-                        }
-                    }
-                    _ => {}
+                ) {
+                    self.sum.throttled_events += 1;
                 }
             }
             self.json.end_arr();

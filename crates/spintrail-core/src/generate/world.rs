@@ -60,6 +60,13 @@ pub(crate) struct App {
     pub instances: Vec<String>,
 }
 
+impl App {
+    /// The name of the app's server group (Auto Scaling group) of a version: `<app>-<stack>-vNNN`.
+    pub(crate) fn server_group(&self, version: u32) -> String {
+        format!("{}-v{:03}", self.cluster, version)
+    }
+}
+
 pub(crate) struct EcsCluster {
     pub arn: String,
     pub services: Vec<String>,

@@ -569,23 +569,12 @@ impl<'de> Visitor<'de> for RecordSeed<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let dec = self.dec;
-        let mut seen: u64 = 0;
-        let mut hint = 0usize;
         let mut event_time: Option<&'de RawValue> = None;
         let mut event_source: Option<&'de RawValue> = None;
         let mut event_name: Option<&'de RawValue> = None;
         let mut region: Option<&'de RawValue> = None;
         let mut account: Option<&'de RawValue> = None;
-        while let Some(found) = map.next_key_seed(KeySeed {
-            names: &dec.names,
-            hint,
-        })? {
-            let Some(i) = found.filter(|&i| seen & (1u64 << i) == 0) else {
-                map.next_value::<IgnoredAny>()?;
-                continue;
-            };
-            seen |= 1u64 << i;
-            hint = i + 1;
+        let seen = visit_named_entries(&mut map, &dec.names, |map, i| {
             if let Some(kind) = dec.watched[i] {
                 let raw: &'de RawValue = map.next_value()?;
                 match kind {
@@ -611,13 +600,10 @@ impl<'de> Visitor<'de> for RecordSeed<'_> {
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
-        }
-        for (i, column) in dec.columns.iter_mut().enumerate() {
-            if seen & (1u64 << i) == 0 {
-                if let Some(b) = column {
-                    b.push_null();
-                }
-            }
+            Ok(())
+        })?;
+        for b in unseen(&mut dec.columns, seen).flatten() {
+            b.push_null();
         }
         if let Some(problem) = validate(event_time, event_source, event_name) {
             *self.defect = Some(match self.defect.take() {
@@ -823,6 +809,42 @@ impl<'de> Visitor<'de> for KeySeed<'_> {
     }
 }
 
+/// Visits the entries of a JSON object whose keys name one of `names` (see [`find_name`]) with
+/// `value`, which reads the value of `names[i]`; skips the values of other keys and of repeated
+/// ones (the first occurrence counts). Returns the set of names seen, bit `i` for `names[i]`
+/// (records and their structs have fewer than 64 fields).
+fn visit_named_entries<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    names: &[Box<str>],
+    mut value: impl FnMut(&mut A, usize) -> Result<(), A::Error>,
+) -> Result<u64, A::Error> {
+    debug_assert!(names.len() <= 64);
+    let mut seen: u64 = 0;
+    let mut hint = 0usize;
+    while let Some(found) = map.next_key_seed(KeySeed { names, hint })? {
+        match found.filter(|&i| seen & (1u64 << i) == 0) {
+            Some(i) => {
+                seen |= 1u64 << i;
+                hint = i + 1;
+                value(map, i)?;
+            }
+            None => {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+    }
+    Ok(seen)
+}
+
+/// The items whose bit is not in `seen` (the fields a JSON object lacked), to be filled with null.
+fn unseen<T>(items: &mut [T], seen: u64) -> impl Iterator<Item = &mut T> {
+    items
+        .iter_mut()
+        .enumerate()
+        .filter(move |(i, _)| seen & (1u64 << i) == 0)
+        .map(|(_, item)| item)
+}
+
 /// Any value into the builder of its column.
 struct ValueSeed<'a, 'p> {
     builder: &'a mut ColumnBuilder,
@@ -892,35 +914,19 @@ impl<'de> Visitor<'de> for StructVisitor<'_, '_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let b = self.builder;
-        let mut seen: u64 = 0;
-        let mut hint = 0usize;
-        while let Some(found) = map.next_key_seed(KeySeed {
-            names: &b.names,
-            hint,
-        })? {
-            match found.filter(|&i| seen & (1u64 << i) == 0) {
-                Some(i) => {
-                    seen |= 1u64 << i;
-                    hint = i + 1;
-                    let path = FieldPath {
-                        name: &b.names[i],
-                        parent: Some(self.path),
-                    };
-                    map.next_value_seed(ValueSeed {
-                        builder: &mut b.children[i],
-                        defect: &mut *self.defect,
-                        path: &path,
-                    })?;
-                }
-                None => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
-        for (i, child) in b.children.iter_mut().enumerate() {
-            if seen & (1u64 << i) == 0 {
-                child.push_null();
-            }
+        let seen = visit_named_entries(&mut map, &b.names, |map, i| {
+            let path = FieldPath {
+                name: &b.names[i],
+                parent: Some(self.path),
+            };
+            map.next_value_seed(ValueSeed {
+                builder: &mut b.children[i],
+                defect: &mut *self.defect,
+                path: &path,
+            })
+        })?;
+        for child in unseen(&mut b.children, seen) {
+            child.push_null();
         }
         b.close_row();
         Ok(())
@@ -1007,4 +1013,42 @@ impl<'de> Visitor<'de> for ContainerVisitor<'_, '_> {
         Ok(())
     }
     scalars_are_wrong!();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Array, AsArray};
+
+    #[test]
+    fn first_of_repeated_keys_counts_and_missing_fields_are_null() {
+        let json = r#"{"Records":[{"eventTime":"2024-07-30T21:31:21Z","eventSource":"a",
+            "eventName":"First","EVENTNAME":"Second",
+            "userIdentity":{"type":"Root","Type":"IAMUser","arn":"x"}}]}"#;
+        let projection = Projection::new(None).unwrap();
+        let outcome = decode(
+            json.as_bytes(),
+            Path::new("test.json"),
+            &Partitions::Records,
+            &projection,
+            10,
+            false,
+        )
+        .unwrap();
+        let batch = &outcome.batches[0];
+        let text = |column: &dyn Array, row| column.as_string::<i32>().value(row).to_string();
+        let column = |name| batch.column_by_name(name).unwrap();
+        assert_eq!(text(column("eventname").as_ref(), 0), "First");
+        let identity = column("useridentity").as_struct();
+        assert_eq!(
+            text(identity.column_by_name("type").unwrap().as_ref(), 0),
+            "Root"
+        );
+        assert_eq!(
+            text(identity.column_by_name("arn").unwrap().as_ref(), 0),
+            "x"
+        );
+        assert!(identity.column_by_name("principalid").unwrap().is_null(0));
+        assert!(column("awsregion").is_null(0));
+    }
 }
