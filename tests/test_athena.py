@@ -646,3 +646,28 @@ def test_an_aware_datetime_is_bound_as_its_utc_wall_time(moto: MotoServer) -> No
     assert latest_execution(moto)["ExecutionParameters"] == [
         "TIMESTAMP '2024-01-02 03:04:05.250000'"
     ]
+
+
+def test_a_bodiless_error_response_still_says_what_happened(moto: MotoServer) -> None:
+    """S3 answers HEAD with a status and no body; the error names the status and its meaning
+    instead of an empty message (here a bucket policy that denies reading results)."""
+    import json
+
+    seed(moto, [("n", "integer")], [["1"]])
+    deny = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": "arn:aws:s3:::athena-results/*",
+            }
+        ],
+    }
+    client(moto, "s3").put_bucket_policy(Bucket="athena-results", Policy=json.dumps(deny))
+    with pytest.raises(spintrail.AthenaError) as caught:
+        session(moto).sql("SELECT 1 AS n", fetch="csv")
+    message = str(caught.value)
+    assert "s3:HeadObject" in message and "403" in message
+    assert "access denied" in message and "no error message" in message

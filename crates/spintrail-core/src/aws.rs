@@ -185,12 +185,21 @@ pub(crate) fn code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<S
 pub(crate) fn sdk_error<E, R>(step: &str, err: SdkError<E, R>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug + 'static,
+    R: HttpStatus + std::fmt::Debug + 'static,
 {
     let message = match &err {
         SdkError::ServiceError(ctx) => {
-            let code = ctx.err().code().unwrap_or("error");
-            let text = ctx.err().message().unwrap_or("");
+            let status = ctx.raw().code();
+            // A HEAD request's error (or a bare 503) has no body: name the status instead.
+            let code = match ctx.err().code() {
+                Some(code) => code.to_string(),
+                None => format!("HTTP {status}"),
+            };
+            let code = code.as_str();
+            let text = match ctx.err().message() {
+                Some(text) if !text.is_empty() => text.to_string(),
+                _ => bodiless(status),
+            };
             if code.contains("AccessDenied")
                 || code == "UnauthorizedOperation"
                 || code == "AuthorizationError"
@@ -213,6 +222,20 @@ where
     aws_error(step, message)
 }
 
+/// What an error response without a message most likely means, by its HTTP status.
+fn bodiless(status: u16) -> String {
+    let meaning = match status {
+        400 => "bad request",
+        401 | 403 => "access denied (by IAM or a resource policy such as a bucket policy)",
+        404 => "not found",
+        409 => "conflict with the resource's current state",
+        429 | 503 => "throttled or unavailable; retry later",
+        500..=599 => "a server error; retry later",
+        _ => "an error",
+    };
+    format!("{meaning} (the response carried no error message)")
+}
+
 /// The answer of a call, or `None` when it failed with `expected` (an answer such as "not
 /// found" or "already exists" that the caller handles); any other failure as [`sdk_error`].
 pub(crate) fn tolerate<T, E, R>(
@@ -222,7 +245,7 @@ pub(crate) fn tolerate<T, E, R>(
 ) -> Result<Option<T>>
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug + 'static,
+    R: HttpStatus + std::fmt::Debug + 'static,
 {
     match answer {
         Ok(out) => Ok(Some(out)),

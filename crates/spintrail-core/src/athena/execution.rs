@@ -57,7 +57,7 @@ pub(super) fn call_error<E, R>(
 ) -> Error
 where
     E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug + 'static,
+    R: crate::aws::HttpStatus + std::fmt::Debug + 'static,
 {
     // "step: message", as the AWS error displays itself.
     athena_error(

@@ -116,7 +116,7 @@ async fn read_setting<'a, T, E, R, F>(
 where
     F: Future<Output = std::result::Result<T, SdkError<E, R>>>,
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug + 'static,
+    R: crate::aws::HttpStatus + std::fmt::Debug + 'static,
 {
     if !ctx.bucket_exists {
         return Ok(None);
