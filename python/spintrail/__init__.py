@@ -2,20 +2,24 @@
 
 CloudTrail logs become the Athena table ``"default"."cloudtrail_logs"``; queries written in
 Athena's dialect run on the embedded engine (Apache DataFusion in a Rust core), or on Amazon
-Athena with ``engine="athena"``, and return ``pyarrow.Table`` results::
+Athena with ``engine="athena"``, and return ``pyarrow.Table`` results; where a trail also delivers
+to CloudWatch Logs, ``engine="cloudwatch"`` runs Logs Insights queries there::
 
     import spintrail
     session = spintrail.connect("logs/")
     df = session.sql("SELECT eventname, count(*) AS n FROM cloudtrail_logs GROUP BY 1").to_pandas()
 """
 
-from spintrail import athena, provision
+from spintrail import athena, cloudwatch, provision
 from spintrail._internal import __version__
 from spintrail.athena import AthenaSession, QueryInfo
+from spintrail.cloudwatch import CloudWatchSession, InsightsInfo
 from spintrail.errors import (
     AthenaError,
     AthenaQueryError,
     AthenaResultError,
+    CloudWatchError,
+    CloudWatchTimeoutError,
     EngineError,
     InvalidArgumentError,
     LogFileError,
@@ -36,7 +40,11 @@ __all__ = [
     "AthenaQueryError",
     "AthenaResultError",
     "AthenaSession",
+    "CloudWatchError",
+    "CloudWatchSession",
+    "CloudWatchTimeoutError",
     "EngineError",
+    "InsightsInfo",
     "InvalidArgumentError",
     "LogFileError",
     "OutputError",
@@ -55,6 +63,7 @@ __all__ = [
     "UnsupportedFunctionError",
     "__version__",
     "athena",
+    "cloudwatch",
     "connect",
     "provision",
 ]
