@@ -417,7 +417,7 @@ def test_several_log_groups_in_one_query(moto: MotoServer) -> None:
     put(moto, real_records()[2:5], minutes_ago(5), group="other-trail", stream="s")
     s = session(moto, log_group=[GROUP, "other-trail"])
     table = s.insights("fields @log")
-    assert sorted(table.column("@log").to_pylist()) == ["other-trail"] * 3 + [GROUP] * 2
+    assert sorted(table.column("@log").to_pylist()) == [GROUP] * 2 + ["other-trail"] * 3
     assert s.log_groups == [GROUP, "other-trail"]
 
 

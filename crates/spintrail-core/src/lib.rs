@@ -12,14 +12,14 @@
 //! - [`cloudwatch`], Logs Insights queries on CloudWatch Logs itself (where a trail also
 //!   delivers there), results typed from Logs Insights' text values.
 //!
-//! Shared by the engines: [`schema`] (the table contract), [`parameters`] (`?` values as literals),
-//! [`result`] (what a query returns and what is known about it), [`aws`] (one AWS
+//! Shared by the engines: [`schema`] (the table contract), [`parameters`] (`?` values as
+//! literals), [`result`] (what a query returns and what is known about it), [`aws`] (one AWS
 //! configuration) and [`error`]. [`provision`] sets up the AWS side and [`generate`] writes
 //! synthetic logs; neither runs queries.
 
 pub mod athena;
-pub mod cloudwatch;
 pub mod aws;
+pub mod cloudwatch;
 pub mod error;
 pub mod generate;
 pub mod local;
@@ -31,6 +31,4 @@ pub mod schema;
 pub use error::{Error, Result};
 pub use local::session::{LocalSession, QueryStream, SessionOptions, StatsHandle};
 pub use local::table::OnError;
-pub use result::{
-    Fetch, InsightsInfo, Problem, QueryFacts, QueryInfo, QueryResult, ScanStats,
-};
+pub use result::{Fetch, InsightsInfo, Problem, QueryFacts, QueryInfo, QueryResult, ScanStats};

@@ -195,7 +195,10 @@ pub(super) async fn run(
     let mut delay = Duration::from_millis(100);
     loop {
         let answer = get_results(client, &query_id, None).await?;
-        let status = answer.status().cloned().unwrap_or(QueryStatus::UnknownValue);
+        let status = answer
+            .status()
+            .cloned()
+            .unwrap_or(QueryStatus::UnknownValue);
         info.status = status.as_str().to_string();
         if let Some(stats) = answer.statistics() {
             info.records_matched = count(stats.records_matched());

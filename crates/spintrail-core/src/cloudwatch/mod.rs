@@ -4,8 +4,9 @@
 //! The query text goes to CloudWatch Logs as written (no translation): `StartQuery` over the
 //! session's log groups and a time range, `GetQueryResults` polled with backoff until the query
 //! ends, `StopQuery` when the caller gives up. Logs Insights returns every value as text; the
-//! result is typed by the rules of [`types`]. Every result carries an [`InsightsInfo`]: query
-//! id, status, records matched and scanned, bytes scanned.
+//! result is typed by the rules of [`types`]. Every result carries an
+//! [`InsightsInfo`](crate::InsightsInfo): query id, status, records matched and scanned, bytes
+//! scanned.
 
 mod execution;
 pub mod types;
@@ -17,7 +18,7 @@ use chrono::{DateTime, Utc};
 
 use crate::aws::ConnectOptions;
 use crate::error::CloudWatchFailure;
-use crate::result::{InsightsInfo, QueryFacts, QueryResult};
+use crate::result::{QueryFacts, QueryResult};
 use crate::{Error, Result};
 
 /// The time range of a query without a start: this long before its end.
@@ -220,22 +221,34 @@ mod tests {
     fn range_defaults_to_the_hour_before_now() {
         let now = at(1_722_300_000, 250);
         let range = TimeRange::resolve(None, None, now).expect("range");
-        assert_eq!(range, TimeRange {
-            start: 1_722_296_400,
-            end: 1_722_300_001
-        });
+        assert_eq!(
+            range,
+            TimeRange {
+                start: 1_722_296_400,
+                end: 1_722_300_001
+            }
+        );
         let range = TimeRange::resolve(None, Some(at(1_000_000, 0)), now).expect("range");
-        assert_eq!(range, TimeRange {
-            start: 1_000_000 - 3600,
-            end: 1_000_000
-        });
+        assert_eq!(
+            range,
+            TimeRange {
+                start: 1_000_000 - 3600,
+                end: 1_000_000
+            }
+        );
     }
 
     #[test]
     fn range_covers_what_was_asked() {
-        let range = TimeRange::resolve(Some(at(100, 900)), Some(at(200, 1)), at(0, 0))
-            .expect("range");
-        assert_eq!(range, TimeRange { start: 100, end: 201 });
+        let range =
+            TimeRange::resolve(Some(at(100, 900)), Some(at(200, 1)), at(0, 0)).expect("range");
+        assert_eq!(
+            range,
+            TimeRange {
+                start: 100,
+                end: 201
+            }
+        );
     }
 
     #[test]

@@ -112,7 +112,8 @@ fn parse_decimal(text: &str) -> Option<f64> {
         None => (mantissa, None),
     };
     let whole_ok = plain_digits(whole);
-    let fraction_ok = fraction.is_none_or(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()));
+    let fraction_ok =
+        fraction.is_none_or(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()));
     let exponent_ok = exponent.is_none_or(|e| {
         let digits = e.strip_prefix(['+', '-']).unwrap_or(e);
         !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
