@@ -62,7 +62,7 @@ fn progress_fn(callback: Option<Py<PyAny>>) -> Option<ProgressFn> {
 }
 
 /// A positive number of seconds, or an error naming the argument.
-fn seconds(name: &str, value: f64) -> PyResult<Duration> {
+pub(crate) fn seconds(name: &str, value: f64) -> PyResult<Duration> {
     if value.is_finite() && value > 0.0 {
         Ok(Duration::from_secs_f64(value))
     } else {

@@ -6,7 +6,7 @@ use pyo3::exceptions::{PyException, PyOSError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyType};
-use spintrail_core::error::AthenaFailure;
+use spintrail_core::error::{AthenaFailure, CloudWatchFailure};
 use spintrail_core::Error;
 
 create_exception!(
@@ -80,6 +80,20 @@ create_exception!(
     AthenaResultError,
     AthenaError,
     "An Athena result that cannot be converted to Arrow; the message names the column and the way out."
+);
+create_exception!(
+    spintrail,
+    CloudWatchError,
+    SpintrailError,
+    "An error on the CloudWatch Logs engine: a Logs Insights query that failed, or a call around \
+     it; `query_id` names the query when there is one."
+);
+create_exception!(
+    spintrail,
+    CloudWatchTimeoutError,
+    CloudWatchError,
+    "A Logs Insights query that did not finish within the session's timeout (it was stopped), or \
+     that CloudWatch Logs ended at its own time limit."
 );
 create_exception!(
     spintrail,
@@ -169,13 +183,28 @@ pub fn to_py(err: Error) -> PyErr {
                 AthenaFailure::Timeout => QueryTimeoutError::new_err(message),
                 AthenaFailure::Result => AthenaResultError::new_err(message),
             };
-            Python::attach(|py| {
-                // Best effort: the attribute is a convenience, the id is also in the message.
-                let _ = err.value(py).setattr("query_id", query_id);
-            });
-            err
+            with_query_id(err, query_id)
+        }
+        Error::CloudWatch { kind, query_id, .. } => {
+            let err = match kind {
+                CloudWatchFailure::Call | CloudWatchFailure::Failed => {
+                    CloudWatchError::new_err(message)
+                }
+                CloudWatchFailure::Cancelled => QueryCancelledError::new_err(message),
+                CloudWatchFailure::Timeout => CloudWatchTimeoutError::new_err(message),
+            };
+            with_query_id(err, query_id)
         }
     }
+}
+
+/// Sets `query_id` on an engine's exception.
+fn with_query_id(err: PyErr, query_id: Option<String>) -> PyErr {
+    Python::attach(|py| {
+        // Best effort: the attribute is a convenience, the id is also in the message.
+        let _ = err.value(py).setattr("query_id", query_id);
+    });
+    err
 }
 
 /// Adds the exception classes to the module.
@@ -199,6 +228,11 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("AthenaQueryError", py.get_type::<AthenaQueryError>())?;
     m.add("QueryTimeoutError", py.get_type::<QueryTimeoutError>())?;
     m.add("AthenaResultError", py.get_type::<AthenaResultError>())?;
+    m.add("CloudWatchError", py.get_type::<CloudWatchError>())?;
+    m.add(
+        "CloudWatchTimeoutError",
+        py.get_type::<CloudWatchTimeoutError>(),
+    )?;
     m.add("EngineError", py.get_type::<EngineError>())?;
     m.add("OutputError", output_error_type(py)?)?;
     Ok(())

@@ -2,8 +2,10 @@
 //! `spintrail._internal`. Each class lives in its own file; the engine is `spintrail-core`.
 
 mod athena;
+mod cloudwatch;
 mod errors;
 mod generate;
+mod insights_info;
 mod latest;
 mod parameters;
 mod provision;
@@ -21,10 +23,12 @@ fn _internal(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     m.add_class::<session::LocalSession>()?;
     m.add_class::<athena::AthenaSession>()?;
+    m.add_class::<cloudwatch::CloudWatchSession>()?;
     m.add_class::<provision::Stack>()?;
     m.add_class::<result::QueryResult>()?;
     m.add_class::<stats::ScanStats>()?;
     m.add_class::<query_info::QueryInfo>()?;
+    m.add_class::<insights_info::InsightsInfo>()?;
     m.add_function(wrap_pyfunction!(generate::generate, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

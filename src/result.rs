@@ -1,4 +1,4 @@
-//! `QueryResult`: one finished query on either engine — its Arrow table (schema metadata stamped
+//! `QueryResult`: one finished query on any engine — its Arrow table (schema metadata stamped
 //! with this query's own facts) and those facts as typed objects. Nothing about a query is read
 //! back from a session-wide slot, so concurrent queries cannot mix up their facts.
 
@@ -10,6 +10,7 @@ use pyo3_arrow::PyTable;
 use spintrail_core::{QueryFacts, QueryResult as CoreResult};
 
 use crate::errors::to_py;
+use crate::insights_info::InsightsInfo;
 use crate::query_info::QueryInfo;
 use crate::runtime::wait_for;
 use crate::stats::ScanStats;
@@ -21,6 +22,7 @@ pub struct QueryResult {
     rows: usize,
     stats: Option<Py<ScanStats>>,
     info: Option<Py<QueryInfo>>,
+    insights: Option<Py<InsightsInfo>>,
 }
 
 impl QueryResult {
@@ -55,23 +57,27 @@ impl QueryResult {
         let rows = result.num_rows();
         let (schema, batches) = result.stamped().map_err(to_py)?;
         let table = Py::new(py, PyTable::try_new(batches, schema)?)?;
-        let (stats, info) = match result.facts {
-            QueryFacts::Local(s) => (Some(Py::new(py, ScanStats(s))?), None),
-            QueryFacts::Athena(i) => (None, Some(Py::new(py, QueryInfo(i))?)),
-        };
+        let engine = result.facts.engine();
+        let (mut stats, mut info, mut insights) = (None, None, None);
+        match result.facts {
+            QueryFacts::Local(s) => stats = Some(Py::new(py, ScanStats(s))?),
+            QueryFacts::Athena(i) => info = Some(Py::new(py, QueryInfo(i))?),
+            QueryFacts::CloudWatch(i) => insights = Some(Py::new(py, InsightsInfo(i))?),
+        }
         Ok(QueryResult {
             table,
-            engine: if stats.is_some() { "local" } else { "athena" },
+            engine,
             rows,
             stats,
             info,
+            insights,
         })
     }
 }
 
 #[pymethods]
 impl QueryResult {
-    /// "local" or "athena".
+    /// "local", "athena" or "cloudwatch".
     #[getter]
     fn engine(&self) -> &'static str {
         self.engine
@@ -98,6 +104,12 @@ impl QueryResult {
     #[getter]
     fn info(&self, py: Python<'_>) -> Option<Py<QueryInfo>> {
         self.info.as_ref().map(|i| i.clone_ref(py))
+    }
+
+    /// Query id, status and scan statistics, on CloudWatch Logs.
+    #[getter]
+    fn insights(&self, py: Python<'_>) -> Option<Py<InsightsInfo>> {
+        self.insights.as_ref().map(|i| i.clone_ref(py))
     }
 
     /// The Arrow PyCapsule interface: `pyarrow.table(result)` reads it without a copy.

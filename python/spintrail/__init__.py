@@ -2,20 +2,24 @@
 
 CloudTrail logs become the Athena table ``"default"."cloudtrail_logs"``; queries written in
 Athena's dialect run on the embedded engine (Apache DataFusion in a Rust core), or on Amazon
-Athena with ``engine="athena"``, and return ``pyarrow.Table`` results::
+Athena with ``engine="athena"``, and return ``pyarrow.Table`` results; where a trail also delivers
+to CloudWatch Logs, ``engine="cloudwatch"`` runs Logs Insights queries there::
 
     import spintrail
     session = spintrail.connect("logs/")
     df = session.sql("SELECT eventname, count(*) AS n FROM cloudtrail_logs GROUP BY 1").to_pandas()
 """
 
-from spintrail import athena, insights, plot, provision, spinnaker
+from spintrail import athena, cloudwatch, insights, plot, provision, spinnaker
 from spintrail._internal import __version__
 from spintrail.athena import AthenaSession, QueryInfo
+from spintrail.cloudwatch import CloudWatchSession, InsightsInfo
 from spintrail.errors import (
     AthenaError,
     AthenaQueryError,
     AthenaResultError,
+    CloudWatchError,
+    CloudWatchTimeoutError,
     EngineError,
     InvalidArgumentError,
     LogFileError,
@@ -38,7 +42,11 @@ __all__ = [
     "AthenaQueryError",
     "AthenaResultError",
     "AthenaSession",
+    "CloudWatchError",
+    "CloudWatchSession",
+    "CloudWatchTimeoutError",
     "EngineError",
+    "InsightsInfo",
     "InsightsSyntaxError",
     "InvalidArgumentError",
     "LogFileError",
@@ -59,6 +67,7 @@ __all__ = [
     "UnsupportedInsightsError",
     "__version__",
     "athena",
+    "cloudwatch",
     "connect",
     "insights",
     "plot",

@@ -8,7 +8,11 @@ __all__ = [
     "AthenaQueryError",
     "AthenaResultError",
     "AthenaSession",
+    "CloudWatchError",
+    "CloudWatchSession",
+    "CloudWatchTimeoutError",
     "EngineError",
+    "InsightsInfo",
     "InvalidArgumentError",
     "LocalSession",
     "LogFileError",
@@ -45,6 +49,11 @@ class AthenaError(SpintrailError):
 class AthenaQueryError(AthenaError): ...
 class QueryTimeoutError(AthenaError): ...
 class AthenaResultError(AthenaError): ...
+
+class CloudWatchError(SpintrailError):
+    query_id: str | None
+
+class CloudWatchTimeoutError(CloudWatchError): ...
 class EngineError(SpintrailError): ...
 class OutputError(SpintrailError, OSError): ...
 
@@ -107,6 +116,29 @@ class QueryInfo:
     def rows(self) -> int: ...
 
 @final
+class InsightsInfo:
+    @property
+    def query_id(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def query(self) -> str: ...
+    @property
+    def log_groups(self) -> list[str]: ...
+    @property
+    def start_time(self) -> int: ...
+    @property
+    def end_time(self) -> int: ...
+    @property
+    def records_matched(self) -> int: ...
+    @property
+    def records_scanned(self) -> int: ...
+    @property
+    def bytes_scanned(self) -> int: ...
+    @property
+    def rows(self) -> int: ...
+
+@final
 class QueryResult:
     @property
     def engine(self) -> str: ...
@@ -118,6 +150,8 @@ class QueryResult:
     def stats(self) -> ScanStats | None: ...
     @property
     def info(self) -> QueryInfo | None: ...
+    @property
+    def insights(self) -> InsightsInfo | None: ...
     def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...
 
 @final
@@ -231,3 +265,40 @@ class AthenaSession:
     def region(self) -> str: ...
     @property
     def output_location(self) -> str | None: ...
+
+@final
+class CloudWatchSession:
+    def __new__(
+        cls,
+        log_groups: list[str],
+        *,
+        region: str | None = None,
+        endpoint_url: str | None = None,
+        profile: str | None = None,
+        timeout: float | None = None,
+        max_poll_interval: float | None = None,
+        max_attempts: int | None = None,
+    ) -> CloudWatchSession: ...
+    def insights(
+        self,
+        query: str,
+        start: float | None = None,
+        end: float | None = None,
+        *,
+        progress: Callable[[dict[str, Any]], None] | None = None,
+    ) -> QueryResult: ...
+    def insights_async(
+        self,
+        query: str,
+        start: float | None = None,
+        end: float | None = None,
+        *,
+        progress: Callable[[dict[str, Any]], None] | None = None,
+    ) -> Any: ...
+    def last_query(self) -> InsightsInfo | None: ...
+    @property
+    def log_groups(self) -> list[str]: ...
+    @property
+    def region(self) -> str: ...
+    @property
+    def timeout(self) -> float | None: ...

@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from spintrail import _internal
 from spintrail.athena import AthenaSession, Fetch, Params, connect_athena, param_list
+from spintrail.cloudwatch import CloudWatchSession, connect_cloudwatch
 from spintrail.errors import InvalidArgumentError, typed_reader
 from spintrail.insights import TimeBound, run_insights
 
@@ -193,10 +194,24 @@ def connect(
 ) -> AthenaSession: ...
 
 
+@overload
+def connect(
+    source: None = None,
+    *,
+    engine: Literal["cloudwatch"],
+    log_group: str | Sequence[str],
+    region: str | None = None,
+    endpoint_url: str | None = None,
+    profile: str | None = None,
+    timeout: float | None = None,
+    max_attempts: int | None = None,
+) -> CloudWatchSession: ...
+
+
 def connect(
     source: Source | Sequence[Source] | None = None,
     *,
-    engine: Literal["local", "athena"] = "local",
+    engine: Literal["local", "athena", "cloudwatch"] = "local",
     database: str = "default",
     table: str = "cloudtrail_logs",
     on_error: OnError = "raise",
@@ -213,8 +228,10 @@ def connect(
     fast_fetch_bytes: int | None = None,
     price_per_tb: float | None = None,
     max_attempts: int | None = None,
-) -> Session | AthenaSession:
-    """Opens CloudTrail logs for SQL, on the embedded engine (default) or on Amazon Athena.
+    log_group: str | Sequence[str] | None = None,
+) -> Session | AthenaSession | CloudWatchSession:
+    """Opens CloudTrail logs for SQL, on the embedded engine (default) or on Amazon Athena, or
+    for Logs Insights queries on CloudWatch Logs.
 
     **engine="local"**: ``source`` is a folder in CloudTrail's S3 layout
     (``AWSLogs/<account>/CloudTrail/...``, also the organization form), a flat folder of
@@ -232,10 +249,34 @@ def connect(
     ``max_attempts`` bounds the SDK's retries (with backoff) of throttled and transient calls.
     See :mod:`spintrail.athena` for ``fetch``.
 
+    **engine="cloudwatch"**: Logs Insights queries (:meth:`CloudWatchSession.insights`, not
+    SQL) on the CloudWatch Logs ``log_group`` a trail delivers to (a name or ARN, or a list of
+    up to 50). ``region``, ``profile``, ``endpoint_url``, ``timeout`` and ``max_attempts`` as
+    for Athena. See :mod:`spintrail.cloudwatch` for the time range and how results are typed.
+
     Options left as ``None`` take the engine's defaults, defined once in the Rust core:
     ``batch_size`` 8192 rows (local) or 65536 (Athena), ``fast_fetch_bytes`` 1 MiB,
     ``price_per_tb`` $5, ``max_attempts`` 8.
     """
+    if engine == "cloudwatch":
+        if source is not None:
+            raise InvalidArgumentError(
+                "engine='cloudwatch' queries a CloudWatch Logs log group, not local files: drop "
+                "the source argument and pass log_group"
+            )
+        return connect_cloudwatch(
+            log_group=log_group,
+            region=region,
+            endpoint_url=endpoint_url,
+            profile=profile,
+            timeout=timeout,
+            max_attempts=max_attempts,
+        )
+    if log_group is not None:
+        raise InvalidArgumentError(
+            f"log_group is for engine='cloudwatch' (Logs Insights on CloudWatch Logs), not "
+            f"engine={engine!r}"
+        )
     if engine == "athena":
         if source is not None:
             raise InvalidArgumentError(
@@ -260,8 +301,9 @@ def connect(
         )
     if engine != "local":
         raise InvalidArgumentError(
-            f"unknown engine {engine!r}: use engine='local' (embedded, local files) or "
-            "engine='athena' (Amazon Athena)"
+            f"unknown engine {engine!r}: use engine='local' (embedded, local files), "
+            "engine='athena' (Amazon Athena) or engine='cloudwatch' (Logs Insights on "
+            "CloudWatch Logs)"
         )
     if source is None:
         raise InvalidArgumentError("no source given: pass a folder, a file or a glob")

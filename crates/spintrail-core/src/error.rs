@@ -61,6 +61,15 @@ pub enum Error {
         message: String,
     },
 
+    /// A Logs Insights query on CloudWatch Logs that failed, was cancelled or timed out, or a
+    /// CloudWatch Logs call around a query. Carries the query id when there is one.
+    #[error("{message}{}", query_id.as_ref().map(|id| format!(" [query id {id}]")).unwrap_or_default())]
+    CloudWatch {
+        kind: CloudWatchFailure,
+        query_id: Option<String>,
+        message: String,
+    },
+
     /// Anything DataFusion or Arrow reports that is not one of ours.
     #[error("{0}")]
     Engine(String),
@@ -79,6 +88,21 @@ pub enum AthenaFailure {
     Timeout,
     /// The result could not be converted (a value that does not parse as its column's type).
     Result,
+}
+
+/// What went wrong on the CloudWatch Logs side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloudWatchFailure {
+    /// A CloudWatch Logs call failed (access, network, an unknown log group, a query that does
+    /// not parse: Logs Insights refuses those when they are started).
+    Call,
+    /// The query ended with status Failed.
+    Failed,
+    /// The query was Cancelled (by the caller, or someone else stopped it).
+    Cancelled,
+    /// The query did not finish within the session's timeout and was stopped, or Logs
+    /// Insights ended it at its own time limit (status Timeout).
+    Timeout,
 }
 
 impl Error {

@@ -1,7 +1,8 @@
-//! What a query returns on either engine: its batches, and what is known about that one query
+//! What a query returns on any engine: its batches, and what is known about that one query
 //! (scan statistics on the embedded engine; query id, bytes scanned, times, cost and fetch path
-//! on Athena). The facts travel with the batches, so nothing has to be read back from a
-//! session-wide "last query" slot that another query may have overwritten meanwhile.
+//! on Athena; query id, status and the scan statistics of Logs Insights on CloudWatch Logs). The
+//! facts travel with the batches, so nothing has to be read back from a session-wide "last
+//! query" slot that another query may have overwritten meanwhile.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -141,6 +142,27 @@ pub struct QueryInfo {
     pub rows: u64,
 }
 
+/// What one Logs Insights query on CloudWatch Logs did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InsightsInfo {
+    pub query_id: String,
+    /// Logs Insights' status: Scheduled, Running, Complete, Failed, Cancelled, Timeout.
+    pub status: String,
+    /// The query text, as sent.
+    pub query: String,
+    pub log_groups: Vec<String>,
+    /// The time range sent to StartQuery, in whole seconds since the epoch (both inclusive).
+    pub start_time: i64,
+    pub end_time: i64,
+    /// Log events that matched the query (GetQueryResults' statistics).
+    pub records_matched: u64,
+    /// Log events scanned in the time range.
+    pub records_scanned: u64,
+    /// Bytes of log events scanned (what Logs Insights bills).
+    pub bytes_scanned: u64,
+    pub rows: u64,
+}
+
 /// What is known about one query, by engine.
 #[derive(Debug, Clone, PartialEq)]
 pub enum QueryFacts {
@@ -148,6 +170,8 @@ pub enum QueryFacts {
     Local(ScanStats),
     /// Athena: the query's id, statistics and cost.
     Athena(QueryInfo),
+    /// Logs Insights on CloudWatch Logs: the query's id, status and statistics.
+    CloudWatch(InsightsInfo),
 }
 
 impl QueryFacts {
@@ -155,6 +179,7 @@ impl QueryFacts {
         match self {
             QueryFacts::Local(_) => "local",
             QueryFacts::Athena(_) => "athena",
+            QueryFacts::CloudWatch(_) => "cloudwatch",
         }
     }
 
@@ -181,6 +206,12 @@ impl QueryFacts {
                 put("cost_usd", i.cost_usd.to_string());
                 put("fetch", i.fetch.as_str().to_string());
             }
+            QueryFacts::CloudWatch(i) => {
+                put("query_id", i.query_id.clone());
+                put("bytes_scanned", i.bytes_scanned.to_string());
+                put("records_scanned", i.records_scanned.to_string());
+                put("records_matched", i.records_matched.to_string());
+            }
         }
         m
     }
@@ -203,7 +234,7 @@ impl QueryResult {
     pub fn stats(&self) -> Option<&ScanStats> {
         match &self.facts {
             QueryFacts::Local(s) => Some(s),
-            QueryFacts::Athena(_) => None,
+            _ => None,
         }
     }
 
@@ -211,7 +242,15 @@ impl QueryResult {
     pub fn info(&self) -> Option<&QueryInfo> {
         match &self.facts {
             QueryFacts::Athena(i) => Some(i),
-            QueryFacts::Local(_) => None,
+            _ => None,
+        }
+    }
+
+    /// The query information, on CloudWatch Logs.
+    pub fn insights(&self) -> Option<&InsightsInfo> {
+        match &self.facts {
+            QueryFacts::CloudWatch(i) => Some(i),
+            _ => None,
         }
     }
 
