@@ -479,3 +479,32 @@ def test_bad_arguments_are_refused_up_front(moto: MotoServer) -> None:
         session(moto, timeout=0)
     with pytest.raises(spintrail.InvalidArgumentError, match="unknown engine"):
         spintrail.connect(engine="logs")  # type: ignore[call-overload]
+
+
+def test_cli_runs_the_text_on_cloudwatch(
+    moto: MotoServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from spintrail.cli import main
+
+    records = real_records()[:12]
+    put(moto, records, minutes_ago(20))
+    code = main(
+        [
+            "insights",
+            "--engine",
+            "cloudwatch",
+            "--log-group",
+            GROUP,
+            "--endpoint-url",
+            moto.url,
+            "--format",
+            "json",
+            "fields eventName | sort @timestamp asc",
+        ]
+    )
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert [row["eventName"] for row in json.loads(out.out)] == [r["eventName"] for r in records]
+    assert "query" in out.err  # the query's id and statistics on stderr
+    assert main(["insights", "--engine", "cloudwatch", "fields eventName"]) == 2
+    assert "--log-group" in capsys.readouterr().err

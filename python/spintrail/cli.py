@@ -250,6 +250,8 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 def cmd_insights(args: argparse.Namespace) -> int:
     text = _read_sql(args)
+    if args.engine == "cloudwatch":
+        return _insights_on_cloudwatch(args, text)
     table = insights.qualified_table(args.database, args.table)
     translation = insights.translate(text, table=table, start=args.start, end=args.end)
     if args.print_sql:
@@ -297,6 +299,30 @@ def cmd_insights(args: argparse.Namespace) -> int:
     return 0
 
 
+def _insights_on_cloudwatch(args: argparse.Namespace, text: str) -> int:
+    """The query text as written, run by CloudWatch Logs itself on the trail's log group."""
+    if args.source:
+        raise SpintrailError("--source is for the local engine; CloudWatch reads --log-group")
+    if args.print_sql:
+        raise SpintrailError("--sql shows the SQL translation; CloudWatch runs the text as written")
+    if not args.log_group:
+        raise SpintrailError("--engine cloudwatch needs --log-group (the trail's log group)")
+    session = connect(
+        engine="cloudwatch",
+        log_group=args.log_group,
+        region=args.region,
+        profile=args.profile,
+        endpoint_url=args.endpoint_url,
+        timeout=args.timeout,
+    )
+    result = session.insights(text, args.start, args.end)
+    write_result(result, args.format, args.output, sys.stdout)
+    info = session.last_query
+    if info is not None:
+        print(info.summary(), file=sys.stderr)
+    return 0
+
+
 def add_insights_parser(sub: Any) -> None:
     p = sub.add_parser(
         "insights",
@@ -310,14 +336,25 @@ def add_insights_parser(sub: Any) -> None:
     p.add_argument("--sql", dest="print_sql", action="store_true", help="print the SQL, do not run")
     p.add_argument("--start", help="earliest event time, ISO-8601 (e.g. 2024-07-30T12:00:00Z)")
     p.add_argument("--end", help="latest event time, ISO-8601 (inclusive)")
-    p.add_argument("--engine", choices=("local", "athena"), default="local")
+    p.add_argument(
+        "--engine",
+        choices=("local", "athena", "cloudwatch"),
+        default="local",
+        help="local: embedded engine over --source; athena: Amazon Athena; cloudwatch: "
+        "CloudWatch Logs runs the query itself on --log-group",
+    )
     p.add_argument(
         "--source",
         "-s",
         action="append",
         help="folder, file or glob of CloudTrail logs (repeatable; local engine)",
     )
-    athena = p.add_argument_group("athena engine")
+    p.add_argument(
+        "--log-group",
+        action="append",
+        help="CloudWatch Logs group the trail delivers to (repeatable; cloudwatch engine)",
+    )
+    athena = p.add_argument_group("athena and cloudwatch engines")
     athena.add_argument("--workgroup", default="spintrail", help="Athena workgroup")
     athena.add_argument("--region", help="AWS region (default: the standard chain's)")
     athena.add_argument("--profile", help="named profile of the AWS config files")

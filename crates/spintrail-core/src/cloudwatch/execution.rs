@@ -58,7 +58,7 @@ fn call_error<E, R>(
 ) -> Error
 where
     E: aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug + 'static,
+    R: crate::aws::HttpStatus + std::fmt::Debug + 'static,
 {
     let message = match sdk_error(step, err) {
         Error::Aws { step, message } => format!("{step}: {message}"),
