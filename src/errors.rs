@@ -156,6 +156,11 @@ pub fn class_name(err: &Error) -> &'static str {
             AthenaFailure::Timeout => "QueryTimeoutError",
             AthenaFailure::Result => "AthenaResultError",
         },
+        Error::CloudWatch { kind, .. } => match kind {
+            CloudWatchFailure::Call | CloudWatchFailure::Failed => "CloudWatchError",
+            CloudWatchFailure::Cancelled => "QueryCancelledError",
+            CloudWatchFailure::Timeout => "CloudWatchTimeoutError",
+        },
     }
 }
 
