@@ -111,6 +111,11 @@ fn parse_decimal(text: &str) -> Option<f64> {
         Some((w, f)) => (w, Some(f)),
         None => (mantissa, None),
     };
+    // A number without a fraction or an exponent is an integer, or text when it does not fit
+    // in 64 bits (a double would round it).
+    if fraction.is_none() && exponent.is_none() {
+        return None;
+    }
     let whole_ok = plain_digits(whole);
     let fraction_ok =
         fraction.is_none_or(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()));
@@ -191,7 +196,13 @@ fn build_column(rows: &[Vec<Option<String>>], index: usize, data_type: &DataType
         }
         DataType::Float64 => {
             let mut b = Float64Builder::with_capacity(rows.len());
-            values.for_each(|v| b.append_option(v.and_then(parse_decimal)));
+            values.for_each(|v| {
+                b.append_option(v.and_then(|v| {
+                    parse_integer(v)
+                        .map(|i| i as f64)
+                        .or_else(|| parse_decimal(v))
+                }))
+            });
             Arc::new(b.finish())
         }
         DataType::Timestamp(_, _) => {
