@@ -363,7 +363,7 @@ def test_bucket_owned_by_another_account(moto: MotoServer) -> None:
         # moto 5 keeps S3 buckets per account, so a second account may create a name the first
         # one owns; against real S3 this apply fails with the error asserted above. The skip
         # records that moto could not exercise the path (it never passes silently).
-        pytest.skip("moto let a second account reuse the bucket name (not modelled)")
+        pytest.skip("moto let a second account reuse the bucket name")  # reason: above
 
 
 def test_missing_credentials(moto: MotoServer, monkeypatch: pytest.MonkeyPatch) -> None:

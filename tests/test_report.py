@@ -150,7 +150,7 @@ def test_tables_are_escaped_and_say_what_is_left_out() -> None:
 def test_report_renders_in_chromium_with_no_network(written: Written, tmp_path: Path) -> None:
     if not CHROMIUM.exists():
         # reason: Debian's chromium package is not installed here; CI installs it (.ci/run).
-        pytest.skip("no /usr/bin/chromium (apt-get install -y chromium)")
+        pytest.skip("no /usr/bin/chromium (apt-get install -y chromium)")  # reason: above
     sync_api = pytest.importorskip("playwright.sync_api")
     attempted: list[str] = []
     errors: list[str] = []
