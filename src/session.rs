@@ -145,6 +145,23 @@ impl LocalSession {
         wait_for(py, async move { inner.explain(&query).await })
     }
 
+    /// Makes Arrow data (anything with `__arrow_c_stream__`) queryable as table `name`.
+    fn register(&self, name: &str, data: PyRecordBatchReader) -> PyResult<()> {
+        let reader = data.into_reader()?;
+        let schema = reader.schema();
+        let batches = reader
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|err| to_py(spintrail_core::Error::from(err)))?;
+        self.inner
+            .register_batches(name, schema, batches)
+            .map_err(to_py)
+    }
+
+    /// Removes a table added by `register`; False if there was none.
+    fn unregister(&self, name: &str) -> PyResult<bool> {
+        self.inner.unregister(name).map_err(to_py)
+    }
+
     /// Scan statistics of the most recent query (for a stream: as far as it has been read).
     fn last_stats(&self) -> PyResult<Option<ScanStats>> {
         Ok(self.last.get()?.map(|last| match last {

@@ -18,6 +18,7 @@ import html
 import os
 import re
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -122,7 +123,7 @@ class ReportResult:
     path: Path
     start: datetime
     end: datetime
-    #: The newest event in the data at or before the window's end (any caller), if any.
+    #: The newest event in the data before the window's end (any caller), if any.
     latest_event: datetime | None
     #: True when the data has no event in the window (the newest is older than its start).
     stale: bool
@@ -177,9 +178,45 @@ class _Runner:
         self.bytes_read = 0
         self.records_read = 0
         self.counted: set[str] = set()
+        #: The name of the in-memory copy of the window's events, and its rows.
+        self.copy: str | None = None
+        self.copy_rows = 0
 
-    def run(self, title: str, query: Query) -> _Ran:
-        return self.run_sql(title, query.sql, query.params, query)
+    def read_window(self, table: str, start: datetime, end: datetime) -> None:
+        """On the embedded engine, reads the window's events from the logs once and keeps them
+        in the session's memory, so every section asks its question of that copy (the same
+        rows, the columns the questions read) instead of reading the logs again. Athena has
+        no such copy: each of its queries scans (and bills) on its own."""
+        register = getattr(self.session, "register", None)
+        if self.athena or not callable(register):
+            return
+        query = pack.window_events(start=start, end=end, table=table)
+        if self.progress is not None:
+            self.progress(query.title)
+        try:
+            events = self.session.sql(query.sql, list(query.params))
+        except SpintrailError:
+            return  # Each section then reads the table itself and shows the error there.
+        self._account(events)
+        name = f"spintrail_report_{uuid.uuid4().hex[:12]}"
+        register(name, events)
+        self.copy = name
+        self.copy_rows = events.num_rows
+
+    def release(self) -> None:
+        if self.copy is not None:
+            self.session.unregister(self.copy)
+            self.copy = None
+
+    def table_for(self, table: str) -> str:
+        """The table the sections query: the in-memory copy of the window where there is one."""
+        return self.copy if self.copy is not None else table
+
+    def run(self, title: str, query: Query, executed: Query | None = None) -> _Ran:
+        """Runs ``executed`` (the same question asked of the in-memory copy) and records it as
+        ``query``, the SQL a reader of the report would run on the table itself."""
+        run_as = executed if executed is not None else query
+        return self.run_sql(title, query.sql, query.params, query, run_as=run_as.sql)
 
     def run_sql(
         self,
@@ -187,13 +224,15 @@ class _Runner:
         sql: str,
         params: Sequence[Any],
         query: Query | None = None,
+        *,
+        run_as: str | None = None,
     ) -> _Ran:
         ran = _Ran(title, query, sql, tuple(params))
         if self.progress is not None:
             self.progress(title)
         started = time.monotonic()
         try:
-            ran.table = self.session.sql(sql, list(params))
+            ran.table = self.session.sql(run_as if run_as is not None else sql, list(params))
         except SpintrailError as err:
             ran.error = f"{type(err).__name__}: {err}"
         ran.seconds = time.monotonic() - started
@@ -232,7 +271,7 @@ def _freshness_sql(table: str) -> str:
     return f"""SELECT max(from_iso8601_timestamp(eventtime)) AS latest_event
 FROM {table}
 WHERE day >= ? AND day <= ?
-  AND from_iso8601_timestamp(eventtime) <= from_iso8601_timestamp(?)"""
+  AND from_iso8601_timestamp(eventtime) < from_iso8601_timestamp(?)"""
 
 
 def _table_name(session: Any) -> str:
@@ -531,13 +570,38 @@ def report(
     table = _table_name(session)
     bucket = _bucket_for(end - start)
     runner = _Runner(session, progress)
-    warnings: list[str] = []
 
+    try:
+        return _report(
+            session, runner, table, start, end, now, until, bucket, recognition, title, out
+        )
+    finally:
+        runner.release()
+
+
+def _report(
+    session: Any,
+    runner: _Runner,
+    table: str,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    until: TimeArg | None,
+    bucket: str,
+    recognition: Recognition,
+    title: str,
+    out: str | os.PathLike[str],
+) -> ReportResult:
+    warnings: list[str] = []
+    runner.read_window(table, start, end)
     lookback = start - FRESHNESS_LOOKBACK
+    # The newest event before the window's end is the copy's newest when the copy has any;
+    # only an empty window needs the logs before it.
     fresh = runner.run_sql(
         "Data freshness",
         _freshness_sql(table),
         [lookback.strftime("%Y/%m/%d"), end.strftime("%Y/%m/%d"), end.isoformat()],
+        run_as=_freshness_sql(runner.copy) if runner.copy and runner.copy_rows else None,
     )
     latest: datetime | None = None
     if fresh.table is not None and fresh.table.num_rows:
@@ -566,11 +630,12 @@ def report(
     headline: _Ran | None = None
     charts: list[tuple[_Ran, Any]] = []
     tables: list[_Ran] = []
+    asked = {**kwargs, "table": runner.table_for(table)}
     if not stale:
-        headline = runner.run("Headline", pack.headline(**kwargs))
+        headline = runner.run("Headline", pack.headline(**kwargs), pack.headline(**asked))
         for name in _CHARTS:
             query = _query(name, bucket, kwargs)
-            ran = runner.run(query.title, query)
+            ran = runner.run(query.title, query, _query(name, bucket, asked))
             chart = None
             if ran.table is not None:
                 try:
@@ -580,7 +645,7 @@ def report(
             charts.append((ran, chart))
         for name in _TABLES:
             query = _query(name, bucket, kwargs)
-            ran = runner.run(query.title, query)
+            ran = runner.run(query.title, query, _query(name, bucket, asked))
             ran.capped = EVENT_ROWS if name in _PER_EVENT else None
             tables.append(ran)
 
@@ -727,15 +792,22 @@ def _render(
         parts.append(_sql_details(ran))
     parts.append('<h2 id="freshness">How fresh the data is</h2>')
     parts.append(
-        '<p class="question">The newest event at or before the window\'s end, any caller '
+        '<p class="question">The newest event before the window\'s end, any caller '
         f"(looking back {FRESHNESS_LOOKBACK.days} days before the window's start).</p>"
     )
     if fresh.error:
         parts.append(f'<p class="error">This query failed: {html.escape(fresh.error)}</p>')
     parts.append(_sql_details(fresh))
+    read_once = (
+        " The logs were read once: each section asked its question of the window's events "
+        "held in memory (the SQL shown gives the same answer on the table)."
+        if runner.copy is not None
+        else ""
+    )
     parts.append(
         "<footer>Written by spintrail. Times are UTC, as CloudTrail records them. "
-        "Charts draw the queries' results as they are (the engine aggregates).</footer>"
+        f"Charts draw the queries' results as they are (the engine aggregates).{read_once}"
+        "</footer>"
     )
     parts.append("</main>")
     return "\n".join(parts)

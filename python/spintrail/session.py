@@ -140,6 +140,33 @@ class Session:
         """The physical plan the local engine runs for a query (files, pruning, columns read)."""
         return self._inner.explain(query, param_list(params))
 
+    def register(self, name: str, data: object) -> None:
+        """Makes a table of your own queryable by ``name`` beside the CloudTrail table.
+
+        ``data`` is a ``pyarrow.Table`` (or record batch reader), a polars or pandas
+        ``DataFrame``, or anything else that exports an Arrow C stream. Use it to join events
+        with a lookup table (account names, known roles), or to keep an earlier result and ask
+        it further questions without reading the logs again. It is copied into the session's
+        memory; registering the same name again replaces it. The CloudTrail table's own name is
+        refused.
+        """
+        if not hasattr(data, "__arrow_c_stream__"):
+            to_arrow = getattr(data, "to_arrow", None)
+            if callable(to_arrow):  # polars before the C stream protocol
+                data = to_arrow()
+            elif type(data).__module__.startswith("pandas"):
+                data = pa.Table.from_pandas(data, preserve_index=False)
+            else:
+                raise InvalidArgumentError(
+                    f"register({name!r}, ...) needs Arrow data (a pyarrow Table, a polars or "
+                    f"pandas DataFrame), not {type(data).__name__}"
+                )
+        self._inner.register(name, data)
+
+    def unregister(self, name: str) -> bool:
+        """Removes a table added with :meth:`register`; False if there was none."""
+        return self._inner.unregister(name)
+
     @property
     def last_stats(self) -> ScanStats | None:
         """Scan statistics of the last query (for a stream: as far as it has been read)."""

@@ -45,6 +45,7 @@ __all__ = [
     "ACCESS_DENIED_CODES",
     "BUCKETS",
     "DEFAULT",
+    "EVENT_COLUMNS",
     "SDK_CLIENTS",
     "THROTTLING_CODES",
     "Query",
@@ -65,6 +66,7 @@ __all__ = [
     "throttle_rate_by_api",
     "throttled_apis",
     "throttling_over_time",
+    "window_events",
 ]
 
 #: Error codes AWS services use for throttling, as they appear in CloudTrail's ``errorcode``
@@ -325,12 +327,27 @@ def _is_spinnaker(spinnaker: Recognition, bind: _Binder) -> str:
     return "(" + "\n             OR ".join(criteria) + ")"
 
 
-def _events(table: str, window: _Window, spinnaker: Recognition, bind: _Binder) -> str:
-    """The common first step: the window's events with the columns the questions use, each
-    marked as Spinnaker's or not, as an error or not (an empty ``errorcode`` is none) and as
-    throttled or not."""
-    # Text is produced in reading order, so the parameters line up with their '?'.
-    spin = _is_spinnaker(spinnaker, bind)
+#: The table columns the questions read. A table holding these columns of a window's events
+#: answers every question about that window as the CloudTrail table does (see
+#: :func:`window_events`).
+EVENT_COLUMNS = (
+    "eventtime",
+    "eventsource",
+    "eventname",
+    "awsregion",
+    "apiversion",
+    "errorcode",
+    "errormessage",
+    "readonly",
+    "useragent",
+    "recipientaccountid",
+    "useridentity",
+    "day",
+)
+
+
+def _window_filter(window: _Window, bind: _Binder) -> str:
+    """The WHERE clause selecting a window's events, pruning day folders as it goes."""
     conditions = []
     if window.start is not None:
         conditions.append(f"day >= {bind(window.start.strftime('%Y/%m/%d'))}")
@@ -341,7 +358,16 @@ def _events(table: str, window: _Window, spinnaker: Recognition, bind: _Binder) 
         conditions.append(f"day <= {bind(last_day.strftime('%Y/%m/%d'))}")
         after = bind(_iso(window.end))
         conditions.append(f"from_iso8601_timestamp(eventtime) < from_iso8601_timestamp({after})")
-    where = ("\n    WHERE " + "\n      AND ".join(conditions)) if conditions else ""
+    return ("\n    WHERE " + "\n      AND ".join(conditions)) if conditions else ""
+
+
+def _events(table: str, window: _Window, spinnaker: Recognition, bind: _Binder) -> str:
+    """The common first step: the window's events with the columns the questions use, each
+    marked as Spinnaker's or not, as an error or not (an empty ``errorcode`` is none) and as
+    throttled or not."""
+    # Text is produced in reading order, so the parameters line up with their '?'.
+    spin = _is_spinnaker(spinnaker, bind)
+    where = _window_filter(window, bind)
     return f"""WITH events AS (
     SELECT from_iso8601_timestamp(eventtime) AS event_ts,
            eventsource, eventname, awsregion, apiversion, errorcode, errormessage, readonly,
@@ -352,6 +378,29 @@ def _events(table: str, window: _Window, spinnaker: Recognition, bind: _Binder) 
            coalesce(errorcode IN ({_codes(THROTTLING_CODES)}), false) AS is_throttled
     FROM {table}{where}
 )"""
+
+
+def window_events(
+    *,
+    start: TimeBound = None,
+    end: TimeBound = None,
+    table: str = "cloudtrail_logs",
+) -> Query:
+    """The window's events with the columns the questions read (:data:`EVENT_COLUMNS`).
+
+    Registered in a local session (``session.register(name, session.sql(q.sql, q.params))``),
+    it answers every question of this module for the same window, with ``table=name``, without
+    reading the logs again: :func:`spintrail.report` reads the logs once this way.
+    """
+    window = _Window.of(start, end)
+    bind = _Binder()
+    where = _window_filter(window, bind)
+    return Query(
+        title="The window's events",
+        question="Which events fall in the window?",
+        sql=f"SELECT {', '.join(EVENT_COLUMNS)}\nFROM {_table(table)}{where}",
+        params=tuple(bind.values),
+    )
 
 
 def _bucket_seconds(bucket: object) -> int:

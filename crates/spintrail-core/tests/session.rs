@@ -259,3 +259,46 @@ async fn struct_fields_and_group_by() {
     assert_eq!(total, 310);
     assert!(batch.column(0).is_valid(0));
 }
+
+#[tokio::test]
+async fn registered_results_are_queried_without_reading_the_logs_again() {
+    let dir = layout();
+    let s = session(dir.path(), OnError::Raise);
+    let window = s
+        .collect("SELECT eventsource, eventname, day FROM cloudtrail_logs WHERE day >= '2024/07/31'")
+        .await
+        .unwrap();
+    let (direct, _) = count(
+        &s,
+        "SELECT count(*) FROM cloudtrail_logs WHERE day >= '2024/07/31' AND eventname LIKE 'Get%'",
+    )
+    .await;
+    s.register_batches("recent", window.schema.clone(), window.batches.clone())
+        .unwrap();
+    let (again, result) = count(
+        &s,
+        "SELECT count(*) FROM recent WHERE day >= '2024/07/31' AND eventname LIKE 'Get%'",
+    )
+    .await;
+    assert_eq!(again, direct);
+    assert!(direct > 0);
+    let stats = result.stats().unwrap();
+    assert_eq!((stats.files_read, stats.bytes_read), (0, 0));
+    // The qualified name resolves too, and registering again replaces the table.
+    let (_, _) = count(&s, "SELECT count(*) FROM awsdatacatalog.\"default\".recent").await;
+    s.register_batches("recent", window.schema.clone(), Vec::new())
+        .unwrap();
+    assert_eq!(count(&s, "SELECT count(*) FROM recent").await.0, 0);
+    assert!(s.unregister("recent").unwrap());
+    assert!(!s.unregister("recent").unwrap());
+    assert!(s.collect("SELECT count(*) FROM recent").await.is_err());
+    // The CloudTrail table itself cannot be shadowed, and names follow Athena's rules.
+    let err = s
+        .register_batches("cloudtrail_logs", window.schema.clone(), Vec::new())
+        .unwrap_err();
+    assert!(err.to_string().contains("CloudTrail table"), "{err}");
+    assert!(matches!(
+        s.register_batches("no-dashes", window.schema.clone(), Vec::new()),
+        Err(Error::InvalidArgument(_))
+    ));
+}

@@ -8,6 +8,7 @@ use std::task::{Context, Poll};
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use datafusion::catalog::MemorySchemaProvider;
+use datafusion::datasource::MemTable;
 use datafusion::common::TableReference;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::physical_plan::ExecutionPlan;
@@ -121,6 +122,51 @@ impl LocalSession {
 
     pub fn context(&self) -> &SessionContext {
         &self.ctx
+    }
+
+    /// The name `name` resolves to in this session's database.
+    fn reference(&self, name: &str) -> Result<TableReference> {
+        check_identifier("table", name)?;
+        let name = name.to_lowercase();
+        if name == self.options.table.to_lowercase() {
+            return Err(Error::InvalidArgument(format!(
+                "{name:?} is this session's CloudTrail table: register the data under another name"
+            )));
+        }
+        Ok(TableReference::full(
+            CATALOG,
+            self.options.database.to_lowercase(),
+            name,
+        ))
+    }
+
+    /// Makes Arrow data queryable as a table of this session, beside the CloudTrail table (to
+    /// join events with a lookup table, or to query an earlier result again without reading the
+    /// logs). A table registered earlier under the same name is replaced. The batches are spread
+    /// over the session's partitions so queries on them run on every core.
+    pub fn register_batches(
+        &self,
+        name: &str,
+        schema: SchemaRef,
+        batches: Vec<RecordBatch>,
+    ) -> Result<()> {
+        let reference = self.reference(name)?;
+        let lanes = self.ctx.copied_config().target_partitions().max(1);
+        let mut partitions: Vec<Vec<RecordBatch>> = vec![Vec::new(); lanes.min(batches.len().max(1))];
+        let count = partitions.len();
+        for (i, batch) in batches.into_iter().enumerate() {
+            partitions[i % count].push(batch);
+        }
+        let table = MemTable::try_new(schema, partitions)?;
+        self.ctx.deregister_table(reference.clone())?;
+        self.ctx.register_table(reference, Arc::new(table))?;
+        Ok(())
+    }
+
+    /// Removes a table added by [`LocalSession::register_batches`]; false if there was none.
+    pub fn unregister(&self, name: &str) -> Result<bool> {
+        let reference = self.reference(name)?;
+        Ok(self.ctx.deregister_table(reference)?.is_some())
     }
 
     /// Plans and starts a query; rows arrive as the stream is polled.
