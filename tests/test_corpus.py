@@ -55,8 +55,12 @@ VARCHAR_VS_TIMESTAMP = "issue 11: varchar eventtime compared with a timestamp mu
 DECIMAL = "issue 11: 100.0 / 1.0 are DECIMAL literals (Trino's result type, scale and errors)"
 MANUAL_LAYOUT = "issue 11: AWS's manual-partition columns region, year, month, day"
 PROJECTION_LAYOUT = "issue 11: AWS's partition-projection column `timestamp` (yyyy/MM/dd)"
+FIELD_OF_JSON = (
+    "issue 11: a field of a JSON text column must be an SqlError naming json_extract_scalar"
+)
 
-# The session option rules11 adds for AWS's documented partition layouts (item 3 of issue 11).
+# The session option that shows the table with the partition columns of AWS's documented tables
+# (item 3 of issue 11): "aws-manual" (region, year, month, day), "aws-projection" (timestamp).
 LAYOUT_OPTION = "partitions"
 
 
@@ -386,7 +390,7 @@ Group by useridentity.arn""",
             "month='02'": "month='{month}'",
             "day='19'": "day='{day}'",
         },
-        layout="manual",
+        layout="aws-manual",
         xfail=MANUAL_LAYOUT,
     ),
     # source: S3 UG: Select all events that have PUT object access requests
@@ -726,7 +730,8 @@ WHERE eventSource = 's3.amazonaws.com'
 GROUP BY userIdentity.arn, sourceIPAddress
 ORDER BY access_count DESC;""",
         # additionaleventdata is a varchar on Athena: a field of it is a type error.
-        lambda d: Raises(SqlError, "(?i)json"),
+        lambda d: Raises(SqlError, "json_extract_scalar"),
+        xfail=FIELD_OF_JSON,
         fill=BUCKET_WINDOW,
     ),
     # source: aws-samples/aws-incident-response-playbooks@ac15f41 playbooks/resources/athena-
@@ -941,7 +946,8 @@ WHERE eventSource = 's3.amazonaws.com'
   AND eventTime BETWEEN 'START_TIME' AND 'END_TIME'
   AND errorCode IS NULL
 ORDER BY eventTime ASC;""",
-        lambda d: Raises(SqlError, "(?i)json"),
+        lambda d: Raises(SqlError, "json_extract_scalar"),
+        xfail=FIELD_OF_JSON,
         fill=WINDOW,
     ),
     # --- AWS incident-response playbooks: ransomware
@@ -1173,7 +1179,8 @@ WHERE eventSource = 'sts.amazonaws.com'
   AND eventName = 'AssumeRole'
   AND requestParameters.roleArn = 'EVAL_IAM_ROLE_ARN'
 ORDER BY eventTime ASC;""",
-        lambda d: Raises(SqlError, "(?i)json"),
+        lambda d: Raises(SqlError, "json_extract_scalar"),
+        xfail=FIELD_OF_JSON,
     ),
     # --- easttimor/aws-incident-response (README.md), tables per account by the
     # CloudTrail Partitioner (region, year, month, day)
@@ -1223,7 +1230,7 @@ limit 1""",
         ).top(1),
         table="cloudtrail_000000000000",
         fill={**MANUAL_MONTH, "AKIAxxxxxxxxxxxxxxxx": "{access_key}"},
-        layout="manual",
+        layout="aws-manual",
         xfail=MANUAL_LAYOUT,
     ),
     # source: easttimor/aws-incident-response@954ded8 README.md 'Most common error codes'
@@ -1239,7 +1246,7 @@ order by total desc""",
         ),
         table="cloudtrail_000000000000",
         fill=MANUAL_DAY,
-        layout="manual",
+        layout="aws-manual",
         xfail=MANUAL_LAYOUT,
     ),
     # source: easttimor/aws-incident-response@954ded8 README.md 'All EC2 Instance Profiles - most
@@ -1268,7 +1275,7 @@ limit 25""",
         ),
         table="cloudtrail_000000000000",
         fill=MANUAL_DAY,
-        layout="manual",
+        layout="aws-manual",
         xfail=MANUAL_LAYOUT,
     ),
     # source: easttimor/aws-incident-response@954ded8 README.md 'Modify UserData'
@@ -1289,7 +1296,7 @@ and requestParameters like '%userData%'""",
         ).compare("eventid"),
         table="cloudtrail_000000000000",
         fill=MANUAL_DAY,
-        layout="manual",
+        layout="aws-manual",
         xfail=MANUAL_LAYOUT,
     ),
     # --- AWS incident-response playbooks workshop: its own partition columns
@@ -1379,7 +1386,7 @@ and json_extract_scalar(requestparameters, '$.secretId') = 'vulnerable_lambda_cg
             "'1.2.3.4'": "'{secret_ip}'",
             "vulnerable_lambda_cgid13u1qpdipe-final_flag": "{secret_id}",
         },
-        layout="projection",
+        layout="aws-projection",
         xfail=PROJECTION_LAYOUT,
     ),
     # source: 0xdeadbeefJERKY/0xdeadbeefjerky.github.io@02d08fb _posts/2023-03-03-cloudgoat-
@@ -1440,6 +1447,25 @@ order by eventtime""",
         ).order_by(0),
         table="cloudtrail_logs_pp",
         fill=KEY_IP,
+    ),
+    # source: ime-cloud-sec-analyst/cloudtrail-athena-analysis-lab@420337d README.md (Sample
+    #   Query: security groups created), the table the CloudTrail console names
+    Case(
+        "ime-lab-create-security-group",
+        """SELECT eventTime, eventSource, eventName, userIdentity.username
+FROM "default"."cloudtrail_logs_aws_cloudtrail_logs_256576895597_6c6acb12"
+WHERE eventName = 'CreateSecurityGroup'
+ORDER BY eventTime DESC
+LIMIT 10;""",
+        lambda d: (
+            d.select(
+                ["eventtime", "eventsource", "eventname", "useridentity.username"],
+                lambda r: name(r) == "CreateSecurityGroup",
+            )
+            .order_by((0, DESC))
+            .top(10)
+        ),
+        table="default.cloudtrail_logs_aws_cloudtrail_logs_256576895597_6c6acb12",
     ),
     # --- MindMesh Academy, AWS DevOps Engineer Professional study guide 3.4.3.7
     # https://www.mindmeshacademy.com/certifications/aws/aws-certified-devops-engineer-professional/study-guide/3-4-3-7-analyzing-logs-metrics-and-security-findings
