@@ -114,7 +114,6 @@ def arn_of(r: Record) -> str | None:
     return value(r, "useridentity.arn")
 
 
-IR_PLAYBOOKS = "aws-samples/aws-incident-response-playbooks@ac15f41 playbooks/resources/"
 KEY_WINDOW = {
     "AKIAIOSFODNN7EXAMPLE": "{access_key}",
     "START_TIME": "{start}",
@@ -124,19 +123,13 @@ WINDOW = {"START_TIME": "{start}", "END_TIME": "{end}"}
 BUCKET_WINDOW = {"BUCKET_NAME": "{bucket}", **WINDOW}
 SUSPECT_WINDOW = {"SUSPECT_PRINCIPAL": "{s3_reader}", **WINDOW}
 S3_GUIDE_WINDOW = {"2019-07-05T00:00:00Z": "{start}", "2019-07-06T00:00:00Z": "{end}"}
-EASTTIMOR = "easttimor/aws-incident-response@954ded8 README.md"
 MANUAL_DAY = {
     "'####'": "'{year}'",
     "month = '##'": "month = '{month}'",
     "day = '##'": "day = '{day}'",
 }
 MANUAL_MONTH = {"'####'": "'{year}'", "'##'": "'{month}'"}
-CLOUDGOAT = (
-    "0xdeadbeefJERKY/0xdeadbeefjerky.github.io@02d08fb "
-    "_posts/2023-03-03-cloudgoat-lambda-walkthrough-part-2.md"
-)
 KEY_IP = {"AKIAREDACTED": "{access_key}", "1.2.3.4": "{key_ip}"}
-FLAWS2 = "yanzhoushow/aws_incident_responder@4745d52 README.md"
 
 
 def mean_interval(d: Dataset) -> Answer | Raises:
@@ -305,6 +298,19 @@ LIMIT 100;""",
         lambda d: d.select(
             ["useridentity.arn", "eventname", "sourceipaddress", "eventtime"], lambda r: True
         ).top(100),
+    ),
+    # source: Athena UG, "Filtering arrays using the . notation" (awsdocs/amazon-athena-user-guide
+    #   @75b04ee doc_source/rows-and-structs.md)
+    Case(
+        "athena-ug-cast-accountid",
+        """SELECT
+  CAST(useridentity.accountid AS bigint) as newid
+FROM cloudtrail_logs
+LIMIT 2;""",
+        lambda d: d.select(
+            [lambda r: None if (a := value(r, "useridentity.accountid")) is None else int(a)],
+            lambda r: True,
+        ).top(2),
     ),
     # --- Amazon S3 User Guide, "Identifying Amazon S3 requests using CloudTrail"
     # https://docs.aws.amazon.com/AmazonS3/latest/userguide/cloudtrail-request-identification.html
@@ -495,8 +501,8 @@ WHERE
     # --- AWS incident-response playbooks: IAM credential compromise
     # (aws-samples/aws-incident-response-playbooks@ac15f41
     #  playbooks/resources/athena-queries-credential-compromise.sql)
-    # source: aws-samples/aws-incident-response-playbooks@ac15f41 playbooks/resources/athena-
-    #   queries-credential-compromise.sql #1
+    # source: aws-samples/aws-incident-response-playbooks@ac15f41
+    #   playbooks/resources/athena-queries-credential-compromise.sql #1
     Case(
         "ir-cred-all-calls-by-key",
         """SELECT eventTime, eventName, awsRegion, sourceIPAddress, userAgent,
@@ -520,8 +526,8 @@ ORDER BY eventTime ASC;""",
         ).order_by(0),
         fill=KEY_WINDOW,
     ),
-    # source: aws-samples/aws-incident-response-playbooks@ac15f41 playbooks/resources/athena-
-    #   queries-credential-compromise.sql #2
+    # source: aws-samples/aws-incident-response-playbooks@ac15f41
+    #   playbooks/resources/athena-queries-credential-compromise.sql #2
     Case(
         "ir-cred-ips-and-agents",
         """SELECT sourceIPAddress, userAgent, COUNT(*) as call_count,
@@ -543,8 +549,8 @@ ORDER BY first_seen ASC;""",
         ).order_by(3),
         fill=KEY_WINDOW,
     ),
-    # source: aws-samples/aws-incident-response-playbooks@ac15f41 playbooks/resources/athena-
-    #   queries-credential-compromise.sql #3
+    # source: aws-samples/aws-incident-response-playbooks@ac15f41
+    #   playbooks/resources/athena-queries-credential-compromise.sql #3
     Case(
         "ir-cred-persistence",
         """SELECT eventTime, eventName, sourceIPAddress, requestParameters, responseElements
@@ -593,8 +599,8 @@ ORDER BY eventTime ASC;""",
         ).order_by(0),
         fill=KEY_WINDOW,
     ),
-    # source: aws-samples/aws-incident-response-playbooks@ac15f41 playbooks/resources/athena-
-    #   queries-credential-compromise.sql #4
+    # source: aws-samples/aws-incident-response-playbooks@ac15f41
+    #   playbooks/resources/athena-queries-credential-compromise.sql #4
     Case(
         "ir-cred-data-access",
         """SELECT eventTime, eventName, eventSource, requestParameters, sourceIPAddress
@@ -631,8 +637,8 @@ ORDER BY eventTime ASC;""",
         ).order_by(0),
         fill=KEY_WINDOW,
     ),
-    # source: aws-samples/aws-incident-response-playbooks@ac15f41 playbooks/resources/athena-
-    #   queries-credential-compromise.sql #5
+    # source: aws-samples/aws-incident-response-playbooks@ac15f41
+    #   playbooks/resources/athena-queries-credential-compromise.sql #5
     Case(
         "ir-cred-assume-role",
         """SELECT eventTime, eventName, requestParameters, responseElements,
@@ -655,8 +661,8 @@ ORDER BY eventTime ASC;""",
         ).order_by(0),
         fill=KEY_WINDOW,
     ),
-    # source: aws-samples/aws-incident-response-playbooks@ac15f41 playbooks/resources/athena-
-    #   queries-credential-compromise.sql #6
+    # source: aws-samples/aws-incident-response-playbooks@ac15f41
+    #   playbooks/resources/athena-queries-credential-compromise.sql #6
     Case(
         "ir-cred-errors",
         """SELECT eventTime, eventName, errorCode, errorMessage, sourceIPAddress
@@ -675,8 +681,8 @@ ORDER BY eventTime ASC;""",
     # --- AWS incident-response playbooks: unauthorized data access
     # (aws-samples/aws-incident-response-playbooks@ac15f41
     #  playbooks/resources/athena-queries-data-access.sql)
-    # source: aws-samples/aws-incident-response-playbooks@ac15f41 playbooks/resources/athena-
-    #   queries-data-access.sql #1
+    # source: aws-samples/aws-incident-response-playbooks@ac15f41
+    #   playbooks/resources/athena-queries-data-access.sql #1
     Case(
         "ir-data-bucket-access",
         """SELECT eventTime, eventName, sourceIPAddress, userIdentity.arn,
@@ -716,8 +722,8 @@ ORDER BY eventTime ASC;""",
         ).order_by(0),
         fill=BUCKET_WINDOW,
     ),
-    # source: aws-samples/aws-incident-response-playbooks@ac15f41 playbooks/resources/athena-
-    #   queries-data-access.sql #2 (field access on a JSON string)
+    # source: aws-samples/aws-incident-response-playbooks@ac15f41
+    #   playbooks/resources/athena-queries-data-access.sql #2 (field access on a JSON string)
     Case(
         "ir-data-top-accessors",
         """SELECT userIdentity.arn, sourceIPAddress, COUNT(*) as access_count,
@@ -734,8 +740,8 @@ ORDER BY access_count DESC;""",
         xfail=FIELD_OF_JSON,
         fill=BUCKET_WINDOW,
     ),
-    # source: aws-samples/aws-incident-response-playbooks@ac15f41 playbooks/resources/athena-
-    #   queries-data-access.sql #3
+    # source: aws-samples/aws-incident-response-playbooks@ac15f41
+    #   playbooks/resources/athena-queries-data-access.sql #3
     Case(
         "ir-data-bulk-reads-per-hour",
         """SELECT DATE_TRUNC('hour', from_iso8601_timestamp(eventTime)) as hour_bucket,
@@ -763,8 +769,8 @@ ORDER BY hour_bucket ASC;""",
         ),
         fill=BUCKET_WINDOW,
     ),
-    # source: aws-samples/aws-incident-response-playbooks@ac15f41 playbooks/resources/athena-
-    #   queries-data-access.sql #5
+    # source: aws-samples/aws-incident-response-playbooks@ac15f41
+    #   playbooks/resources/athena-queries-data-access.sql #5
     Case(
         "ir-data-secrets-access",
         """SELECT eventTime, eventName, sourceIPAddress, userIdentity.arn,
@@ -786,8 +792,8 @@ ORDER BY eventTime ASC;""",
         ).order_by(0),
         fill=WINDOW,
     ),
-    # source: aws-samples/aws-incident-response-playbooks@ac15f41 playbooks/resources/athena-
-    #   queries-data-access.sql #6
+    # source: aws-samples/aws-incident-response-playbooks@ac15f41
+    #   playbooks/resources/athena-queries-data-access.sql #6
     Case(
         "ir-data-readers-of-bucket",
         """SELECT userIdentity.arn, sourceIPAddress, COUNT(*) as read_count,
@@ -816,8 +822,8 @@ ORDER BY read_count DESC;""",
         ).order_by((2, DESC)),
         fill=BUCKET_WINDOW,
     ),
-    # source: aws-samples/aws-incident-response-playbooks@ac15f41 playbooks/resources/athena-
-    #   queries-data-access.sql #8
+    # source: aws-samples/aws-incident-response-playbooks@ac15f41
+    #   playbooks/resources/athena-queries-data-access.sql #8
     Case(
         "ir-data-objects-read",
         """SELECT eventTime, json_extract_scalar(requestParameters, '$.key') as object_key,
@@ -846,8 +852,8 @@ ORDER BY eventTime ASC;""",
         ).order_by(0),
         fill={**BUCKET_WINDOW, **SUSPECT_WINDOW},
     ),
-    # source: aws-samples/aws-incident-response-playbooks@ac15f41 playbooks/resources/athena-
-    #   queries-data-access.sql #9
+    # source: aws-samples/aws-incident-response-playbooks@ac15f41
+    #   playbooks/resources/athena-queries-data-access.sql #9
     Case(
         "ir-data-bucket-acl-changes",
         """SELECT eventTime, eventName, userIdentity.arn, sourceIPAddress,
@@ -877,8 +883,8 @@ ORDER BY eventTime ASC;""",
         ).order_by(0),
         fill=WINDOW,
     ),
-    # source: aws-samples/aws-incident-response-playbooks@ac15f41 playbooks/resources/athena-
-    #   queries-data-access.sql #11
+    # source: aws-samples/aws-incident-response-playbooks@ac15f41
+    #   playbooks/resources/athena-queries-data-access.sql #11
     Case(
         "ir-data-other-buckets",
         """SELECT DISTINCT json_extract_scalar(requestParameters, '$.bucketName') as bucket_accessed
@@ -905,8 +911,8 @@ WHERE userIdentity.arn = 'SUSPECT_PRINCIPAL'
         ),
         fill=SUSPECT_WINDOW,
     ),
-    # source: aws-samples/aws-incident-response-playbooks@ac15f41 playbooks/resources/athena-
-    #   queries-data-access.sql #12
+    # source: aws-samples/aws-incident-response-playbooks@ac15f41
+    #   playbooks/resources/athena-queries-data-access.sql #12
     Case(
         "ir-data-copies-by-suspect",
         """SELECT eventTime, eventName, requestParameters
@@ -928,8 +934,8 @@ ORDER BY eventTime ASC;""",
         fill=SUSPECT_WINDOW,
     ),
     # --- AWS incident-response playbooks: personal data breach
-    # source: aws-samples/aws-incident-response-playbooks@ac15f41 playbooks/resources/athena-
-    #   queries-personal-data-breach.sql 1.2 (field access on JSON)
+    # source: aws-samples/aws-incident-response-playbooks@ac15f41
+    #   playbooks/resources/athena-queries-personal-data-breach.sql 1.2 (field access on JSON)
     Case(
         "ir-pdb-cross-account-access",
         """SELECT eventTime, userIdentity.arn AS accessor,
@@ -951,8 +957,8 @@ ORDER BY eventTime ASC;""",
         fill=WINDOW,
     ),
     # --- AWS incident-response playbooks: ransomware
-    # source: aws-samples/aws-incident-response-playbooks@ac15f41 playbooks/resources/athena-
-    #   queries-ransomware.sql #1
+    # source: aws-samples/aws-incident-response-playbooks@ac15f41
+    #   playbooks/resources/athena-queries-ransomware.sql #1
     Case(
         "ir-ransom-kms-by-suspect",
         """SELECT eventTime, eventName, userIdentity.arn, awsRegion,
@@ -996,8 +1002,8 @@ ORDER BY eventTime ASC;""",
         ).order_by(0),
         fill={"SUSPECTED_PRINCIPAL": "{kms_principal}", **WINDOW},
     ),
-    # source: aws-samples/aws-incident-response-playbooks@ac15f41 playbooks/resources/athena-
-    #   queries-ransomware.sql #2
+    # source: aws-samples/aws-incident-response-playbooks@ac15f41
+    #   playbooks/resources/athena-queries-ransomware.sql #2
     Case(
         "ir-ransom-bulk-deletion",
         """SELECT eventTime, eventSource, eventName, userIdentity.arn,
@@ -1037,8 +1043,8 @@ ORDER BY eventTime ASC;""",
         ).order_by(0),
         fill=WINDOW,
     ),
-    # source: aws-samples/aws-incident-response-playbooks@ac15f41 playbooks/resources/athena-
-    #   queries-ransomware.sql #4
+    # source: aws-samples/aws-incident-response-playbooks@ac15f41
+    #   playbooks/resources/athena-queries-ransomware.sql #4
     Case(
         "ir-ransom-versioning-and-lock",
         """SELECT eventTime, eventName, userIdentity.arn,
@@ -1067,8 +1073,8 @@ ORDER BY eventTime ASC;""",
         ).order_by(0),
         fill=WINDOW,
     ),
-    # source: aws-samples/aws-incident-response-playbooks@ac15f41 playbooks/resources/athena-
-    #   queries-ransomware.sql #6 (HAVING on a SELECT alias)
+    # source: aws-samples/aws-incident-response-playbooks@ac15f41
+    #   playbooks/resources/athena-queries-ransomware.sql #6 (HAVING on a SELECT alias)
     Case(
         "ir-ransom-delete-volume",
         """SELECT eventSource, eventName, userIdentity.arn,
@@ -1085,8 +1091,8 @@ ORDER BY call_count DESC;""",
         fill=WINDOW,
         xfail=HAVING_ALIAS,
     ),
-    # source: aws-samples/aws-incident-response-playbooks@ac15f41 playbooks/resources/athena-
-    #   queries-ransomware.sql #7
+    # source: aws-samples/aws-incident-response-playbooks@ac15f41
+    #   playbooks/resources/athena-queries-ransomware.sql #7
     Case(
         "ir-ransom-versioning-changes",
         """SELECT eventTime, userIdentity.arn, requestParameters, sourceIPAddress
@@ -1103,8 +1109,8 @@ ORDER BY eventTime ASC;""",
         ).order_by(0),
         fill=WINDOW,
     ),
-    # source: aws-samples/aws-incident-response-playbooks@ac15f41 playbooks/resources/athena-
-    #   queries-ransomware.sql #8
+    # source: aws-samples/aws-incident-response-playbooks@ac15f41
+    #   playbooks/resources/athena-queries-ransomware.sql #8
     Case(
         "ir-ransom-snapshot-sharing",
         """SELECT eventTime, eventName, userIdentity.arn, requestParameters, responseElements
@@ -1169,8 +1175,8 @@ order by eventtime asc;""",  # noqa: E501
         ).order_by(3),
         fill={"ExampleUser": "{username}"},
     ),
-    # source: aws-samples/aws-incident-response-playbooks@ac15f41 playbooks/Amazon Bedrock
-    #   AgentCore Playbooks/IRP-AgentCoreObservabilityTampering.md (field access on JSON)
+    # source: aws-samples/aws-incident-response-playbooks@ac15f41 playbooks/Amazon Bedrock AgentCore
+    #   Playbooks/IRP-AgentCoreObservabilityTampering.md (field access on JSON)
     Case(
         "ir-agentcore-assume-eval-role",
         """SELECT eventTime, sourceIPAddress, userIdentity.arn AS assuming_principal
@@ -1184,8 +1190,8 @@ ORDER BY eventTime ASC;""",
     ),
     # --- easttimor/aws-incident-response (README.md), tables per account by the
     # CloudTrail Partitioner (region, year, month, day)
-    # source: easttimor/aws-incident-response@954ded8 README.md 'API Errors' (no WHERE before AND:
-    #   a syntax error)
+    # source: easttimor/aws-incident-response@954ded8 README.md 'API Errors' (no WHERE before AND: a
+    #   syntax error)
     Case(
         "easttimor-api-errors",
         """select eventTime, eventSource, eventName, errorCode, errorMessage, responseElements, awsRegion, userIdentity.arn, sourceIPAddress, userAgent
@@ -1341,8 +1347,8 @@ ORDER BY eventcount DESC""",  # noqa: E501
         table="flaws2.cloudtrail",
         xfail=DECIMAL,
     ),
-    # source: yanzhoushow/aws_incident_responder@4745d52 README.md 'For each distinct User
-    #   Identity Account ID, what is the mean time between'
+    # source: yanzhoushow/aws_incident_responder@4745d52 README.md 'For each distinct User Identity
+    #   Account ID, what is the mean time between'
     Case(
         "flaws2-mean-interval",
         """WITH events AS
@@ -1361,8 +1367,8 @@ ORDER BY eventcount DESC""",  # noqa: E501
     ),
     # --- 0xdeadbeefJERKY, "CloudGoat Vulnerable Lambda Scenario - Part 2 (Response)", table
     # made with partition projection (`timestamp`)
-    # source: 0xdeadbeefJERKY/0xdeadbeefjerky.github.io@02d08fb _posts/2023-03-03-cloudgoat-
-    #   lambda-walkthrough-part-2.md (initial GetSecretValue event)
+    # source: 0xdeadbeefJERKY/0xdeadbeefjerky.github.io@02d08fb
+    #   _posts/2023-03-03-cloudgoat-lambda-walkthrough-part-2.md (initial GetSecretValue event)
     Case(
         "cloudgoat-initial-event",
         """select eventtime, useridentity, eventsource, eventname, awsregion, sourceipaddress, useragent, requestparameters, tlsdetails
@@ -1389,8 +1395,8 @@ and json_extract_scalar(requestparameters, '$.secretId') = 'vulnerable_lambda_cg
         layout="aws-projection",
         xfail=PROJECTION_LAYOUT,
     ),
-    # source: 0xdeadbeefJERKY/0xdeadbeefjerky.github.io@02d08fb _posts/2023-03-03-cloudgoat-
-    #   lambda-walkthrough-part-2.md (pivot on the access key)
+    # source: 0xdeadbeefJERKY/0xdeadbeefjerky.github.io@02d08fb
+    #   _posts/2023-03-03-cloudgoat-lambda-walkthrough-part-2.md (pivot on the access key)
     Case(
         "cloudgoat-key-from-ip",
         """select eventtime, sourceipaddress, useridentity.username, eventsource, eventname
@@ -1411,8 +1417,9 @@ order by eventtime""",
         table="cloudtrail_logs_pp",
         fill=KEY_IP,
     ),
-    # source: 0xdeadbeefJERKY/0xdeadbeefjerky.github.io@02d08fb _posts/2023-03-03-cloudgoat-
-    #   lambda-walkthrough-part-2.md (request parameters of the key's calls)
+    # source: 0xdeadbeefJERKY/0xdeadbeefjerky.github.io@02d08fb
+    #   _posts/2023-03-03-cloudgoat-lambda-walkthrough-part-2.md (request parameters of the key's
+    #   calls)
     Case(
         "cloudgoat-key-requests",
         """select eventtime, eventname, requestparameters, responseelements
@@ -1427,8 +1434,8 @@ order by eventtime""",
         table="cloudtrail_logs_pp",
         fill=KEY_IP,
     ),
-    # source: 0xdeadbeefJERKY/0xdeadbeefjerky.github.io@02d08fb _posts/2023-03-03-cloudgoat-
-    #   lambda-walkthrough-part-2.md (roles the key assumed)
+    # source: 0xdeadbeefJERKY/0xdeadbeefjerky.github.io@02d08fb
+    #   _posts/2023-03-03-cloudgoat-lambda-walkthrough-part-2.md (roles the key assumed)
     Case(
         "cloudgoat-key-assume-role",
         """select eventtime, eventname, requestparameters, responseelements
@@ -1448,8 +1455,8 @@ order by eventtime""",
         table="cloudtrail_logs_pp",
         fill=KEY_IP,
     ),
-    # source: ime-cloud-sec-analyst/cloudtrail-athena-analysis-lab@420337d README.md (Sample
-    #   Query: security groups created), the table the CloudTrail console names
+    # source: ime-cloud-sec-analyst/cloudtrail-athena-analysis-lab@420337d README.md (Sample Query:
+    #   security groups created), the table the CloudTrail console names
     Case(
         "ime-lab-create-security-group",
         """SELECT eventTime, eventSource, eventName, userIdentity.username
