@@ -145,12 +145,14 @@ class Raises:
 class Answer:
     """Rows a query must return. `order` lists (result column, descending) pairs; with `limit`,
     any `limit` rows of the answer that respect the order are right. `columns` restricts the
-    comparison to these result columns (for `SELECT *`)."""
+    comparison to these result columns (for `SELECT *`); `names`, when given, are the result's
+    column names."""
 
     rows: list[Row]
     order: tuple[tuple[int, bool], ...] = ()
     limit: int | None = None
     columns: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
 
     def order_by(self, *keys: tuple[int, bool] | int) -> Answer:
         return replace(self, order=tuple(k if isinstance(k, tuple) else (k, False) for k in keys))
@@ -161,10 +163,17 @@ class Answer:
     def compare(self, *columns: str) -> Answer:
         return replace(self, columns=columns)
 
+    def named(self, *names: str) -> Answer:
+        """The result's column names, as Trino gives them (alias or field name, lower case;
+        `_colN` for an unnamed expression)."""
+        return replace(self, names=names)
+
     def having(self, keep: Callable[[Row], bool]) -> Answer:
         return replace(self, rows=[row for row in self.rows if keep(row)])
 
     def check(self, table: pa.Table) -> None:
+        if self.names:
+            assert table.column_names == list(self.names)
         if self.columns:
             table = table.select(list(self.columns))
         actual = [tuple(canonical(v) for v in row.values()) for row in table.to_pylist()]

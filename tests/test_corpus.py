@@ -182,7 +182,7 @@ LIMIT 10""",
             )
             .order_by(0, 1)
             .top(10)
-        ),
+        ).named("eventsource", "eventname", "creationdate", "arn"),
     ),
     # source: Athena UG: Querying nested fields (resources, CROSS JOIN UNNEST)
     Case(
@@ -307,10 +307,14 @@ LIMIT 100;""",
   CAST(useridentity.accountid AS bigint) as newid
 FROM cloudtrail_logs
 LIMIT 2;""",
-        lambda d: d.select(
-            [lambda r: None if (a := value(r, "useridentity.accountid")) is None else int(a)],
-            lambda r: True,
-        ).top(2),
+        lambda d: (
+            d.select(
+                [lambda r: None if (a := value(r, "useridentity.accountid")) is None else int(a)],
+                lambda r: True,
+            )
+            .top(2)
+            .named("newid")
+        ),
     ),
     # --- Amazon S3 User Guide, "Identifying Amazon S3 requests using CloudTrail"
     # https://docs.aws.amazon.com/AmazonS3/latest/userguide/cloudtrail-request-identification.html
@@ -334,20 +338,31 @@ FROM s3_cloudtrail_events_db.cloudtrail_myawsexamplebucket1_table
 WHERE eventsource='s3.amazonaws.com'
 AND json_extract_scalar(additionalEventData, '$.SignatureVersion')='SigV2'
 LIMIT 10;""",  # noqa: E501
-        lambda d: d.select(
-            [
+        lambda d: (
+            d.select(
+                [
+                    "eventtime",
+                    "eventname",
+                    "requestparameters",
+                    "awsregion",
+                    "sourceipaddress",
+                    "useragent",
+                ],
+                lambda r: (
+                    src(r) == "s3.amazonaws.com"
+                    and json_scalar(r, "additionaleventdata", "$.SignatureVersion") == "SigV2"
+                ),
+            )
+            .top(10)
+            .named(
                 "eventtime",
-                "eventname",
-                "requestparameters",
-                "awsregion",
-                "sourceipaddress",
-                "useragent",
-            ],
-            lambda r: (
-                src(r) == "s3.amazonaws.com"
-                and json_scalar(r, "additionaleventdata", "$.SignatureVersion") == "SigV2"
-            ),
-        ).top(10),
+                "s3_action",
+                "request_parameters",
+                "aws_region",
+                "source_ip",
+                "user_agent",
+            )
+        ),
         table="s3_cloudtrail_events_db.cloudtrail_myawsexamplebucket1_table",
     ),
     # source: S3 UG: Select all requesters that are sending Signature Version 2 traffic
@@ -364,7 +379,7 @@ Group by useridentity.arn""",
                 src(r) == "s3.amazonaws.com"
                 and json_scalar(r, "additionaleventdata", "$.SignatureVersion") == "SigV2"
             ),
-        ),
+        ).named("arn", "requestcount"),
         table="s3_cloudtrail_events_db.cloudtrail_myawsexamplebucket1_table",
     ),
     # source: S3 UG: Partitioning Signature Version 2 data (SigV4 counted, partitions filled)
@@ -494,6 +509,15 @@ WHERE
                 "useridentity.accountid",
             ],
             lambda r: value(r, "useridentity.accountid") == "ANONYMOUS_PRINCIPAL" and window(d)(r),
+        ).named(
+            "eventtime",
+            "eventname",
+            "eventsource",
+            "sourceipaddress",
+            "useragent",
+            "bucketname",
+            "userarn",
+            "accountid",
         ),
         table="s3_cloudtrail_events_db.cloudtrail_myawsexamplebucket_table",
         fill=S3_GUIDE_WINDOW,
@@ -537,16 +561,20 @@ WHERE userIdentity.accessKeyId = 'AKIAIOSFODNN7EXAMPLE'
   AND eventTime BETWEEN 'START_TIME' AND 'END_TIME'
 GROUP BY sourceIPAddress, userAgent
 ORDER BY first_seen ASC;""",
-        lambda d: d.group(
-            [
-                "sourceipaddress",
-                "useragent",
-                count_star(),
-                min_of("eventtime"),
-                max_of("eventtime"),
-            ],
-            lambda r: key_is(d)(r) and window(d)(r),
-        ).order_by(3),
+        lambda d: (
+            d.group(
+                [
+                    "sourceipaddress",
+                    "useragent",
+                    count_star(),
+                    min_of("eventtime"),
+                    max_of("eventtime"),
+                ],
+                lambda r: key_is(d)(r) and window(d)(r),
+            )
+            .order_by(3)
+            .named("sourceipaddress", "useragent", "call_count", "first_seen", "last_seen")
+        ),
         fill=KEY_WINDOW,
     ),
     # source: aws-samples/aws-incident-response-playbooks@ac15f41
@@ -1143,10 +1171,14 @@ from cloudtrail_logs
 where useridentity.principalid = 'AROA…'
 group by eventname, eventsource, awsregion, errormessage
 order by total desc;""",
-        lambda d: d.group(
-            ["eventname", count_star(), "eventsource", "awsregion", "errormessage"],
-            lambda r: value(r, "useridentity.principalid") == d.values["principal_id"],
-        ).order_by((1, DESC)),
+        lambda d: (
+            d.group(
+                ["eventname", count_star(), "eventsource", "awsregion", "errormessage"],
+                lambda r: value(r, "useridentity.principalid") == d.values["principal_id"],
+            )
+            .order_by((1, DESC))
+            .named("eventname", "total", "eventsource", "awsregion", "errormessage")
+        ),
         fill={"AROA…": "{principal_id}"},
     ),
     # source: aws-samples/aws-incident-response-playbooks@ac15f41 playbooks/Amazon GuardDuty
@@ -1333,7 +1365,11 @@ ORDER BY eventcount DESC""",  # noqa: E501
     FROM flaws2.cloudtrail
     GROUP BY eventname
     ORDER BY event_count DESC""",
-        lambda d: d.group(["eventname", count_star()], lambda r: True).order_by((1, DESC)),
+        lambda d: (
+            d.group(["eventname", count_star()], lambda r: True)
+            .order_by((1, DESC))
+            .named("event_name", "event_count")
+        ),
         table="flaws2.cloudtrail",
     ),
     # source: yanzhoushow/aws_incident_responder@4745d52 README.md 'What percentage of events are
@@ -1471,7 +1507,7 @@ LIMIT 10;""",
             )
             .order_by((0, DESC))
             .top(10)
-        ),
+        ).named("eventtime", "eventsource", "eventname", "username"),
         table="default.cloudtrail_logs_aws_cloudtrail_logs_256576895597_6c6acb12",
     ),
     # --- MindMesh Academy, AWS DevOps Engineer Professional study guide 3.4.3.7
@@ -1510,22 +1546,34 @@ AND eventtime > current_timestamp - interval '24' hour;""",
     Case(
         "gist-sagemaker-notebooks",
         """SELECT useridentity.arn, eventname, eventsource, awsregion, sourceipaddress, errorcode, eventtime FROM cloudtrail_logs_account_logging WHERE eventsource = 'sagemaker.amazonaws.com' AND eventname in ('ListNotebookInstances') AND eventtime > '2020-04-15' LIMIT 3;""",  # noqa: E501
-        lambda d: d.select(
-            [
-                "useridentity.arn",
+        lambda d: (
+            d.select(
+                [
+                    "useridentity.arn",
+                    "eventname",
+                    "eventsource",
+                    "awsregion",
+                    "sourceipaddress",
+                    "errorcode",
+                    "eventtime",
+                ],
+                lambda r: (
+                    src(r) == "sagemaker.amazonaws.com"
+                    and name(r) == "ListNotebookInstances"
+                    and r["eventTime"] > "2020-04-15"
+                ),
+            )
+            .top(3)
+            .named(
+                "arn",
                 "eventname",
                 "eventsource",
                 "awsregion",
                 "sourceipaddress",
                 "errorcode",
                 "eventtime",
-            ],
-            lambda r: (
-                src(r) == "sagemaker.amazonaws.com"
-                and name(r) == "ListNotebookInstances"
-                and r["eventTime"] > "2020-04-15"
-            ),
-        ).top(3),
+            )
+        ),
         table="cloudtrail_logs_account_logging",
     ),
 ]
