@@ -265,7 +265,9 @@ async fn registered_results_are_queried_without_reading_the_logs_again() {
     let dir = layout();
     let s = session(dir.path(), OnError::Raise);
     let window = s
-        .collect("SELECT eventsource, eventname, day FROM cloudtrail_logs WHERE day >= '2024/07/31'")
+        .collect(
+            "SELECT eventsource, eventname, day FROM cloudtrail_logs WHERE day >= '2024/07/31'",
+        )
         .await
         .unwrap();
     let (direct, _) = count(

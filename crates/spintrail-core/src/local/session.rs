@@ -8,8 +8,8 @@ use std::task::{Context, Poll};
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use datafusion::catalog::MemorySchemaProvider;
-use datafusion::datasource::MemTable;
 use datafusion::common::TableReference;
+use datafusion::datasource::MemTable;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -151,8 +151,16 @@ impl LocalSession {
         batches: Vec<RecordBatch>,
     ) -> Result<()> {
         let reference = self.reference(name)?;
+        // Schema-level metadata describes where the data came from (an earlier query's
+        // `spintrail.*` facts, pandas' index): not the new queries' results, which carry their own.
+        let schema = Arc::new(arrow::datatypes::Schema::new(schema.fields().clone()));
+        let batches = batches
+            .into_iter()
+            .map(|batch| RecordBatch::try_new(schema.clone(), batch.columns().to_vec()))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
         let lanes = self.ctx.copied_config().target_partitions().max(1);
-        let mut partitions: Vec<Vec<RecordBatch>> = vec![Vec::new(); lanes.min(batches.len().max(1))];
+        let mut partitions: Vec<Vec<RecordBatch>> =
+            vec![Vec::new(); lanes.min(batches.len().max(1))];
         let count = partitions.len();
         for (i, batch) in batches.into_iter().enumerate() {
             partitions[i % count].push(batch);
