@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -91,9 +92,6 @@ def moto(server: MotoServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
         f"aws_access_key_id = {PROFILE_KEY_ID}\n"
         f"aws_secret_access_key = {PROFILE_SECRET}\n"
         f"aws_session_token = {PROFILE_TOKEN}\n"
-        # A profile whose file is broken: the parser's error must not quote the line.
-        "[broken]\n"
-        f"aws_secret_access_key {PROFILE_SECRET}\n"
     )
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
     server.client("s3", REGION).create_bucket(Bucket="athena-results")
@@ -178,8 +176,16 @@ def test_profiles_and_the_cli_never_show_a_secret(
     moto: MotoServer, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    # A profile file that does not parse: the parser's complaint must not quote the line. (No
+    # boto3 client of the test's own reads the file after this.)
+    credentials = Path(os.environ["AWS_SHARED_CREDENTIALS_FILE"])
+    with credentials.open("a") as file:
+        file.write(f"[broken]\naws_secret_access_key {PROFILE_SECRET}\n")
     out = Output()
-    out.expect_error("missing profile", lambda: athena(moto, profile="nobody").sql("SELECT 1"))
+    # A profile that is asked for is used, never the environment's keys instead (as in the
+    # AWS CLI): a misspelt one is an error naming it.
+    missing = out.expect_error("missing profile", lambda: athena(moto, profile="nobody"))
+    assert "nobody" in str(missing)
     try:
         athena(moto, profile="broken").sql("SELECT 1")
     except spintrail.SpintrailError as err:
@@ -227,15 +233,19 @@ def test_profiles_and_the_cli_never_show_a_secret(
         out.add(" ".join(argv[:2]) + " stdout", captured.out)
         out.add(" ".join(argv[:2]) + " stderr", captured.err)
     assert any(code not in (0, None) for code in codes)
-    cloudwatch = spintrail.connect(
-        engine="cloudwatch",
-        log_group="trail",
-        endpoint_url=closed,
-        region=REGION,
-        profile="leaky",
-        max_attempts=1,
-    )
-    out.add("cloudwatch repr", repr(cloudwatch))
-    out.expect_error("cloudwatch unreachable", lambda: cloudwatch.insights("fields eventName"))
+    def cloudwatch(profile: str | None) -> None:
+        session = spintrail.connect(
+            engine="cloudwatch",
+            log_group="trail",
+            endpoint_url=closed,
+            region=REGION,
+            profile=profile,
+            max_attempts=1,
+        )
+        out.add("cloudwatch repr", repr(session))
+        session.insights("fields eventName")
+
+    out.expect_error("cloudwatch unreachable", lambda: cloudwatch(None))
+    out.expect_error("cloudwatch with the unparsable profile file", lambda: cloudwatch("leaky"))
     out.add("log records", caplog.text)
     out.assert_clean()

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 import spintrail
 from conftest import CONFORMING
-from spintrail.spinnaker import EVENT_COLUMNS, window_events
+from spintrail.spinnaker import Events, throttled_apis, window_events
 
 TOTAL = sum(CONFORMING.values())
 
@@ -54,7 +54,8 @@ def test_a_result_is_asked_again_without_reading_the_logs(layout: Path) -> None:
     session = spintrail.connect(layout)
     query = window_events(start="2024-07-30T00:00:00Z", end="2024-08-02T00:00:00Z")
     events = session.sql(query.sql, list(query.params))
-    assert events.column_names == list(EVENT_COLUMNS)
+    assert events.column_names[:3] == ["event_ts", "eventsource", "eventname"]
+    assert {"is_spinnaker", "is_error", "is_throttled"} <= set(events.column_names)
     read = session.last_stats
     assert read is not None and read.files_read == 3 and read.bytes_read > 0
     session.register("recent", events)
@@ -120,3 +121,50 @@ def test_the_report_reads_the_logs_once(layout: Path, tmp_path: Path) -> None:
     )
     assert tables.column("table_name").to_pylist() == ["cloudtrail_logs"]
     assert "FROM cloudtrail_logs" in page and "spintrail_report_" not in page
+
+
+QUESTIONS = [
+    "headline",
+    "throttled_apis",
+    "throttle_rate_by_api",
+    "spinnaker_share",
+    "hourly_heatmap",
+    "pipeline_attribution",
+    "call_rates",
+    "client_call_rates",
+    "failed_mutations",
+    "access_denied",
+]
+
+
+def test_every_question_gives_the_same_answer_on_the_window_copy(tmp_path: Path) -> None:
+    from spintrail import spinnaker
+    from spintrail.generate import generate
+
+    generate(tmp_path / "logs", events=20_000, days=1, end="2026-11-01T00:00:00Z", seed=11)
+    session = spintrail.connect(tmp_path / "logs")
+    window = {"start": "2026-10-31T06:00:00Z", "end": "2026-10-31T18:00:00Z"}
+    query = window_events(**window)
+    session.register("copy", session.sql(query.sql, list(query.params)))
+    copy = Events("copy", **window)
+
+    def rows(table: pa.Table) -> list[str]:
+        return sorted(repr(sorted(row.items())) for row in table.to_pylist())
+
+    asked = 0
+    for name in QUESTIONS + ["calls_over_time", "throttling_over_time"]:
+        function = getattr(spinnaker, name)
+        args = ("15m",) if name.endswith("_over_time") else ()
+        direct = function(*args, table="cloudtrail_logs", **window).run(session)
+        again = function(*args, table=copy, **window).run(session)
+        assert again.column_names == direct.column_names, name
+        assert rows(again) == rows(direct), name
+        asked += direct.num_rows > 0
+    assert asked >= 8  # the generated window has Spinnaker calls, errors and throttling
+
+    # A question about another window (or another recognition) is refused, not answered
+    # from the copy's rows.
+    with pytest.raises(spintrail.InvalidArgumentError, match="holds the events of"):
+        throttled_apis(table=copy, start="2026-10-31T00:00:00Z", end=window["end"])
+    with pytest.raises(spintrail.InvalidArgumentError, match="holds the events of"):
+        throttled_apis(table=copy, spinnaker=spinnaker.Recognition(role_pattern="%X%"), **window)

@@ -583,9 +583,28 @@ def vega_bundle() -> str:
     alt = _altair()
     major_minor = ".".join(str(alt.VEGALITE_VERSION).lstrip("v").split(".")[:2])
     version = major_minor if major_minor in vl_convert.get_vegalite_versions() else None
+    # Bundling takes seconds and gives the same text for the same versions: keep it on disk.
+    cached = _bundle_cache() / f"vega-bundle-{vl_convert.__version__}-{version}.js"
+    try:
+        return cached.read_text(encoding="utf-8")
+    except OSError:
+        pass
     # The stub wants a snippet; without one the bundle defines window.vegaEmbed (what we use).
     bundle: Callable[..., str] = vl_convert.javascript_bundle
-    return bundle(vl_version=version)
+    text = bundle(vl_version=version)
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_name(f"{cached.name}.{os.getpid()}.tmp")
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(cached)  # whole or not at all, even with reports written in parallel
+    except OSError:
+        pass  # a read-only home only costs the next report the same seconds
+    return text
+
+
+def _bundle_cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "spintrail"
 
 
 def script_json(value: Any) -> str:

@@ -181,8 +181,11 @@ class _Runner:
         #: The name of the in-memory copy of the window's events, and its rows.
         self.copy: str | None = None
         self.copy_rows = 0
+        self.events: pack.Events | None = None
 
-    def read_window(self, table: str, start: datetime, end: datetime) -> None:
+    def read_window(
+        self, table: str, start: datetime, end: datetime, recognition: Recognition
+    ) -> None:
         """On the embedded engine, reads the window's events from the logs once and keeps them
         in the session's memory, so every section asks its question of that copy (the same
         rows, the columns the questions read) instead of reading the logs again. Athena has
@@ -190,7 +193,7 @@ class _Runner:
         register = getattr(self.session, "register", None)
         if self.athena or not callable(register):
             return
-        query = pack.window_events(start=start, end=end, table=table)
+        query = pack.window_events(start=start, end=end, spinnaker=recognition, table=table)
         if self.progress is not None:
             self.progress(query.title)
         try:
@@ -202,21 +205,24 @@ class _Runner:
         register(name, events)
         self.copy = name
         self.copy_rows = events.num_rows
+        self.events = pack.Events(name, start, end, recognition)
 
     def release(self) -> None:
         if self.copy is not None:
             self.session.unregister(self.copy)
             self.copy = None
 
-    def table_for(self, table: str) -> str:
+    def table_for(self, table: str) -> pack.TableArg:
         """The table the sections query: the in-memory copy of the window where there is one."""
-        return self.copy if self.copy is not None else table
+        return self.events if self.events is not None else table
 
     def run(self, title: str, query: Query, executed: Query | None = None) -> _Ran:
         """Runs ``executed`` (the same question asked of the in-memory copy) and records it as
         ``query``, the SQL a reader of the report would run on the table itself."""
         run_as = executed if executed is not None else query
-        return self.run_sql(title, query.sql, query.params, query, run_as=run_as.sql)
+        return self.run_sql(
+            title, query.sql, query.params, query, run_as=(run_as.sql, run_as.params)
+        )
 
     def run_sql(
         self,
@@ -225,14 +231,15 @@ class _Runner:
         params: Sequence[Any],
         query: Query | None = None,
         *,
-        run_as: str | None = None,
+        run_as: tuple[str, Sequence[Any]] | None = None,
     ) -> _Ran:
         ran = _Ran(title, query, sql, tuple(params))
         if self.progress is not None:
             self.progress(title)
         started = time.monotonic()
         try:
-            ran.table = self.session.sql(run_as if run_as is not None else sql, list(params))
+            text, values = run_as if run_as is not None else (sql, params)
+            ran.table = self.session.sql(text, list(values))
         except SpintrailError as err:
             ran.error = f"{type(err).__name__}: {err}"
         ran.seconds = time.monotonic() - started
@@ -272,6 +279,11 @@ def _freshness_sql(table: str) -> str:
 FROM {table}
 WHERE day >= ? AND day <= ?
   AND from_iso8601_timestamp(eventtime) < from_iso8601_timestamp(?)"""
+
+
+def _freshness_on_copy(name: str) -> str:
+    # Same answer as _freshness_sql when the window has events: the newest of them.
+    return f"SELECT max(event_ts) AS latest_event FROM {name}"
 
 
 def _table_name(session: Any) -> str:
@@ -593,7 +605,7 @@ def _report(
     out: str | os.PathLike[str],
 ) -> ReportResult:
     warnings: list[str] = []
-    runner.read_window(table, start, end)
+    runner.read_window(table, start, end, recognition)
     lookback = start - FRESHNESS_LOOKBACK
     # The newest event before the window's end is the copy's newest when the copy has any;
     # only an empty window needs the logs before it.
@@ -601,7 +613,7 @@ def _report(
         "Data freshness",
         _freshness_sql(table),
         [lookback.strftime("%Y/%m/%d"), end.strftime("%Y/%m/%d"), end.isoformat()],
-        run_as=_freshness_sql(runner.copy) if runner.copy and runner.copy_rows else None,
+        run_as=(_freshness_on_copy(runner.copy), ()) if runner.copy and runner.copy_rows else None,
     )
     latest: datetime | None = None
     if fresh.table is not None and fresh.table.num_rows:

@@ -45,9 +45,9 @@ __all__ = [
     "ACCESS_DENIED_CODES",
     "BUCKETS",
     "DEFAULT",
-    "EVENT_COLUMNS",
     "SDK_CLIENTS",
     "THROTTLING_CODES",
+    "Events",
     "Query",
     "Recognition",
     "ServiceLimitSuggestion",
@@ -216,6 +216,23 @@ DEFAULT = Recognition()
 TimeBound = datetime | date | str | None
 
 
+@dataclass(frozen=True)
+class Events:
+    """A table holding :func:`window_events`' result, registered in a local session under
+    ``name``: pass it as ``table=`` and a question reads those rows (already filtered to the
+    window and marked as Spinnaker's or not) instead of the logs. Ask with the ``start``, ``end``
+    and ``spinnaker`` the table was made with; other values are refused, not silently ignored.
+    """
+
+    name: str
+    start: TimeBound = None
+    end: TimeBound = None
+    spinnaker: Recognition = DEFAULT
+
+
+TableArg = str | Events
+
+
 def _instant(name: str, value: object) -> datetime | None:
     if value is None:
         return None
@@ -327,25 +344,6 @@ def _is_spinnaker(spinnaker: Recognition, bind: _Binder) -> str:
     return "(" + "\n             OR ".join(criteria) + ")"
 
 
-#: The table columns the questions read. A table holding these columns of a window's events
-#: answers every question about that window as the CloudTrail table does (see
-#: :func:`window_events`).
-EVENT_COLUMNS = (
-    "eventtime",
-    "eventsource",
-    "eventname",
-    "awsregion",
-    "apiversion",
-    "errorcode",
-    "errormessage",
-    "readonly",
-    "useragent",
-    "recipientaccountid",
-    "useridentity",
-    "day",
-)
-
-
 def _window_filter(window: _Window, bind: _Binder) -> str:
     """The WHERE clause selecting a window's events, pruning day folders as it goes."""
     conditions = []
@@ -361,44 +359,62 @@ def _window_filter(window: _Window, bind: _Binder) -> str:
     return ("\n    WHERE " + "\n      AND ".join(conditions)) if conditions else ""
 
 
-def _events(table: str, window: _Window, spinnaker: Recognition, bind: _Binder) -> str:
-    """The common first step: the window's events with the columns the questions use, each
-    marked as Spinnaker's or not, as an error or not (an empty ``errorcode`` is none) and as
-    throttled or not."""
+def _events_select(table: str, window: _Window, spinnaker: Recognition, bind: _Binder) -> str:
+    """The window's events with the columns the questions use, each marked as Spinnaker's or
+    not, as an error or not (an empty ``errorcode`` is none) and as throttled or not."""
     # Text is produced in reading order, so the parameters line up with their '?'.
     spin = _is_spinnaker(spinnaker, bind)
     where = _window_filter(window, bind)
-    return f"""WITH events AS (
-    SELECT from_iso8601_timestamp(eventtime) AS event_ts,
+    return f"""SELECT from_iso8601_timestamp(eventtime) AS event_ts,
            eventsource, eventname, awsregion, apiversion, errorcode, errormessage, readonly,
            useragent,
            recipientaccountid AS recipient_account,
            {spin} AS is_spinnaker,
            coalesce(errorcode <> '', false) AS is_error,
            coalesce(errorcode IN ({_codes(THROTTLING_CODES)}), false) AS is_throttled
-    FROM {table}{where}
-)"""
+    FROM {table}{where}"""
+
+
+def _events(table: TableArg, window: _Window, spinnaker: Recognition, bind: _Binder) -> str:
+    """The common first step of every question: the ``events`` of the window."""
+    if isinstance(table, Events):
+        made = (_Window.of(table.start, table.end), _recognition(table.spinnaker))
+        if made != (window, spinnaker):
+            raise InvalidArgumentError(
+                f"table {table.name!r} holds the events of {made[0].describe()} as recognised "
+                f"by {made[1]}; ask it with that start, end and spinnaker (or make another "
+                "with window_events)"
+            )
+        return f"WITH events AS (\n    SELECT * FROM {_table(table.name)}\n)"
+    return f"WITH events AS (\n    {_events_select(_table(table), window, spinnaker, bind)}\n)"
 
 
 def window_events(
     *,
     start: TimeBound = None,
     end: TimeBound = None,
+    spinnaker: Recognition = DEFAULT,
     table: str = "cloudtrail_logs",
 ) -> Query:
-    """The window's events with the columns the questions read (:data:`EVENT_COLUMNS`).
+    """The window's events as every question sees them: the columns they read, each event
+    marked as Spinnaker's or not, as an error and as throttled (the first step of each query).
 
-    Registered in a local session (``session.register(name, session.sql(q.sql, q.params))``),
-    it answers every question of this module for the same window, with ``table=name``, without
-    reading the logs again: :func:`spintrail.report` reads the logs once this way.
+    Read once and registered in a local session, it answers every question of this module
+    about the same window without reading the logs again::
+
+        q = window_events(start=..., end=...)
+        session.register("recent", session.sql(q.sql, q.params))
+        throttled_apis(start=..., end=..., table=Events("recent", start=..., end=...))
+
+    :func:`spintrail.report` works this way on the embedded engine.
     """
     window = _Window.of(start, end)
     bind = _Binder()
-    where = _window_filter(window, bind)
+    sql = _events_select(_table(table), window, _recognition(spinnaker), bind)
     return Query(
         title="The window's events",
-        question="Which events fall in the window?",
-        sql=f"SELECT {', '.join(EVENT_COLUMNS)}\nFROM {_table(table)}{where}",
+        question="Which calls fall in the window, and which are Spinnaker's?",
+        sql=sql,
         params=tuple(bind.values),
     )
 
@@ -432,7 +448,8 @@ _USER = (
 def _prepare(start: object, end: object, spinnaker: object, table: object) -> tuple[_Binder, str]:
     window = _Window.of(start, end)
     bind = _Binder()
-    return bind, _events(_table(table), window, _recognition(spinnaker), bind)
+    chosen = table if isinstance(table, Events) else _table(table)
+    return bind, _events(chosen, window, _recognition(spinnaker), bind)
 
 
 def calls_over_time(
@@ -441,7 +458,7 @@ def calls_over_time(
     start: TimeBound = None,
     end: TimeBound = None,
     spinnaker: Recognition = DEFAULT,
-    table: str = "cloudtrail_logs",
+    table: TableArg = "cloudtrail_logs",
 ) -> Query:
     """How many calls does Spinnaker make to each AWS service over time, and how many fail or
     are throttled?
@@ -478,7 +495,7 @@ def throttling_over_time(
     start: TimeBound = None,
     end: TimeBound = None,
     spinnaker: Recognition = DEFAULT,
-    table: str = "cloudtrail_logs",
+    table: TableArg = "cloudtrail_logs",
 ) -> Query:
     """When is Spinnaker throttled, and what share of its calls does AWS refuse?
 
@@ -508,7 +525,7 @@ def throttled_apis(
     start: TimeBound = None,
     end: TimeBound = None,
     spinnaker: Recognition = DEFAULT,
-    table: str = "cloudtrail_logs",
+    table: TableArg = "cloudtrail_logs",
 ) -> Query:
     """Which APIs, in which regions, throttle Spinnaker most?
 
@@ -535,7 +552,7 @@ def throttle_rate_by_api(
     start: TimeBound = None,
     end: TimeBound = None,
     spinnaker: Recognition = DEFAULT,
-    table: str = "cloudtrail_logs",
+    table: TableArg = "cloudtrail_logs",
 ) -> Query:
     """For each API Spinnaker calls, what share of the calls is throttled?
 
@@ -565,7 +582,7 @@ def spinnaker_share(
     start: TimeBound = None,
     end: TimeBound = None,
     spinnaker: Recognition = DEFAULT,
-    table: str = "cloudtrail_logs",
+    table: TableArg = "cloudtrail_logs",
 ) -> Query:
     """Does Spinnaker or someone else use up each account's and region's API budget?
 
@@ -596,7 +613,7 @@ def hourly_heatmap(
     start: TimeBound = None,
     end: TimeBound = None,
     spinnaker: Recognition = DEFAULT,
-    table: str = "cloudtrail_logs",
+    table: TableArg = "cloudtrail_logs",
 ) -> Query:
     """At which hours does Spinnaker call which APIs, and where does throttling cluster?
 
@@ -628,7 +645,7 @@ def pipeline_attribution(
     start: TimeBound = None,
     end: TimeBound = None,
     spinnaker: Recognition = DEFAULT,
-    table: str = "cloudtrail_logs",
+    table: TableArg = "cloudtrail_logs",
 ) -> Query:
     """Which pipeline executions (and which users) cause Spinnaker's calls, and how much is
     background polling?
@@ -700,7 +717,7 @@ def call_rates(
     start: TimeBound = None,
     end: TimeBound = None,
     spinnaker: Recognition = DEFAULT,
-    table: str = "cloudtrail_logs",
+    table: TableArg = "cloudtrail_logs",
 ) -> Query:
     """How many calls per second does Spinnaker make to each API, at peak and at the 95th
     percentile, per account and region?
@@ -731,7 +748,7 @@ def client_call_rates(
     start: TimeBound = None,
     end: TimeBound = None,
     spinnaker: Recognition = DEFAULT,
-    table: str = "cloudtrail_logs",
+    table: TableArg = "cloudtrail_logs",
 ) -> Query:
     """How many calls per second does Spinnaker make through each AWS SDK client, per account
     and region?
@@ -774,7 +791,7 @@ def failed_mutations(
     start: TimeBound = None,
     end: TimeBound = None,
     spinnaker: Recognition = DEFAULT,
-    table: str = "cloudtrail_logs",
+    table: TableArg = "cloudtrail_logs",
     limit: int | None = None,
 ) -> Query:
     """Which of Spinnaker's changes to AWS (calls that are not read-only) failed, and why?
@@ -798,7 +815,7 @@ def access_denied(
     start: TimeBound = None,
     end: TimeBound = None,
     spinnaker: Recognition = DEFAULT,
-    table: str = "cloudtrail_logs",
+    table: TableArg = "cloudtrail_logs",
     limit: int | None = None,
 ) -> Query:
     """Which of Spinnaker's calls were refused for lack of permission (its IAM policy misses
@@ -822,7 +839,7 @@ def headline(
     start: TimeBound = None,
     end: TimeBound = None,
     spinnaker: Recognition = DEFAULT,
-    table: str = "cloudtrail_logs",
+    table: TableArg = "cloudtrail_logs",
 ) -> Query:
     """How many calls did Spinnaker make in the window, and how many failed or were throttled?
 
@@ -1000,7 +1017,7 @@ def suggest_service_limits(
     *,
     minimum: float = 1.0,
     account_names: Mapping[str, str] | None = None,
-    table: str = "cloudtrail_logs",
+    table: TableArg = "cloudtrail_logs",
 ) -> ServiceLimitSuggestion:
     """What rate limits should clouddriver use for each AWS client, judging by what Spinnaker
     actually called?

@@ -53,7 +53,15 @@ pub(crate) async fn load(
         .retry_config(retry)
         .timeout_config(timeouts);
     if let Some(profile) = &options.profile {
-        loader = loader.profile_name(profile);
+        // A profile that is asked for wins over AWS_ACCESS_KEY_ID & co, as in the AWS CLI: the
+        // SDK's default chain reads the environment first, which would quietly run as another
+        // identity (or another account) than the one named, and hide a misspelt profile.
+        let credentials = aws_config::profile::ProfileFileCredentialsProvider::builder()
+            .profile_name(profile)
+            .build();
+        loader = loader
+            .profile_name(profile)
+            .credentials_provider(credentials);
     }
     if let Some(region) = region {
         loader = loader.region(Region::new(region.to_string()));
