@@ -84,9 +84,7 @@ def main() -> int:
             if kind == "query"
             else f"{b['queries']} queries, {b['bytes_read'] / 1e9:.2f} GB read"
         )
-        print(
-            f"{kind:>7}: {b['seconds']:6.2f}s  peak {b['peak_bytes'] / 2**20:7.0f} MiB  {extra}"
-        )
+        print(f"{kind:>7}: {b['seconds']:6.2f}s  peak {b['peak_bytes'] / 2**20:7.0f} MiB  {extra}")
     failed = best["report"]["failed"]
     for line in failed:
         print(f"  failed section: {line}")

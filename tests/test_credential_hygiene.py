@@ -157,7 +157,8 @@ def test_athena_error_paths_never_show_a_secret(
 
     hold_queries(moto)
     try:
-        out.expect_error("timeout", lambda: athena(moto, profile=profile, timeout=1).sql("SELECT 2"))
+        slow = athena(moto, profile=profile, timeout=1)
+        out.expect_error("timeout", lambda: slow.sql("SELECT 2"))
 
         async def cancelled() -> None:
             await asyncio.wait_for(ok.sql_async("SELECT 3"), timeout=0.5)
@@ -233,6 +234,7 @@ def test_profiles_and_the_cli_never_show_a_secret(
         out.add(" ".join(argv[:2]) + " stdout", captured.out)
         out.add(" ".join(argv[:2]) + " stderr", captured.err)
     assert any(code not in (0, None) for code in codes)
+
     def cloudwatch(profile: str | None) -> None:
         session = spintrail.connect(
             engine="cloudwatch",

@@ -152,7 +152,7 @@ def test_every_question_gives_the_same_answer_on_the_window_copy(tmp_path: Path)
         return sorted(repr(sorted(row.items())) for row in table.to_pylist())
 
     asked = 0
-    for name in QUESTIONS + ["calls_over_time", "throttling_over_time"]:
+    for name in [*QUESTIONS, "calls_over_time", "throttling_over_time"]:
         function = getattr(spinnaker, name)
         args = ("15m",) if name.endswith("_over_time") else ()
         direct = function(*args, table="cloudtrail_logs", **window).run(session)
