@@ -584,7 +584,8 @@ def vega_bundle() -> str:
     major_minor = ".".join(str(alt.VEGALITE_VERSION).lstrip("v").split(".")[:2])
     version = major_minor if major_minor in vl_convert.get_vegalite_versions() else None
     # Bundling takes seconds and gives the same text for the same versions: keep it on disk.
-    cached = _bundle_cache() / f"vega-bundle-{vl_convert.__version__}-{version}.js"
+    release = getattr(vl_convert, "__version__", "unknown")
+    cached = _bundle_cache() / f"vega-bundle-{release}-{version}.js"
     try:
         return cached.read_text(encoding="utf-8")
     except OSError:
