@@ -443,3 +443,15 @@ def test_report_on_athena_adds_up_what_its_queries_scanned_and_cost(
     assert "Athena, workgroup primary, us-east-1" in html
     assert "You are not &lt;authorized&gt;" in html
     assert html.count('<script type="application/json" data-chart=') == CHARTS
+
+
+def test_a_table_that_cannot_be_read_fails_the_report_not_each_section(tmp_path: Path) -> None:
+    # Every section would fail the same way: the error is raised once, and no page is written.
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "broken.json.gz").write_bytes(b"\x1f\x8b\x08\x00 not really gzip")
+    out = tmp_path / "report.html"
+    session = spintrail.connect(logs)
+    with pytest.raises(spintrail.LogFileError, match=r"broken\.json\.gz"):
+        spintrail.report(session, since="2026-10-01T00:00:00Z", until="2026-11-01", out=out)
+    assert not out.exists()

@@ -163,6 +163,7 @@ class _Ran:
     seconds: float = 0.0
     #: The query's LIMIT, when it has one.
     capped: int | None = None
+    exception: SpintrailError | None = None
 
 
 class _Runner:
@@ -196,10 +197,9 @@ class _Runner:
         query = pack.window_events(start=start, end=end, spinnaker=recognition, table=table)
         if self.progress is not None:
             self.progress(query.title)
-        try:
-            events = self.session.sql(query.sql, list(query.params))
-        except SpintrailError:
-            return  # Each section then reads the table itself and shows the error there.
+        # A failure here (no logs, unreadable files) would fail every section the same way:
+        # it is the report's error, raised, not a page of copies of it.
+        events = self.session.sql(query.sql, list(query.params))
         self._account(events)
         name = f"spintrail_report_{uuid.uuid4().hex[:12]}"
         register(name, events)
@@ -242,6 +242,7 @@ class _Runner:
             ran.table = self.session.sql(text, list(values))
         except SpintrailError as err:
             ran.error = f"{type(err).__name__}: {err}"
+            ran.exception = err
         ran.seconds = time.monotonic() - started
         self._account(ran.table)
         self.ran.append(ran)
@@ -568,7 +569,9 @@ def report(
     ``"7d"`` before now, a datetime, or an ISO-8601 string) to ``until`` (default now; same
     forms). ``spinnaker`` says how Spinnaker's calls are recognised (default
     :data:`spintrail.spinnaker.DEFAULT`). ``progress`` is called with each section's title
-    before its query runs. Returns where the file went and what the report found.
+    before its query runs. Returns where the file went and what the report found. A section
+    whose query fails shows its error; when the table cannot be read at all (unreachable
+    endpoint, unreadable logs, no access) the error is raised and no file is written.
     """
     recognition = spinnaker if spinnaker is not None else pack.DEFAULT
     now = datetime.now(timezone.utc).replace(microsecond=0)
@@ -615,6 +618,10 @@ def _report(
         [lookback.strftime("%Y/%m/%d"), end.strftime("%Y/%m/%d"), end.isoformat()],
         run_as=(_freshness_on_copy(runner.copy), ()) if runner.copy and runner.copy_rows else None,
     )
+    if fresh.exception is not None:
+        # The first question of the table failed (unreachable endpoint, missing workgroup or
+        # table, no access): every section would fail alike, so no page is written.
+        raise fresh.exception
     latest: datetime | None = None
     if fresh.table is not None and fresh.table.num_rows:
         value = fresh.table.column(0)[0].as_py()
