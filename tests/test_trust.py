@@ -95,8 +95,7 @@ def test_with_skip_each_invalid_event_time_is_counted_with_its_reason(odd_times:
 def test_every_admitted_event_time_converts(odd_times: Path) -> None:
     session = spintrail.connect(odd_times, on_error="skip")
     table = session.sql(
-        "SELECT to_unixtime(from_iso8601_timestamp(eventtime)) AS t FROM cloudtrail_logs "
-        "ORDER BY t"
+        "SELECT to_unixtime(from_iso8601_timestamp(eventtime)) AS t FROM cloudtrail_logs ORDER BY t"
     )
     expected = sorted(
         datetime.fromisoformat(t.replace("Z", "+00:00")).timestamp() for t in GOOD_EVENT_TIMES
@@ -150,7 +149,9 @@ def late_tree(root: Path, rng: random.Random) -> list[dict[str, Any]]:
                         if kind < 0.5:
                             lag = timedelta(seconds=rng.randint(1, 900))
                         elif kind < 0.8:
-                            lag = timedelta(days=rng.randint(1, MAX_LATE_DAYS), seconds=rng.randint(0, 86_399))
+                            lag = timedelta(
+                                days=rng.randint(1, MAX_LATE_DAYS), seconds=rng.randint(0, 86_399)
+                            )
                         else:
                             # The very start or end of an earlier (or the same) day.
                             back = rng.randint(0, MAX_LATE_DAYS)
@@ -164,8 +165,18 @@ def late_tree(root: Path, rng: random.Random) -> list[dict[str, Any]]:
                         records.append(rec)
                         batch.append(rec)
                     stamp = delivered.strftime("%Y%m%dT%H%MZ")
-                    folder = root / "AWSLogs" / account / "CloudTrail" / region / day.strftime("%Y/%m/%d")
-                    write_log(folder / f"{account}_CloudTrail_{region}_{stamp}_{len(records)}.json.gz", batch)
+                    folder = (
+                        root
+                        / "AWSLogs"
+                        / account
+                        / "CloudTrail"
+                        / region
+                        / day.strftime("%Y/%m/%d")
+                    )
+                    write_log(
+                        folder / f"{account}_CloudTrail_{region}_{stamp}_{len(records)}.json.gz",
+                        batch,
+                    )
     return records
 
 
@@ -266,9 +277,7 @@ def test_a_margin_shorter_than_the_lateness_would_change_the_answer(tmp_path: Pa
     # An event of 07/20 delivered on 07/28: the default margin reads its folder, a margin of
     # one day does not (which is why the default is CloudTrail's 30 days of retries).
     late = record("2024-07-20T10:00:00Z", "late")
-    write_log(
-        tmp_path / "AWSLogs/111111111111/CloudTrail/us-east-1/2024/07/28/a.json.gz", [late]
-    )
+    write_log(tmp_path / "AWSLogs/111111111111/CloudTrail/us-east-1/2024/07/28/a.json.gz", [late])
     write_log(
         tmp_path / "AWSLogs/111111111111/CloudTrail/us-east-1/2024/07/20/b.json.gz",
         [record("2024-07-20T09:00:00Z", "on-time")],

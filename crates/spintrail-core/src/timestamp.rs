@@ -110,11 +110,17 @@ pub fn parse_timestamp(text: &str, form: Form) -> Parsed<i64> {
         om = c.number(2, "offset minute")?;
     }
     if oh > 18 || om > 59 || (oh == 18 && om > 0) {
-        return invalid(format!("offset {oh:02}:{om:02} is out of range (at most 18:00)"));
+        return invalid(format!(
+            "offset {oh:02}:{om:02} is out of range (at most 18:00)"
+        ));
     }
     let offset = (oh as i64 * 60 + om as i64) * 60_000;
     c.end()?;
-    Ok(if sign == b'+' { ms - offset } else { ms + offset })
+    Ok(if sign == b'+' {
+        ms - offset
+    } else {
+        ms + offset
+    })
 }
 
 /// Parses Trino's `from_iso8601_date` forms (`yyyy`, `yyyy-MM`, `yyyy-MM-dd`; surrounding white
@@ -172,9 +178,7 @@ impl<'a> Cursor<'a> {
             return invalid(format!("the {what} must be {n} digits"));
         };
         self.i += n;
-        Ok(digits
-            .iter()
-            .fold(0u32, |v, &c| v * 10 + (c - b'0') as u32))
+        Ok(digits.iter().fold(0u32, |v, &c| v * 10 + (c - b'0') as u32))
     }
 
     fn eat(&mut self, c: u8) -> bool {
@@ -239,9 +243,7 @@ impl<'a> Cursor<'a> {
         }
         match self.i - start {
             0 => invalid("a decimal separator without digits"),
-            n if n > 9 => invalid(format!(
-                "a fraction of {n} digits (at most 9, nanoseconds)"
-            )),
+            n if n > 9 => invalid(format!("a fraction of {n} digits (at most 9, nanoseconds)")),
             _ => Ok(ms),
         }
     }
@@ -267,7 +269,10 @@ mod tests {
     fn event_time_is_what_cloudtrail_writes() {
         assert_eq!(event("2024-07-30T21:31:21Z"), Ok(1_722_375_081_000));
         assert_eq!(event("2024-07-30T21:31:21.5Z"), Ok(1_722_375_081_500));
-        assert_eq!(event("2024-07-30T21:31:21.123456789Z"), Ok(1_722_375_081_123));
+        assert_eq!(
+            event("2024-07-30T21:31:21.123456789Z"),
+            Ok(1_722_375_081_123)
+        );
         assert_eq!(event("1969-12-31T23:59:59Z"), Ok(-1000));
         assert_eq!(event("2024-02-29T00:00:00Z"), Ok(1_709_164_800_000));
         assert_eq!(event("2000-02-29T00:00:00Z"), Ok(951_782_400_000));
@@ -324,7 +329,10 @@ mod tests {
         assert_eq!(iso("2024"), Ok(1_704_067_200_000));
         assert!(reason(iso("2024-07-30T21:31:21+19:00")).contains("offset 19:00"));
         assert!(reason(iso("2024-07-30T21:31:21+18:30")).contains("offset 18:30"));
-        assert_eq!(iso("2024-07-30T21:31:21+18:00"), Ok(1_722_375_081_000 - 18 * 3_600_000));
+        assert_eq!(
+            iso("2024-07-30T21:31:21+18:00"),
+            Ok(1_722_375_081_000 - 18 * 3_600_000)
+        );
         assert!(reason(iso("2024-07-30 21:31:21")).contains("unexpected text"));
         assert!(reason(iso("2024-02-30")).contains("day 30"));
         assert!(reason(iso("2024-07-30T23:59:60Z")).contains("leap second"));
@@ -381,6 +389,9 @@ mod tests {
                 }
             }
         }
-        assert!(admitted > 100 && admitted < checked / 10, "{admitted} of {checked}");
+        assert!(
+            admitted > 100 && admitted < checked / 10,
+            "{admitted} of {checked}"
+        );
     }
 }

@@ -194,8 +194,11 @@ fn nonconforming_records_are_rejected_with_reasons_when_skipping() {
     for (i, r) in source.iter().enumerate() {
         let time = get_ci(r, "eventTime").and_then(Value::as_str);
         let ok_time = time.is_some_and(|t| {
-            spintrail_core::timestamp::parse_timestamp(t, spintrail_core::timestamp::Form::EventTime)
-                .is_ok()
+            spintrail_core::timestamp::parse_timestamp(
+                t,
+                spintrail_core::timestamp::Form::EventTime,
+            )
+            .is_ok()
         });
         let has_source = get_ci(r, "eventSource").is_some_and(Value::is_string);
         let has_name = get_ci(r, "eventName").is_some_and(Value::is_string);
@@ -210,7 +213,10 @@ fn nonconforming_records_are_rejected_with_reasons_when_skipping() {
             if time.is_none() {
                 assert!(reason.contains("eventTime"), "{reason}");
             } else if !ok_time {
-                assert!(reason.contains("is not a timestamp as CloudTrail writes it"), "{reason}");
+                assert!(
+                    reason.contains("is not a timestamp as CloudTrail writes it"),
+                    "{reason}"
+                );
             }
         }
     }

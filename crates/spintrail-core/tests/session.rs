@@ -141,7 +141,11 @@ async fn eventtime_ranges_prune_files_conservatively() {
         "SELECT count(*) FROM cloudtrail_logs WHERE eventtime < '2024-07-01T12:00:00Z'",
     )
     .await;
-    assert_eq!(result.stats().unwrap().files_read, 2, "07/30 and 07/31 are within 30 days");
+    assert_eq!(
+        result.stats().unwrap().files_read,
+        2,
+        "07/30 and 07/31 are within 30 days"
+    );
     let (_, result) = count(
         &s,
         "SELECT count(*) FROM cloudtrail_logs WHERE eventtime < '2024-06-29T12:00:00Z'",

@@ -1026,10 +1026,18 @@ mod tests {
         };
         let outcome = run(true).unwrap();
         assert_eq!((outcome.records, outcome.rows), (4, 1));
-        let reasons: Vec<_> = outcome.rejected.iter().map(|r| (r.index, r.reason.as_str())).collect();
+        let reasons: Vec<_> = outcome
+            .rejected
+            .iter()
+            .map(|r| (r.index, r.reason.as_str()))
+            .collect();
         assert_eq!(reasons.len(), 3);
         assert!(reasons[0].0 == 1 && reasons[0].1.contains("eventTime '2024-02-30T00:00:00Z'"));
-        assert!(reasons[0].1.contains("day 30 does not exist"), "{}", reasons[0].1);
+        assert!(
+            reasons[0].1.contains("day 30 does not exist"),
+            "{}",
+            reasons[0].1
+        );
         assert!(reasons[1].0 == 2 && reasons[1].1.contains("leap second"));
         assert!(reasons[2].0 == 3 && reasons[2].1.contains("no time zone"));
         let err = run(false).unwrap_err();

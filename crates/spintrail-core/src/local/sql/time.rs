@@ -344,7 +344,9 @@ fn tz_offset_seconds(tz: &str) -> Option<i32> {
                 _ => return None,
             };
             let two = |i: usize| -> Option<i32> {
-                let d = b.get(i..i + 2).filter(|d| d.iter().all(u8::is_ascii_digit))?;
+                let d = b
+                    .get(i..i + 2)
+                    .filter(|d| d.iter().all(u8::is_ascii_digit))?;
                 Some(((d[0] - b'0') * 10 + (d[1] - b'0')) as i32)
             };
             let h = two(1)?;
