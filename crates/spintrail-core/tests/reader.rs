@@ -214,7 +214,7 @@ fn nonconforming_records_are_rejected_with_reasons_when_skipping() {
                 assert!(reason.contains("eventTime"), "{reason}");
             } else if !ok_time {
                 assert!(
-                    reason.contains("is not a timestamp as CloudTrail writes it"),
+                    reason.contains("is not an ISO-8601 timestamp as CloudTrail writes it"),
                     "{reason}"
                 );
             }

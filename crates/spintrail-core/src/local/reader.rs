@@ -672,7 +672,7 @@ fn validate(
     if let Some(time) = event_time.and_then(|r| string_value(r.get())) {
         if let Err(why) = parse_timestamp(&time, Form::EventTime) {
             return Some(format!(
-                "eventTime '{time}' is not a timestamp as CloudTrail writes it \
+                "eventTime '{time}' is not an ISO-8601 timestamp as CloudTrail writes it \
                  (yyyy-MM-ddTHH:mm:ssZ, like 2024-07-30T21:31:21Z): {why}"
             ));
         }

@@ -236,8 +236,8 @@ fn time_bounds(expr: &Expr) -> Option<(Option<i64>, Option<i64>)> {
 fn eventtime_measure(expr: &Expr) -> Option<Measure> {
     match expr {
         Expr::Column(c) if c.name == "eventtime" => Some(Measure::Text),
-        Expr::Cast(c) => cast_measure(&c.expr, &c.data_type),
-        Expr::TryCast(c) => cast_measure(&c.expr, &c.data_type),
+        Expr::Cast(c) => cast_measure(&c.expr, c.field.data_type()),
+        Expr::TryCast(c) => cast_measure(&c.expr, c.field.data_type()),
         Expr::ScalarFunction(f)
             if f.func.name() == "from_iso8601_timestamp" && f.args.len() == 1 =>
         {
