@@ -51,9 +51,9 @@ fn remember(last: Latest<LastStats>) -> impl FnOnce(&CoreResult) + Send + 'stati
 
 #[pymethods]
 impl LocalSession {
-    /// `batch_size=None` and `threads=0` take the engine's defaults.
+    /// `batch_size=None`, `threads=0` and `late_delivery_days=None` take the engine's defaults.
     #[new]
-    #[pyo3(signature = (sources, *, database = None, table = None, on_error = None, batch_size = None, threads = 0))]
+    #[pyo3(signature = (sources, *, database = None, table = None, on_error = None, batch_size = None, threads = 0, late_delivery_days = None))]
     fn new(
         sources: Vec<String>,
         database: Option<String>,
@@ -61,6 +61,7 @@ impl LocalSession {
         on_error: Option<&str>,
         batch_size: Option<usize>,
         threads: usize,
+        late_delivery_days: Option<i64>,
     ) -> PyResult<Self> {
         let defaults = SessionOptions::default();
         let options = SessionOptions {
@@ -73,6 +74,14 @@ impl LocalSession {
                 .unwrap_or(defaults.on_error),
             batch_size: batch_size.unwrap_or(defaults.batch_size),
             target_partitions: threads,
+            late_delivery_days: match late_delivery_days {
+                None => defaults.late_delivery_days,
+                Some(days) => u32::try_from(days).map_err(|_| {
+                    to_py(spintrail_core::Error::InvalidArgument(format!(
+                        "late_delivery_days must be a whole number of days from 0 up, not {days}"
+                    )))
+                })?,
+            },
         };
         let inner = CoreSession::new(sources, options).map_err(to_py)?;
         Ok(LocalSession {

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -48,3 +50,17 @@ def flat(tmp_path: Path) -> Path:
     for name in CONFORMING:
         shutil.copy(REAL / name, tmp_path / name)
     return tmp_path
+
+
+@pytest.fixture()
+def sigint_raises_keyboard_interrupt() -> Iterator[None]:
+    """For a test that sends itself SIGINT: installs Python's handler (which raises
+    KeyboardInterrupt) and restores the previous one. A process that inherited SIGINT as ignored
+    (a background job of a non-interactive shell) would otherwise drop the signal, and the test
+    would wait forever for an interruption that never comes."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        # None means a handler not installed from Python; the default is the closest to it.
+        signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)

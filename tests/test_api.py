@@ -136,6 +136,8 @@ def test_ctrl_c_interrupts_a_running_query_and_the_gil_is_free(flat: Path) -> No
     script = textwrap.dedent(
         f"""
         import os, signal, threading, time, spintrail
+        # A child of a shell job started in the background inherits SIGINT as ignored.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         session = spintrail.connect({str(flat)!r})
         threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
         started = time.monotonic()

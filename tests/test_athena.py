@@ -367,6 +367,7 @@ def wait_for_state(server: MotoServer, state: str) -> str:
         time.sleep(0.05)
 
 
+@pytest.mark.usefixtures("sigint_raises_keyboard_interrupt")
 def test_ctrl_c_stops_the_query_on_athena(moto: MotoServer) -> None:
     hold_queries(moto)
     s = session(moto)

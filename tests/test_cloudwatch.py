@@ -325,6 +325,7 @@ def test_timeout_stops_the_query(moto: MotoServer) -> None:
     assert query_status(moto, e.value.query_id) == "Cancelled"
 
 
+@pytest.mark.usefixtures("sigint_raises_keyboard_interrupt")
 def test_ctrl_c_stops_the_query(moto: MotoServer) -> None:
     put(moto, real_records()[:1], minutes_ago(5))
     s = session(moto)

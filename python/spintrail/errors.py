@@ -51,14 +51,18 @@ __all__ = [
 
 
 # A streamed query's error crosses the Arrow C stream interface as text; the engine tags it with
-# the class `sql()` would raise, e.g. "[spintrail:LogFileError] logs/x.json.gz: record 3: ...".
+# the class `sql()` would raise, e.g. "[spintrail:LogFileError] logs/x.json.gz: record 3: ...",
+# or with KeyboardInterrupt when Ctrl-C stopped it.
 _TAG = re.compile(r"\[spintrail:(\w+)\] ")
 
 
-def _retyped(err: pa.ArrowException) -> SpintrailError | None:
+def _retyped(err: pa.ArrowException) -> BaseException | None:
     match = _TAG.search(str(err))
     if match is None:
         return None
+    if match.group(1) == "KeyboardInterrupt":
+        # Ctrl-C while the stream waited for a batch: the engine stopped the query.
+        return KeyboardInterrupt()
     cls = globals().get(match.group(1))
     if not (isinstance(cls, type) and issubclass(cls, SpintrailError)):
         return None

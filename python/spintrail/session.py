@@ -196,6 +196,7 @@ def connect(
     on_error: OnError = "raise",
     batch_size: int | None = None,
     threads: int = 0,
+    late_delivery_days: int | None = None,
 ) -> Session: ...
 
 
@@ -244,6 +245,7 @@ def connect(
     on_error: OnError = "raise",
     batch_size: int | None = None,
     threads: int = 0,
+    late_delivery_days: int | None = None,
     workgroup: str = "spintrail",
     region: str | None = None,
     output_location: str | None = None,
@@ -265,7 +267,10 @@ def connect(
     ``.json.gz``/``.json`` files, a single file, a glob, or a list of these. ``on_error="skip"``
     leaves out invalid files and records and reports them in :attr:`Session.last_stats`; the
     default raises an error that names the file and record. ``threads=0`` reads with one thread
-    per core.
+    per core. ``late_delivery_days`` (default 30, the days AWS retries a delivery) is how late
+    CloudTrail may deliver an event: ``eventtime`` bounds skip a day folder only when no event
+    that late could match, so pruning never changes an answer; a smaller value reads fewer
+    folders for queries with an upper time bound, at the risk of missing late events.
 
     **engine="athena"**: queries run on Athena against ``database.table`` in ``workgroup``
     (defaults: what ``spintrail provision`` creates, workgroup ``spintrail``; any account also
@@ -341,5 +346,6 @@ def connect(
         on_error=on_error,
         batch_size=batch_size,
         threads=threads,
+        late_delivery_days=late_delivery_days,
     )
     return Session(inner)

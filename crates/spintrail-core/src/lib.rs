@@ -12,7 +12,8 @@
 //! - [`cloudwatch`], Logs Insights queries on CloudWatch Logs itself (where a trail also
 //!   delivers there), results typed from Logs Insights' text values.
 //!
-//! Shared by the engines: [`schema`] (the table contract), [`parameters`] (`?` values as
+//! Shared by the engines: [`schema`] (the table contract), [`timestamp`] (the one rule for
+//! timestamps written as text), [`parameters`] (`?` values as
 //! literals), [`result`] (what a query returns and what is known about it), [`aws`] (one AWS
 //! configuration) and [`error`]. [`provision`] sets up the AWS side and [`generate`] writes
 //! synthetic logs; neither runs queries.
@@ -27,6 +28,7 @@ pub mod parameters;
 pub mod provision;
 pub mod result;
 pub mod schema;
+pub mod timestamp;
 
 pub use error::{Error, Result};
 pub use local::session::{LocalSession, QueryStream, SessionOptions, StatsHandle};

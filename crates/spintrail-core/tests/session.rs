@@ -121,7 +121,7 @@ async fn partition_filters_prune_files() {
 async fn eventtime_ranges_prune_files_conservatively() {
     let dir = layout();
     let s = session(dir.path(), OnError::Raise);
-    // A folder holds its own day's events and late ones of the day before, never later ones.
+    // A folder holds no event later than its own day: a lower bound skips the earlier folders.
     let (_, result) = count(
         &s,
         "SELECT count(*) FROM cloudtrail_logs WHERE eventtime >= '2024-08-01T00:00:00Z'",
@@ -129,23 +129,79 @@ async fn eventtime_ranges_prune_files_conservatively() {
     .await;
     assert_eq!(result.stats().unwrap().files_read, 1);
     assert_eq!(result.stats().unwrap().files_pruned, 2);
-    // So an upper bound keeps the next day's folder too.
+    // It may hold events delivered up to 30 days late: an upper bound keeps the next 30 days.
     let (_, result) = count(
         &s,
         "SELECT count(*) FROM cloudtrail_logs WHERE eventtime < '2024-07-30T12:00:00Z'",
     )
     .await;
-    assert_eq!(result.stats().unwrap().files_read, 2);
+    assert_eq!(result.stats().unwrap().files_read, 3);
+    let (_, result) = count(
+        &s,
+        "SELECT count(*) FROM cloudtrail_logs WHERE eventtime < '2024-07-01T12:00:00Z'",
+    )
+    .await;
+    assert_eq!(
+        result.stats().unwrap().files_read,
+        2,
+        "07/30 and 07/31 are within 30 days"
+    );
+    let (_, result) = count(
+        &s,
+        "SELECT count(*) FROM cloudtrail_logs WHERE eventtime < '2024-06-29T12:00:00Z'",
+    )
+    .await;
+    assert_eq!(result.stats().unwrap().files_read, 0);
     // BETWEEN with the literal on both sides, and the reversed comparison.
     let (_, result) = count(
         &s,
-        "SELECT count(*) FROM cloudtrail_logs WHERE '2024-07-30T23:00:00Z' > eventtime",
+        "SELECT count(*) FROM cloudtrail_logs WHERE '2024-06-30T23:00:00Z' > eventtime",
     )
     .await;
-    assert_eq!(result.stats().unwrap().files_read, 2);
+    assert_eq!(result.stats().unwrap().files_read, 1);
     let (_, result) = count(
         &s,
         "SELECT count(*) FROM cloudtrail_logs WHERE eventtime BETWEEN '2024-08-01T00:00:00Z' AND '2024-08-01T23:00:00Z'",
+    )
+    .await;
+    assert_eq!(result.stats().unwrap().files_read, 1);
+}
+
+#[tokio::test]
+async fn the_late_delivery_margin_is_an_option() {
+    let dir = layout();
+    let s = LocalSession::new(
+        vec![dir.path().display().to_string()],
+        SessionOptions {
+            late_delivery_days: 1,
+            ..SessionOptions::default()
+        },
+    )
+    .unwrap();
+    let (_, result) = count(
+        &s,
+        "SELECT count(*) FROM cloudtrail_logs WHERE eventtime < '2024-07-30T12:00:00Z'",
+    )
+    .await;
+    assert_eq!(result.stats().unwrap().files_read, 2, "07/30 and 07/31");
+}
+
+#[tokio::test]
+async fn a_text_bound_prunes_by_its_date_whatever_its_offset() {
+    let dir = layout();
+    let s = session(dir.path(), OnError::Raise);
+    // As text, '2024-07-31T23:30:00Z' >= '2024-07-31T23:00:00-05:00' although it is the earlier
+    // instant: the 07/31 folder must be read.
+    let (_, result) = count(
+        &s,
+        "SELECT count(*) FROM cloudtrail_logs WHERE eventtime >= '2024-07-31T23:00:00-05:00'",
+    )
+    .await;
+    assert_eq!(result.stats().unwrap().files_read, 2);
+    // Compared as instants, the bound is exact: 04:00Z on 08/01 leaves only the 08/01 folder.
+    let (_, result) = count(
+        &s,
+        "SELECT count(*) FROM cloudtrail_logs WHERE from_iso8601_timestamp(eventtime) >= from_iso8601_timestamp('2024-07-31T23:00:00-05:00')",
     )
     .await;
     assert_eq!(result.stats().unwrap().files_read, 1);

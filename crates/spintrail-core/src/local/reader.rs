@@ -7,7 +7,9 @@
 //!
 //! What makes a record invalid (rejected with a reason, never silently dropped):
 //! - it is not a JSON object;
-//! - `eventTime` is missing, not a string, or not an ISO-8601 timestamp (`2024-07-30T21:31:21Z`);
+//! - `eventTime` is missing, not a string, or not a timestamp as CloudTrail writes it
+//!   (`2024-07-30T21:31:21Z`; the rule is [`crate::timestamp`]'s `Form::EventTime`, the same parser
+//!   `from_iso8601_timestamp` uses, so an admitted record never fails it);
 //! - `eventSource` or `eventName` is missing or not a string;
 //! - a field of struct or array type holds another JSON type (e.g. `userIdentity: "x"`).
 //!
@@ -30,6 +32,7 @@ use crate::error::{Error, Result};
 use crate::local::builders::{find_name, ColumnBuilder, StructBuilder, TextBuilder};
 use crate::local::source::Partitions;
 use crate::schema::{record_schema, table_schema, PARTITION_COLUMNS};
+use crate::timestamp::{parse_timestamp, Form};
 
 /// One record that was rejected, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -667,63 +670,14 @@ fn validate(
         return Some(problem);
     }
     if let Some(time) = event_time.and_then(|r| string_value(r.get())) {
-        if !is_iso8601_timestamp(&time) {
+        if let Err(why) = parse_timestamp(&time, Form::EventTime) {
             return Some(format!(
-                "eventTime '{time}' is not an ISO-8601 timestamp like 2024-07-30T21:31:21Z"
+                "eventTime '{time}' is not an ISO-8601 timestamp as CloudTrail writes it \
+                 (yyyy-MM-ddTHH:mm:ssZ, like 2024-07-30T21:31:21Z): {why}"
             ));
         }
     }
     required(event_source, "eventSource").or_else(|| required(event_name, "eventName"))
-}
-
-/// `yyyy-MM-ddTHH:mm:ss[.fraction](Z|±HH:mm)`, the form CloudTrail writes.
-pub fn is_iso8601_timestamp(s: &str) -> bool {
-    let b = s.as_bytes();
-    let digits = |range: std::ops::Range<usize>| b[range].iter().all(u8::is_ascii_digit);
-    if b.len() < 20
-        || !digits(0..4)
-        || b[4] != b'-'
-        || !digits(5..7)
-        || b[7] != b'-'
-        || !digits(8..10)
-        || b[10] != b'T'
-        || !digits(11..13)
-        || b[13] != b':'
-        || !digits(14..16)
-        || b[16] != b':'
-        || !digits(17..19)
-    {
-        return false;
-    }
-    let mut rest = &b[19..];
-    if rest.first() == Some(&b'.') {
-        let n = rest[1..].iter().take_while(|c| c.is_ascii_digit()).count();
-        if n == 0 {
-            return false;
-        }
-        rest = &rest[1 + n..];
-    }
-    let ranges_ok = {
-        let month = (b[5] - b'0') * 10 + (b[6] - b'0');
-        let day = (b[8] - b'0') * 10 + (b[9] - b'0');
-        let hour = (b[11] - b'0') * 10 + (b[12] - b'0');
-        let minute = (b[14] - b'0') * 10 + (b[15] - b'0');
-        let second = (b[17] - b'0') * 10 + (b[18] - b'0');
-        (1..=12).contains(&month)
-            && (1..=31).contains(&day)
-            && hour < 24
-            && minute < 60
-            && second < 61
-    };
-    ranges_ok
-        && match rest {
-            [b'Z'] => true,
-            [sign, h1, h2, b':', m1, m2] => {
-                (*sign == b'+' || *sign == b'-')
-                    && [h1, h2, m1, m2].iter().all(|c| c.is_ascii_digit())
-            }
-            _ => false,
-        }
 }
 
 /// The text of a JSON string value, unescaped; `None` for non-strings.
@@ -1050,5 +1004,46 @@ mod tests {
         );
         assert!(identity.column_by_name("principalid").unwrap().is_null(0));
         assert!(column("awsregion").is_null(0));
+    }
+
+    #[test]
+    fn an_event_time_from_iso8601_timestamp_would_reject_is_rejected_by_name() {
+        let json = r#"{"Records":[
+            {"eventTime":"2024-07-30T21:31:21Z","eventSource":"a","eventName":"Good"},
+            {"eventTime":"2024-02-30T00:00:00Z","eventSource":"a","eventName":"NoSuchDay"},
+            {"eventTime":"2024-12-31T23:59:60Z","eventSource":"a","eventName":"LeapSecond"},
+            {"eventTime":"2024-07-30T21:31:21","eventSource":"a","eventName":"NoZone"}]}"#;
+        let projection = Projection::new(None).unwrap();
+        let run = |skip| {
+            decode(
+                json.as_bytes(),
+                Path::new("logs/x.json"),
+                &Partitions::Records,
+                &projection,
+                10,
+                skip,
+            )
+        };
+        let outcome = run(true).unwrap();
+        assert_eq!((outcome.records, outcome.rows), (4, 1));
+        let reasons: Vec<_> = outcome
+            .rejected
+            .iter()
+            .map(|r| (r.index, r.reason.as_str()))
+            .collect();
+        assert_eq!(reasons.len(), 3);
+        assert!(reasons[0].0 == 1 && reasons[0].1.contains("eventTime '2024-02-30T00:00:00Z'"));
+        assert!(
+            reasons[0].1.contains("day 30 does not exist"),
+            "{}",
+            reasons[0].1
+        );
+        assert!(reasons[1].0 == 2 && reasons[1].1.contains("leap second"));
+        assert!(reasons[2].0 == 3 && reasons[2].1.contains("no time zone"));
+        let err = run(false).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("logs/x.json: record 1: {}", reasons[0].1)
+        );
     }
 }

@@ -16,7 +16,9 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use futures::{Stream, StreamExt};
 
 use crate::error::{Error, Result};
-use crate::local::table::{collect_scan_stats, CloudTrailTable, OnError, TableOptions};
+use crate::local::table::{
+    collect_scan_stats, CloudTrailTable, OnError, TableOptions, DEFAULT_LATE_DELIVERY_DAYS,
+};
 use crate::result::{QueryFacts, QueryResult, ScanStats};
 
 /// The catalog name Athena uses; `awsdatacatalog."default".cloudtrail_logs` resolves as on Athena.
@@ -32,6 +34,8 @@ pub struct SessionOptions {
     pub batch_size: usize,
     /// Parallel readers; 0 means one per core.
     pub target_partitions: usize,
+    /// How many days late CloudTrail may deliver an event, for `eventtime` pruning.
+    pub late_delivery_days: u32,
 }
 
 impl Default for SessionOptions {
@@ -42,6 +46,7 @@ impl Default for SessionOptions {
             on_error: OnError::Raise,
             batch_size: 8192,
             target_partitions: 0,
+            late_delivery_days: DEFAULT_LATE_DELIVERY_DAYS,
         }
     }
 }
@@ -100,6 +105,7 @@ impl LocalSession {
             sources: sources.clone(),
             on_error: options.on_error,
             batch_size: options.batch_size,
+            late_delivery_days: options.late_delivery_days,
         })?;
         ctx.register_table(
             TableReference::full(CATALOG, database.as_str(), table.as_str()),

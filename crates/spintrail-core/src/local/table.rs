@@ -1,6 +1,10 @@
 //! The `cloudtrail_logs` table for DataFusion: lists the log files at each query, prunes them by
 //! the partition filters (`account`, `region`, `day`) and by `eventtime` ranges, and reads the
 //! rest in parallel with bounded memory. Each scan keeps statistics of what it read and rejected.
+//!
+//! Pruning never changes an answer: partition filters are evaluated on the partition values
+//! exactly as on the rows, and `eventtime` bounds skip a day folder only when none of the events
+//! it can hold (its day and the late-delivery margin before it) can pass them.
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -8,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use arrow::array::{Array, BooleanArray, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use async_trait::async_trait;
-use chrono::{DateTime, NaiveDate};
+use chrono::NaiveDate;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{Column, DFSchema, ScalarValue};
@@ -28,6 +32,7 @@ use crate::local::reader::{read_file, Projection};
 use crate::local::source::{list, LogFile, Partitions};
 use crate::result::{Problem, ScanStats};
 use crate::schema::{table_schema, PARTITION_COLUMNS};
+use crate::timestamp::{parse_date, parse_timestamp, Form, DAY_MS};
 
 /// What to do with a file or record that is not valid CloudTrail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -52,12 +57,20 @@ impl OnError {
     }
 }
 
+/// How many days after an event CloudTrail may deliver it, by default: AWS retries delivery to
+/// an unreachable bucket for 30 days ("Getting and viewing your CloudTrail log files", CloudTrail
+/// user guide), so a later file cannot hold an event Athena would return.
+pub const DEFAULT_LATE_DELIVERY_DAYS: u32 = 30;
+
 /// Settings of a CloudTrail table.
 #[derive(Debug, Clone)]
 pub struct TableOptions {
     pub sources: Vec<String>,
     pub on_error: OnError,
     pub batch_size: usize,
+    /// The late-delivery margin of `eventtime` pruning: a day folder is read for events up to
+    /// this many days before its day (see [`DEFAULT_LATE_DELIVERY_DAYS`]).
+    pub late_delivery_days: u32,
 }
 
 /// CloudTrail log files as a table.
@@ -116,7 +129,12 @@ impl TableProvider for CloudTrailTable {
             files_excluded: listing.excluded,
             ..ScanStats::default()
         };
-        let files = prune(state, listing.files, filters)?;
+        let files = prune(
+            state,
+            listing.files,
+            filters,
+            self.options.late_delivery_days,
+        )?;
         stats.files_pruned = stats.files_listed - files.len();
         let projection = Projection::new(projection)?;
         let partitions = state.config().target_partitions().max(1);
@@ -158,73 +176,122 @@ fn is_partition_filter(expr: &Expr) -> bool {
             .all(|c| PARTITION_COLUMNS.contains(&c.name.as_str()))
 }
 
-const DAY_MS: i64 = 86_400_000;
+/// How the `eventtime` side of a comparison relates to the event's instant `t` (ms, UTC): the
+/// compared quantity `q` satisfies `q <= t < q + width`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Measure {
+    /// The instant itself (`from_iso8601_timestamp(eventtime)`, a cast to a timestamp); a second
+    /// of width covers a cast to a coarser unit.
+    Instant,
+    /// The day of the event (a cast to a date), compared with the start of a day.
+    Day,
+    /// The text of `eventtime`, compared as text. Every admitted `eventtime` is
+    /// `yyyy-MM-ddTHH:mm:ss[.f]Z` (see [`crate::timestamp`]), so text order agrees with time order
+    /// on the date prefix: `text >= L` implies `date >= L[..10]`, and so on. A text comparison
+    /// therefore bounds only the day, whatever time or offset the literal carries.
+    Text,
+}
 
-/// Lower and upper bounds (ms since the epoch) that a filter puts on `eventtime`, if any.
+impl Measure {
+    fn width(self) -> i64 {
+        match self {
+            Measure::Instant => 1000,
+            Measure::Day | Measure::Text => DAY_MS,
+        }
+    }
+}
+
+/// Bounds (ms since the epoch) that a filter puts on the instant `t` of `eventtime`, if any:
+/// `low <= t` and `t < high`. Bounds are never tighter than the filter: strict comparisons count as
+/// non-strict, and a literal that cannot be read exactly gives no bound.
 fn time_bounds(expr: &Expr) -> Option<(Option<i64>, Option<i64>)> {
     match expr {
         Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
-            let (op, value) = if refers_to_eventtime(left) {
-                (*op, literal_ms(right)?)
-            } else if refers_to_eventtime(right) {
-                (op.swap()?, literal_ms(left)?)
+            let (op, measure, value) = if let Some(m) = eventtime_measure(left) {
+                (*op, m, literal_ms(m, right)?)
+            } else if let Some(m) = eventtime_measure(right) {
+                (op.swap()?, m, literal_ms(m, left)?)
             } else {
                 return None;
             };
+            let high = value.checked_add(measure.width())?;
             match op {
                 Operator::Gt | Operator::GtEq => Some((Some(value), None)),
-                Operator::Lt | Operator::LtEq => Some((None, Some(value))),
-                Operator::Eq => Some((Some(value), Some(value))),
+                Operator::Lt | Operator::LtEq => Some((None, Some(high))),
+                Operator::Eq => Some((Some(value), Some(high))),
                 _ => None,
             }
         }
-        Expr::Between(b) if !b.negated && refers_to_eventtime(&b.expr) => {
-            Some((Some(literal_ms(&b.low)?), Some(literal_ms(&b.high)?)))
+        Expr::Between(b) if !b.negated => {
+            let measure = eventtime_measure(&b.expr)?;
+            let low = literal_ms(measure, &b.low)?;
+            let high = literal_ms(measure, &b.high)?.checked_add(measure.width())?;
+            Some((Some(low), Some(high)))
         }
         _ => None,
     }
 }
 
-/// `eventtime` itself or `from_iso8601_timestamp(eventtime)`, possibly under casts.
-fn refers_to_eventtime(expr: &Expr) -> bool {
+/// What a comparison compares when one side is `eventtime`, as text or converted.
+fn eventtime_measure(expr: &Expr) -> Option<Measure> {
     match expr {
-        Expr::Column(c) => c.name == "eventtime",
-        Expr::Cast(c) => refers_to_eventtime(&c.expr),
-        Expr::TryCast(c) => refers_to_eventtime(&c.expr),
-        Expr::ScalarFunction(f) => {
-            f.func.name() == "from_iso8601_timestamp"
-                && f.args.len() == 1
-                && matches!(&f.args[0], Expr::Column(c) if c.name == "eventtime")
+        Expr::Column(c) if c.name == "eventtime" => Some(Measure::Text),
+        Expr::Cast(c) => cast_measure(&c.expr, c.field.data_type()),
+        Expr::TryCast(c) => cast_measure(&c.expr, c.field.data_type()),
+        Expr::ScalarFunction(f)
+            if f.func.name() == "from_iso8601_timestamp" && f.args.len() == 1 =>
+        {
+            (eventtime_measure(&f.args[0])? == Measure::Text).then_some(Measure::Instant)
         }
-        _ => false,
+        _ => None,
     }
 }
 
-/// A constant instant: a timestamp literal or an ISO-8601 string literal (or its date prefix).
-fn literal_ms(expr: &Expr) -> Option<i64> {
+fn cast_measure(inner: &Expr, to: &DataType) -> Option<Measure> {
+    let inner = eventtime_measure(inner)?;
+    match (inner, to) {
+        (Measure::Text, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) => {
+            Some(Measure::Text)
+        }
+        (Measure::Day, DataType::Timestamp(..) | DataType::Date32 | DataType::Date64) => {
+            Some(Measure::Day)
+        }
+        (_, DataType::Timestamp(..)) => Some(Measure::Instant),
+        (_, DataType::Date32 | DataType::Date64) => Some(Measure::Day),
+        _ => None,
+    }
+}
+
+/// The instant a constant stands for, as compared with a measure of `eventtime`: for text, the
+/// start of the day its `yyyy-MM-dd` prefix names; otherwise the timestamp or date it is, or the
+/// ISO-8601 text it holds read as `from_iso8601_timestamp` reads it.
+fn literal_ms(measure: Measure, expr: &Expr) -> Option<i64> {
     let scalar = match expr {
         Expr::Literal(value, _) => value,
-        Expr::Cast(c) => return literal_ms(&c.expr),
-        Expr::TryCast(c) => return literal_ms(&c.expr),
+        Expr::Cast(c) => return literal_ms(measure, &c.expr),
+        Expr::TryCast(c) => return literal_ms(measure, &c.expr),
         _ => return None,
     };
     match scalar {
+        ScalarValue::Utf8(Some(s))
+        | ScalarValue::LargeUtf8(Some(s))
+        | ScalarValue::Utf8View(Some(s)) => {
+            if measure == Measure::Text {
+                let day = s
+                    .get(..10)
+                    .filter(|d| d.as_bytes()[4] == b'-' && d.as_bytes()[7] == b'-')?;
+                parse_date(day).ok()?.checked_mul(DAY_MS)
+            } else {
+                parse_timestamp(s, Form::Iso8601).ok()
+            }
+        }
+        _ if measure == Measure::Text => None,
         ScalarValue::TimestampSecond(Some(v), _) => v.checked_mul(1000),
         ScalarValue::TimestampMillisecond(Some(v), _) => Some(*v),
         ScalarValue::TimestampMicrosecond(Some(v), _) => Some(v.div_euclid(1000)),
         ScalarValue::TimestampNanosecond(Some(v), _) => Some(v.div_euclid(1_000_000)),
         ScalarValue::Date32(Some(d)) => Some(*d as i64 * DAY_MS),
-        ScalarValue::Utf8(Some(s))
-        | ScalarValue::LargeUtf8(Some(s))
-        | ScalarValue::Utf8View(Some(s)) => {
-            if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-                Some(t.timestamp_millis())
-            } else {
-                // A string compared with eventtime compares as text: its date prefix bounds it.
-                let day = NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d").ok()?;
-                Some(day.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis())
-            }
-        }
+        ScalarValue::Date64(Some(ms)) => Some(*ms),
         _ => None,
     }
 }
@@ -234,8 +301,16 @@ fn day_start_ms(day: &str) -> Option<i64> {
     Some(d.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis())
 }
 
-/// Keeps the files whose partition can hold rows that pass the filters.
-fn prune(state: &dyn Session, files: Vec<LogFile>, filters: &[Expr]) -> DFResult<Vec<LogFile>> {
+/// Keeps the files whose partition can hold rows that pass the filters. A file in day folder D
+/// (the day CloudTrail delivered it, UTC) holds events from the start of day
+/// D − `late_delivery_days` up to the end of day D: an event is never delivered before it happens,
+/// and is assumed delivered at most that many days late.
+fn prune(
+    state: &dyn Session,
+    files: Vec<LogFile>,
+    filters: &[Expr],
+    late_delivery_days: u32,
+) -> DFResult<Vec<LogFile>> {
     let (mut low, mut high) = (i64::MIN, i64::MAX);
     for f in filters {
         if let Some((lo, hi)) = time_bounds(f) {
@@ -261,8 +336,8 @@ fn prune(state: &dyn Session, files: Vec<LogFile>, filters: &[Expr]) -> DFResult
         for &i in &laid_out {
             if let Partitions::Layout { day, .. } = &files[i].partitions {
                 if let Some(start) = day_start_ms(day) {
-                    // A file in folder D holds events of day D, or of late D-1 delivered after midnight.
-                    if start + DAY_MS <= low || start - DAY_MS > high {
+                    let earliest = start - i64::from(late_delivery_days) * DAY_MS;
+                    if start + DAY_MS <= low || earliest >= high {
                         keep[i] = false;
                     }
                 }

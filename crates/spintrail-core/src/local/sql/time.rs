@@ -20,143 +20,7 @@ use datafusion::error::Result as DfResult;
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs};
 
 use super::args::{arrays, fail, finish, lenient_or, literal_str, string_array};
-
-const MS_PER_DAY: i64 = 86_400_000;
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (no validation).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let m = m as i64;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn days_in_month(y: i64, m: u32) -> u32 {
-    match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        _ if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        _ => 28,
-    }
-}
-
-struct Cursor<'a> {
-    b: &'a [u8],
-    i: usize,
-}
-
-impl Cursor<'_> {
-    fn digits(&mut self, n: usize) -> Option<u32> {
-        let s = self.b.get(self.i..self.i + n)?;
-        let mut v = 0u32;
-        for &c in s {
-            if !c.is_ascii_digit() {
-                return None;
-            }
-            v = v * 10 + (c - b'0') as u32;
-        }
-        self.i += n;
-        Some(v)
-    }
-    fn eat(&mut self, c: u8) -> bool {
-        if self.b.get(self.i) == Some(&c) {
-            self.i += 1;
-            true
-        } else {
-            false
-        }
-    }
-    fn done(&self) -> bool {
-        self.i == self.b.len()
-    }
-}
-
-/// Parses `yyyy[-MM[-dd]]` and returns (year, month, day).
-fn parse_date_part(c: &mut Cursor) -> Option<(i64, u32, u32)> {
-    let y = c.digits(4)? as i64;
-    let (mut m, mut d) = (1, 1);
-    if c.eat(b'-') {
-        m = c.digits(2)?;
-        if c.eat(b'-') {
-            d = c.digits(2)?;
-        }
-    }
-    if !(1..=12).contains(&m) || d < 1 || d > days_in_month(y, m) {
-        return None;
-    }
-    Some((y, m, d))
-}
-
-/// Trino's `from_iso8601_timestamp` forms → epoch milliseconds (UTC).
-pub fn parse_iso8601_timestamp(s: &str) -> Option<i64> {
-    let mut c = Cursor {
-        b: s.trim().as_bytes(),
-        i: 0,
-    };
-    let (y, mo, d) = parse_date_part(&mut c)?;
-    let mut ms = days_from_civil(y, mo, d) * MS_PER_DAY;
-    if c.eat(b'T') {
-        let h = c.digits(2)?;
-        let (mut mi, mut se, mut frac_ms) = (0, 0, 0i64);
-        if c.eat(b':') {
-            mi = c.digits(2)?;
-            if c.eat(b':') {
-                se = c.digits(2)?;
-                if c.eat(b'.') || c.eat(b',') {
-                    let start = c.i;
-                    let mut scale = 100i64;
-                    while let Some(&b) = c.b.get(c.i) {
-                        if !b.is_ascii_digit() {
-                            break;
-                        }
-                        frac_ms += (b - b'0') as i64 * scale;
-                        scale /= 10;
-                        c.i += 1;
-                    }
-                    if c.i == start || c.i - start > 9 {
-                        return None;
-                    }
-                }
-            }
-        }
-        if h > 23 || mi > 59 || se > 59 {
-            return None;
-        }
-        ms += (h as i64 * 3600 + mi as i64 * 60 + se as i64) * 1000 + frac_ms;
-        if c.eat(b'Z') {
-        } else if let Some(&sign) = c.b.get(c.i).filter(|b| **b == b'+' || **b == b'-') {
-            c.i += 1;
-            let oh = c.digits(2)?;
-            let mut om = 0;
-            // `+hh`, `+hh:mm` or `+hhmm`.
-            if c.eat(b':') || !c.done() {
-                om = c.digits(2)?;
-            }
-            if oh > 18 || om > 59 {
-                return None;
-            }
-            let offset = (oh as i64 * 60 + om as i64) * 60_000;
-            ms += if sign == b'+' { -offset } else { offset };
-        }
-    }
-    c.done().then_some(ms)
-}
-
-/// Trino's `from_iso8601_date` forms (`yyyy`, `yyyy-MM`, `yyyy-MM-dd`) → days since epoch.
-pub fn parse_iso8601_date(s: &str) -> Option<i32> {
-    let mut c = Cursor {
-        b: s.trim().as_bytes(),
-        i: 0,
-    };
-    let (y, m, d) = parse_date_part(&mut c)?;
-    if !c.done() {
-        return None;
-    }
-    i32::try_from(days_from_civil(y, m, d)).ok()
-}
+use crate::timestamp::{parse_date, parse_timestamp, Form, DAY_MS as MS_PER_DAY};
 
 pub fn from_iso8601_timestamp(args: &ScalarFunctionArgs, lenient: bool) -> DfResult<ColumnarValue> {
     let a = arrays(&args.args, args.number_rows)?;
@@ -166,8 +30,8 @@ pub fn from_iso8601_timestamp(args: &ScalarFunctionArgs, lenient: bool) -> DfRes
         out.push(match v {
             None => None,
             Some(text) => lenient_or(
-                parse_iso8601_timestamp(text).map(Some).ok_or_else(|| {
-                    format!("from_iso8601_timestamp: '{text}' is not an ISO-8601 timestamp (wrap in try(...) to get NULL)")
+                parse_timestamp(text, Form::Iso8601).map(Some).map_err(|why| {
+                    format!("from_iso8601_timestamp: '{text}' is not an ISO-8601 timestamp: {why} (wrap in try(...) to get NULL)")
                 }),
                 lenient,
             )?,
@@ -185,9 +49,12 @@ pub fn from_iso8601_date(args: &ScalarFunctionArgs, lenient: bool) -> DfResult<C
         out.push(match v {
             None => None,
             Some(text) => lenient_or(
-                parse_iso8601_date(text).map(Some).ok_or_else(|| {
-                    format!("from_iso8601_date: '{text}' is not an ISO-8601 date (wrap in try(...) to get NULL)")
-                }),
+                // Days of a four-digit year fit in 32 bits.
+                parse_date(text)
+                    .map(|days| Some(days as i32))
+                    .map_err(|why| {
+                        format!("from_iso8601_date: '{text}' is not an ISO-8601 date: {why} (wrap in try(...) to get NULL)")
+                    }),
                 lenient,
             )?,
         });
@@ -476,10 +343,18 @@ fn tz_offset_seconds(tz: &str) -> Option<i32> {
                 b'-' => -1,
                 _ => return None,
             };
-            let mut c = Cursor { b: &b[1..], i: 0 };
-            let h = c.digits(2)? as i32;
-            c.eat(b':');
-            let m = if c.done() { 0 } else { c.digits(2)? as i32 };
+            let two = |i: usize| -> Option<i32> {
+                let d = b
+                    .get(i..i + 2)
+                    .filter(|d| d.iter().all(u8::is_ascii_digit))?;
+                Some(((d[0] - b'0') * 10 + (d[1] - b'0')) as i32)
+            };
+            let h = two(1)?;
+            let rest = if b.get(3) == Some(&b':') { 4 } else { 3 };
+            let m = if b.len() == 3 { 0 } else { two(rest)? };
+            if b.len() > rest + 2 {
+                return None;
+            }
             Some(sign * (h * 3600 + m * 60))
         }
     }
@@ -728,36 +603,6 @@ pub fn to_unixtime(args: &ScalarFunctionArgs) -> DfResult<ColumnarValue> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn iso8601_forms() {
-        assert_eq!(
-            parse_iso8601_timestamp("2024-07-30T21:31:21Z"),
-            Some(1_722_375_081_000)
-        );
-        assert_eq!(
-            parse_iso8601_timestamp("2024-07-30T21:31:21.5Z"),
-            Some(1_722_375_081_500)
-        );
-        assert_eq!(
-            parse_iso8601_timestamp("2024-07-30T23:31:21+02:00"),
-            Some(1_722_375_081_000)
-        );
-        assert_eq!(
-            parse_iso8601_timestamp("2024-07-30T19:31:21-0200"),
-            Some(1_722_375_081_000)
-        );
-        assert_eq!(
-            parse_iso8601_timestamp("2024-07-30"),
-            Some(1_722_297_600_000)
-        );
-        assert_eq!(parse_iso8601_timestamp("2024-07-30 21:31:21"), None);
-        assert_eq!(parse_iso8601_timestamp("garbage"), None);
-        assert_eq!(parse_iso8601_timestamp("2024-02-30"), None);
-        assert_eq!(parse_iso8601_timestamp("1969-12-31T23:59:59Z"), Some(-1000));
-        assert_eq!(parse_iso8601_date("2024-07-30"), Some(19_934));
-        assert_eq!(parse_iso8601_date("1970-01-01"), Some(0));
-    }
 
     #[test]
     fn mysql_format() {
