@@ -16,11 +16,10 @@ import argparse
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-from scan_vs_duckdb import END, SPINTRAIL_SQL
+from scan_vs_duckdb import END, SPINTRAIL_SQL, generated
 
 RUNNER = """
 import json, resource, sys, tempfile, time
@@ -61,16 +60,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=2, help="timed runs per side (best kept)")
     args = parser.parse_args()
 
-    from spintrail.generate import generate
-
-    data = Path(args.data) / f"{args.events}"
-    marker = data / ".complete"
-    if not marker.exists():
-        print(f"generating {args.events} events into {data}/ ...", flush=True)
-        started = time.perf_counter()
-        summary = generate(data, events=args.events, days=1, end=END, seed=7)
-        marker.write_text(json.dumps(summary.__dict__))
-        print(f"  done in {time.perf_counter() - started:.1f}s")
+    data, _ = generated(Path(args.data), args.events)
 
     best: dict[str, dict[str, Any]] = {}
     for kind in ("query", "report"):

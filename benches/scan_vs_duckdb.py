@@ -84,6 +84,25 @@ def gunzip_seconds(files: list[str]) -> float:
     return time.perf_counter() - started
 
 
+def generated(folder: Path, events: int) -> tuple[Path, Path]:
+    """The benchmark's logs (one day of ``events``, seed 7), generated on first use; returns
+    their folder and the marker file holding the generator's summary."""
+    from spintrail.generate import generate
+
+    data = folder / f"{events}"
+    marker = data / ".complete"
+    if not marker.exists():
+        print(f"generating {events} events into {data}/ ...", flush=True)
+        started = time.perf_counter()
+        summary = generate(data, events=events, days=1, end=END, seed=7)
+        marker.write_text(json.dumps(summary.__dict__))
+        print(
+            f"  {summary.files} files, {summary.bytes_uncompressed / 1e9:.2f} GB JSON, "
+            f"{summary.bytes_written / 1e6:.0f} MB gzip in {time.perf_counter() - started:.1f}s"
+        )
+    return data, marker
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -92,19 +111,8 @@ def main() -> int:
     args = parser.parse_args()
 
     import spintrail
-    from spintrail.generate import generate
 
-    data = Path(args.data) / f"{args.events}"
-    marker = data / ".complete"
-    if not marker.exists():
-        print(f"generating {args.events} events into {data}/ ...", flush=True)
-        started = time.perf_counter()
-        summary = generate(data, events=args.events, days=1, end=END, seed=7)
-        marker.write_text(json.dumps(summary.__dict__))
-        print(
-            f"  {summary.files} files, {summary.bytes_uncompressed / 1e9:.2f} GB JSON, "
-            f"{summary.bytes_written / 1e6:.0f} MB gzip in {time.perf_counter() - started:.1f}s"
-        )
+    data, marker = generated(Path(args.data), args.events)
     files = sorted(glob.glob(str(data / "**" / "*.json.gz"), recursive=True))
     json_bytes = json.loads(marker.read_text())["bytes_uncompressed"]
     print(f"{len(files)} files, {json_bytes / 1e9:.2f} GB of JSON; cores: {os.cpu_count()}")

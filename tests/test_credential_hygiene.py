@@ -174,7 +174,10 @@ def test_athena_error_paths_never_show_a_secret(
 
 
 def test_profiles_and_the_cli_never_show_a_secret(
-    moto: MotoServer, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+    moto: MotoServer,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     # A profile file that does not parse: the parser's complaint must not quote the line. (No
@@ -234,6 +237,8 @@ def test_profiles_and_the_cli_never_show_a_secret(
             REGION,
             "--workgroup",
             "nope",
+            "--out",
+            str(tmp_path / "report.html"),
         ],
     ]
     codes = []
