@@ -330,21 +330,51 @@ fn rewrite_function(expr: &mut Expr, name: &str) -> Result<()> {
         }
         "max_by" | "min_by" => {
             let args = plain_args(f).unwrap_or_default();
-            if args.len() != 2 || f.over.is_some() {
+            if !(2..=3).contains(&args.len()) || f.over.is_some() {
                 return Err(Error::Sql(format!(
-                    "{name} is supported by the local engine only as an aggregate with 2 arguments"
+                    "{name} is supported by the local engine only as an aggregate with 2 or 3 arguments: {name}(x, y) or {name}(x, y, n)"
                 )));
             }
             let order = if name == "max_by" { "DESC" } else { "ASC" };
-            let mut call = template(
-                &format!("first_value(__0 ORDER BY __1 {order} NULLS LAST)"),
-                &args,
-            )?;
-            if let Expr::Function(new) = &mut call {
-                new.filter = f.filter.take();
+            // Rows whose key is NULL do not take part (Trino); the n form is an array of the
+            // values of the n largest (smallest) keys, in key order.
+            let text = if args.len() == 2 {
+                format!("first_value(__0 ORDER BY __1 {order} NULLS LAST) FILTER (WHERE __1 IS NOT NULL)")
+            } else {
+                format!("array_slice(array_agg(__0 ORDER BY __1 {order}) FILTER (WHERE __1 IS NOT NULL), 1, __2)")
+            };
+            let mut call = template(&text, &args)?;
+            let user_filter = f.filter.take();
+            let target = match &mut call {
+                Expr::Function(outer) if args.len() == 3 => match &mut outer.args {
+                    FunctionArguments::List(list) => match list.args.first_mut() {
+                        Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Function(
+                            inner,
+                        )))) => Some(inner),
+                        _ => None,
+                    },
+                    _ => None,
+                },
+                Expr::Function(outer) => Some(outer),
+                _ => None,
+            };
+            if let (Some(target), Some(user)) = (target, user_filter) {
+                if let Some(own) = target.filter.take() {
+                    target.filter = Some(Box::new(template("(__0) AND (__1)", &[*user, *own])?));
+                }
             }
             *expr = call;
         }
+        "replace" => {
+            // Trino's two-argument form deletes every occurrence.
+            let args = plain_args(f).unwrap_or_default();
+            if args.len() == 2 {
+                let mut with_empty = args;
+                with_empty.push(string_literal(""));
+                set_args(f, with_empty);
+            }
+        }
+        "every" => rename(f, "bool_and"),
         "approx_distinct"
         | "cardinality"
         | "length"
