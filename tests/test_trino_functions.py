@@ -12,7 +12,6 @@ import json
 import re
 from collections import Counter
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -291,7 +290,9 @@ def test_time_zone_errors(session: spintrail.Session) -> None:
     with pytest.raises(spintrail.SqlError, match=r"at_timezone: 'Mars/Olympus' is not a time zone"):
         session.sql("SELECT at_timezone(now(), 'Mars/Olympus')")
     with pytest.raises(spintrail.SqlError, match=r"with_timezone: the time zone must be a literal"):
-        session.sql("SELECT with_timezone(TIMESTAMP '2024-01-01 00:00:00', awsregion) FROM cloudtrail_logs")
+        session.sql(
+            "SELECT with_timezone(TIMESTAMP '2024-01-01 00:00:00', awsregion) FROM cloudtrail_logs"
+        )
 
 
 # --- unix time, date_trunc, date_add, date_diff, parts -----------------------------------------
@@ -392,7 +393,7 @@ def test_regexp_extract_all(session: spintrail.Session) -> None:
         "regexp_extract_all('1a 2b 14m', '(\\d+)([a-z]+)', 2), "
         "regexp_extract_all('abc', '\\d'), regexp_extract_all(NULL, 'a')",
     ) == [["1", "2", "14"], ["a", "b", "m"], [], None]
-    with pytest.raises(spintrail.SqlError, match="regexp_extract_all: pattern .* has 0 groups"):
+    with pytest.raises(spintrail.SqlError, match=r"regexp_extract_all: pattern .* has 0 groups"):
         session.sql("SELECT regexp_extract_all('a', 'a', 1)")
 
 
@@ -490,9 +491,9 @@ def test_histogram_and_map_agg(session: spintrail.Session, records: list[dict[st
     )
     assert dict(per_source) == dict(Counter(r["eventSource"] for r in records))
     assert one(session, "SELECT histogram(eventname) FROM cloudtrail_logs WHERE false") is None
-    assert dict(one(session, "SELECT map_agg(k, v) FROM (VALUES ('a', 1), (NULL, 2)) AS t(k, v)")) == {
-        "a": 1
-    }
+    assert dict(
+        one(session, "SELECT map_agg(k, v) FROM (VALUES ('a', 1), (NULL, 2)) AS t(k, v)")
+    ) == {"a": 1}
 
 
 def test_max_by_min_by_with_n(session: spintrail.Session, records: list[dict[str, Any]]) -> None:
@@ -507,7 +508,8 @@ def test_max_by_min_by_with_n(session: spintrail.Session, records: list[dict[str
     assert got[2] == ordered[-1]["eventTime"]
     assert row(
         session,
-        "SELECT max_by(x, y), max_by(x, y, 5) FROM (VALUES ('a', 1), ('b', NULL), ('c', 3)) AS t(x, y)",
+        "SELECT max_by(x, y), max_by(x, y, 5) "
+        "FROM (VALUES ('a', 1), ('b', NULL), ('c', 3)) AS t(x, y)",
     ) == ["c", ["c", "a"]]
 
 
@@ -560,7 +562,9 @@ def test_unsupported_functions_raise_unsupported_function_error(
 def test_unsupported_function_says_what_to_use(session: spintrail.Session) -> None:
     with pytest.raises(spintrail.UnsupportedFunctionError, match="use approx_distinct"):
         session.sql("SELECT approx_set(eventname) FROM cloudtrail_logs")
-    with pytest.raises(spintrail.UnsupportedFunctionError, match=r"did you mean json_extract_scalar\?"):
+    with pytest.raises(
+        spintrail.UnsupportedFunctionError, match=r"did you mean json_extract_scalar\?"
+    ):
         session.sql("SELECT json_extract_scalr(requestparameters, '$.a') FROM cloudtrail_logs")
 
 
