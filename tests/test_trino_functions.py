@@ -306,6 +306,28 @@ def test_unixtime_round_trip(session: spintrail.Session) -> None:
     ) == [1722375081.5, "2024-07-30T21:31:21.500Z", None]
 
 
+def test_from_unixtime_with_zone(session: spintrail.Session) -> None:
+    table = session.sql(
+        "SELECT from_unixtime(1722375081, 'America/New_York') AS a, "
+        "to_iso8601(from_unixtime(1722375081, 'Asia/Kolkata')) AS b, "
+        "from_unixtime(NULL, 'UTC') AS c"
+    )
+    assert table.schema.field("a").type == pa.timestamp("ms", tz="America/New_York")
+    assert table.to_pylist() == [
+        {"a": utc(2024, 7, 30, 21, 31, 21), "b": "2024-07-31T03:01:21.000+05:30", "c": None}
+    ]
+
+
+def test_numeric_functions_by_trino_name(session: spintrail.Session) -> None:
+    assert row(
+        session,
+        "SELECT mod(7, 3), mod(-7, 3), is_nan(CAST('NaN' AS double)), is_nan(1.0), mod(NULL, 3)",
+    ) == [1, -1, True, False, None]
+    assert one(session, "SELECT variance(x) FROM (VALUES (1.0), (2.0), (3.0)) AS t(x)") == 1.0
+    with pytest.raises(spintrail.SqlError, match="mod expects 2"):
+        session.sql("SELECT mod(1)")
+
+
 @pytest.mark.parametrize(
     ("unit", "expected"),
     [
@@ -369,8 +391,8 @@ def test_date_parts(session: spintrail.Session) -> None:
         "SELECT day_of_week(DATE '2024-07-28'), day_of_week(DATE '2024-07-29'), "
         "hour(from_iso8601_timestamp('2024-07-30T21:31:21Z')), "
         "minute(from_iso8601_timestamp('2024-07-30T21:31:21Z')), "
-        "day_of_year(DATE '2024-12-31'), hour(CAST(NULL AS timestamp))",
-    ) == [7, 1, 21, 31, 366, None]
+        "day_of_year(DATE '2024-12-31'), hour(CAST(NULL AS timestamp)), hour(NULL), year(NULL)",
+    ) == [7, 1, 21, 31, 366, None, None, None]
 
 
 # --- strings and regular expressions -----------------------------------------------------------

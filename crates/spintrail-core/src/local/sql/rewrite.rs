@@ -3,7 +3,9 @@
 //! Two passes over the parsed query:
 //!
 //! 1. Expressions ([`rewrite_expressions`]): `try(...)`, `if(...)`, `count_if`, `arbitrary`,
-//!    `approx_percentile`, `max_by`/`min_by`, bigint results (`approx_distinct`, `cardinality`,
+//!    `approx_percentile`, `max_by`/`min_by` (also with n), two-argument `replace`, `every`,
+//!    `variance`, `is_nan`, `mod`, `from_unixtime(x, zone)`, bigint results (`approx_distinct`,
+//!    `cardinality`,
 //!    `length`, `strpos`), `year(...)` and friends, `date(...)`, `split(...)`, and a dot after a
 //!    subscript (`resources[1].arn` → `resources[1]['arn']`).
 //! 2. Row expansion ([`rewrite_unnest`]): `<rel> CROSS JOIN UNNEST(<array>) AS t(c1, ...)`, the comma
@@ -375,6 +377,22 @@ fn rewrite_function(expr: &mut Expr, name: &str) -> Result<()> {
             }
         }
         "every" => rename(f, "bool_and"),
+        "variance" => rename(f, "var_samp"),
+        "is_nan" => rename(f, "isnan"),
+        "mod" => {
+            let args = plain_args(f).unwrap_or_default();
+            if args.len() != 2 {
+                return Err(arity_error("mod", "2", args.len()));
+            }
+            *expr = template("(__0 % __1)", &args)?;
+        }
+        "from_unixtime" => {
+            // from_unixtime(unixtime, zone): the instant shown in `zone`.
+            let args = plain_args(f).unwrap_or_default();
+            if args.len() == 2 {
+                *expr = template("at_timezone(from_unixtime(__0), __1)", &args)?;
+            }
+        }
         "approx_distinct"
         | "cardinality"
         | "length"
@@ -408,9 +426,13 @@ fn rewrite_function(expr: &mut Expr, name: &str) -> Result<()> {
         }
         _ => {
             if let Some(t) = date_part_template(name) {
-                let args = plain_args(f).unwrap_or_default();
+                let mut args = plain_args(f).unwrap_or_default();
                 if args.len() != 1 || !is_plain_call(f) {
                     return Err(arity_error(name, "1", args.len()));
+                }
+                // A bare NULL has no type DataFusion's date_part accepts; Trino answers NULL.
+                if matches!(&args[0], Expr::Value(v) if v.value == Value::Null) {
+                    args[0] = template("CAST(NULL AS TIMESTAMP)", &[])?;
                 }
                 *expr = template(t, &args)?;
             }
