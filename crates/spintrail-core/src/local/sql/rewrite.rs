@@ -5,8 +5,7 @@
 //! 1. Expressions ([`rewrite_expressions`]): `try(...)`, `if(...)`, `count_if`, `arbitrary`,
 //!    `approx_percentile`, `max_by`/`min_by` (also with n), two-argument `replace`, `every`,
 //!    `variance`, `is_nan`, `mod`, `from_unixtime(x, zone)`, bigint results (`approx_distinct`,
-//!    `cardinality`,
-//!    `length`, `strpos`), `year(...)` and friends, `date(...)`, `split(...)`, and a dot after a
+//!    `cardinality`, `length`, `strpos`), `year(...)` and friends, `date(...)`, `split(...)`, and a dot after a
 //!    subscript (`resources[1].arn` → `resources[1]['arn']`).
 //! 2. Row expansion ([`rewrite_unnest`]): `<rel> CROSS JOIN UNNEST(<array>) AS t(c1, ...)`, the comma
 //!    form and `CROSS JOIN LATERAL UNNEST(...)` become a derived table that uses DataFusion's
