@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::local::sql::messages::scrub;
+use crate::local::sql::messages::{self, scrub};
 
 /// Result alias used across the core.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -138,6 +138,10 @@ fn find_ours(err: &(dyn std::error::Error + 'static)) -> Option<Error> {
 /// Classifies a DataFusion error that carries none of ours (messages in Trino's terms).
 fn classify(err: &datafusion::error::DataFusionError) -> Error {
     use datafusion::error::DataFusionError as D;
+    // A dot on a text column found after planning (e.g. in WHERE, by type coercion).
+    if err.to_string().contains(messages::FIELD_ACCESS_FAILURE) {
+        return Error::Sql(messages::FIELD_OF_TEXT.into());
+    }
     match err {
         D::Diagnostic(_, inner) => classify(inner),
         D::Shared(inner) => classify(inner),

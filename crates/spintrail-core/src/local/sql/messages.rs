@@ -347,6 +347,12 @@ pub fn close_trino_name(name: &str) -> Option<&'static str> {
         .map(|(_, t)| t)
 }
 
+/// DataFusion's words for a field access on a column that is not a row.
+pub const FIELD_ACCESS_FAILURE: &str = "Cannot access field at argument";
+
+/// The message for a field access on a text column when the column is not known.
+pub const FIELD_OF_TEXT: &str = "field access with '.' works on row (struct) columns only, and this column is varchar; for JSON text use json_extract_scalar(column, '$.key')";
+
 /// For DataFusion's "cannot access field ... not Struct": the field access on a text column the
 /// query wrote (`column.field...`, as written in `sql`), and the message Trino users need.
 pub fn field_access_on_text(query: &Query, sql: &str, text_columns: &[String]) -> String {
@@ -382,7 +388,7 @@ pub fn field_access_on_text(query: &Query, sql: &str, text_columns: &[String]) -
         })
     });
     let Some((column, fields)) = found else {
-        return "field access with '.' works on row (struct) columns only, and this column is varchar; for JSON text use json_extract_scalar(column, '$.key')".into();
+        return FIELD_OF_TEXT.into();
     };
     let written = format!("{column}.{}", fields.join("."));
     let path = as_written(sql, &written)
