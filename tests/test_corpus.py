@@ -49,15 +49,11 @@ from spintrail.generate import generate
 DESC = True
 
 # Why a case fails today (issue 11); each names the rule a fix must follow.
-REPLACE_2 = "issue 11: replace(string, search), the two-argument form, is missing"
 HAVING_ALIAS = "issue 11: HAVING on a SELECT alias must be refused as Trino does"
 VARCHAR_VS_TIMESTAMP = "issue 11: varchar eventtime compared with a timestamp must be refused"
 DECIMAL = "issue 11: 100.0 / 1.0 are DECIMAL literals (Trino's result type, scale and errors)"
 MANUAL_LAYOUT = "issue 11: AWS's manual-partition columns region, year, month, day"
 PROJECTION_LAYOUT = "issue 11: AWS's partition-projection column `timestamp` (yyyy/MM/dd)"
-FIELD_OF_JSON = (
-    "issue 11: a field of a JSON text column must be an SqlError naming json_extract_scalar"
-)
 
 # The session option that shows the table with the partition columns of AWS's documented tables
 # (item 3 of issue 11): "aws-manual" (region, year, month, day), "aws-projection" (timestamp).
@@ -210,7 +206,6 @@ ORDER BY eventtime""",
                 if like(res.get("ARN"), "%example/datafile.txt")
             ]
         ).order_by(3),
-        xfail=REPLACE_2,
     ),
     # source: Athena UG: Querying nested fields (DeleteBucket events)
     Case(
@@ -237,7 +232,6 @@ ORDER BY eventtime""",
                 for r, res in d.unnest_resources(lambda r: name(r) == "DeleteBucket")
             ]
         ).order_by(2),
-        xfail=REPLACE_2,
     ),
     # source: Athena UG: Example query (anonymous requests); bucket placeholder filled
     Case(
@@ -765,7 +759,6 @@ GROUP BY userIdentity.arn, sourceIPAddress
 ORDER BY access_count DESC;""",
         # additionaleventdata is a varchar on Athena: a field of it is a type error.
         lambda d: Raises(SqlError, "json_extract_scalar"),
-        xfail=FIELD_OF_JSON,
         fill=BUCKET_WINDOW,
     ),
     # source: aws-samples/aws-incident-response-playbooks@ac15f41
@@ -981,7 +974,6 @@ WHERE eventSource = 's3.amazonaws.com'
   AND errorCode IS NULL
 ORDER BY eventTime ASC;""",
         lambda d: Raises(SqlError, "json_extract_scalar"),
-        xfail=FIELD_OF_JSON,
         fill=WINDOW,
     ),
     # --- AWS incident-response playbooks: ransomware
@@ -1218,7 +1210,6 @@ WHERE eventSource = 'sts.amazonaws.com'
   AND requestParameters.roleArn = 'EVAL_IAM_ROLE_ARN'
 ORDER BY eventTime ASC;""",
         lambda d: Raises(SqlError, "json_extract_scalar"),
-        xfail=FIELD_OF_JSON,
     ),
     # --- easttimor/aws-incident-response (README.md), tables per account by the
     # CloudTrail Partitioner (region, year, month, day)

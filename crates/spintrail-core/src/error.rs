@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use crate::local::sql::messages::{self, scrub};
+
 /// Result alias used across the core.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -133,9 +135,13 @@ fn find_ours(err: &(dyn std::error::Error + 'static)) -> Option<Error> {
     None
 }
 
-/// Classifies a DataFusion error that carries none of ours.
+/// Classifies a DataFusion error that carries none of ours (messages in Trino's terms).
 fn classify(err: &datafusion::error::DataFusionError) -> Error {
     use datafusion::error::DataFusionError as D;
+    // A dot on a text column found after planning (e.g. in WHERE, by type coercion).
+    if err.to_string().contains(messages::FIELD_ACCESS_FAILURE) {
+        return Error::Sql(messages::FIELD_OF_TEXT.into());
+    }
     match err {
         D::Diagnostic(_, inner) => classify(inner),
         D::Shared(inner) => classify(inner),
@@ -144,11 +150,13 @@ fn classify(err: &datafusion::error::DataFusionError) -> Error {
             other => other,
         },
         D::SQL(e, _) => Error::Sql(format!("SQL syntax error: {e}")),
-        D::Plan(msg) => Error::Sql(msg.clone()),
-        D::SchemaError(e, _) => Error::Sql(e.to_string()),
-        D::NotImplemented(msg) => Error::Sql(format!("not supported by the local engine: {msg}")),
+        D::Plan(msg) => Error::Sql(scrub(msg)),
+        D::SchemaError(e, _) => Error::Sql(scrub(&e.to_string())),
+        D::NotImplemented(msg) => {
+            Error::Sql(format!("not supported by the local engine: {}", scrub(msg)))
+        }
         D::ExecutionJoin(e) => Error::Engine(format!("worker failed: {e}")),
-        other => Error::Engine(other.message().into_owned()),
+        other => Error::Engine(scrub(&other.message())),
     }
 }
 

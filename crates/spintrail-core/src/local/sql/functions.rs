@@ -7,19 +7,22 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, AsArray, MapArray, StringBuilder, UInt32Array};
+use datafusion::arrow::array::{
+    Array, AsArray, ListBuilder, MapArray, MapBuilder, StringBuilder, UInt32Array,
+};
 use datafusion::arrow::compute::take;
-use datafusion::arrow::datatypes::{DataType, TimeUnit};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, TimeUnit};
 use datafusion::common::ScalarValue;
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
+    Volatility,
 };
 use datafusion::prelude::SessionContext;
 use regex::Regex;
 
 use super::args::{arrays, fail, finish, int64_array, lenient_or, string_array};
-use super::{json, time};
+use super::{json, messages, time, url};
 use crate::Result;
 
 /// Prefix of the lenient twins used inside `try(...)`.
@@ -30,18 +33,24 @@ pub fn is_fallible(name: &str) -> bool {
     Kind::from_name(name).is_some_and(|k| k.fallible())
 }
 
-/// Hints for Trino functions the local engine does not provide.
+/// Hints for Trino functions the local engine does not provide: what to use instead.
 pub fn trino_hint(name: &str) -> Option<&'static str> {
     Some(match name {
-        "format_datetime" | "parse_datetime" => {
-            "Joda-style formats are not supported; use date_format with MySQL-style specifiers"
+        "transform" | "filter" | "reduce" | "any_match" | "all_match" | "none_match"
+        | "transform_keys" | "transform_values" | "map_filter" | "zip_with" => {
+            "lambda expressions are not supported by the local engine; UNNEST the array and aggregate instead"
         }
-        "date_parse" => "use from_iso8601_timestamp for ISO-8601 text",
-        "transform" | "filter" | "reduce" | "any_match" | "all_match" | "none_match" => {
-            "lambda expressions are not supported by the local engine"
+        "approx_set" | "merge" | "cardinality_hll" | "empty_approx_set" => {
+            "HyperLogLog sketches are not supported; use approx_distinct"
         }
-        "at_timezone" | "with_timezone" => "timestamps are always UTC in the local engine",
-        "regexp_extract_all" | "regexp_split" => "use regexp_extract",
+        "multimap_agg" => "use map_agg, or array_agg grouped by the key",
+        "approx_most_frequent" => "use histogram, or count(*) with GROUP BY and ORDER BY",
+        "timezone_hour" | "timezone_minute" => {
+            "timestamps are UTC unless at_timezone gave them a zone; use date_format(ts, '%H')"
+        }
+        "human_readable_seconds" | "to_milliseconds" => {
+            "use date_diff('millisecond', a, b) for an elapsed time"
+        }
         _ => return None,
     })
 }
@@ -80,6 +89,24 @@ pub enum Kind {
     RegexpExtract,
     RegexpReplace,
     Concat,
+    DateParse,
+    ParseDatetime,
+    FormatDatetime,
+    ParseDuration,
+    AtTimezone,
+    WithTimezone,
+    RegexpExtractAll,
+    RegexpSplit,
+    SplitToMap,
+    UrlExtractHost,
+    UrlExtractPath,
+    UrlExtractPort,
+    UrlExtractProtocol,
+    UrlExtractQuery,
+    UrlExtractFragment,
+    UrlExtractParameter,
+    UrlEncode,
+    UrlDecode,
 }
 
 impl Kind {
@@ -104,6 +131,24 @@ impl Kind {
         Kind::RegexpExtract,
         Kind::RegexpReplace,
         Kind::Concat,
+        Kind::DateParse,
+        Kind::ParseDatetime,
+        Kind::FormatDatetime,
+        Kind::ParseDuration,
+        Kind::AtTimezone,
+        Kind::WithTimezone,
+        Kind::RegexpExtractAll,
+        Kind::RegexpSplit,
+        Kind::SplitToMap,
+        Kind::UrlExtractHost,
+        Kind::UrlExtractPath,
+        Kind::UrlExtractPort,
+        Kind::UrlExtractProtocol,
+        Kind::UrlExtractQuery,
+        Kind::UrlExtractFragment,
+        Kind::UrlExtractParameter,
+        Kind::UrlEncode,
+        Kind::UrlDecode,
     ];
 
     pub fn name(self) -> &'static str {
@@ -128,6 +173,24 @@ impl Kind {
             Kind::RegexpExtract => "regexp_extract",
             Kind::RegexpReplace => "regexp_replace",
             Kind::Concat => "concat",
+            Kind::DateParse => "date_parse",
+            Kind::ParseDatetime => "parse_datetime",
+            Kind::FormatDatetime => "format_datetime",
+            Kind::ParseDuration => "parse_duration",
+            Kind::AtTimezone => "at_timezone",
+            Kind::WithTimezone => "with_timezone",
+            Kind::RegexpExtractAll => "regexp_extract_all",
+            Kind::RegexpSplit => "regexp_split",
+            Kind::SplitToMap => "split_to_map",
+            Kind::UrlExtractHost => "url_extract_host",
+            Kind::UrlExtractPath => "url_extract_path",
+            Kind::UrlExtractPort => "url_extract_port",
+            Kind::UrlExtractProtocol => "url_extract_protocol",
+            Kind::UrlExtractQuery => "url_extract_query",
+            Kind::UrlExtractFragment => "url_extract_fragment",
+            Kind::UrlExtractParameter => "url_extract_parameter",
+            Kind::UrlEncode => "url_encode",
+            Kind::UrlDecode => "url_decode",
         }
     }
 
@@ -138,7 +201,19 @@ impl Kind {
     fn fallible(self) -> bool {
         !matches!(
             self,
-            Kind::ToUnixtime | Kind::JsonArrayLength | Kind::Contains | Kind::Concat
+            Kind::ToUnixtime
+                | Kind::JsonArrayLength
+                | Kind::Contains
+                | Kind::Concat
+                | Kind::AtTimezone
+                | Kind::UrlExtractHost
+                | Kind::UrlExtractPath
+                | Kind::UrlExtractPort
+                | Kind::UrlExtractProtocol
+                | Kind::UrlExtractQuery
+                | Kind::UrlExtractFragment
+                | Kind::UrlExtractParameter
+                | Kind::UrlEncode
         )
     }
 }
@@ -188,11 +263,7 @@ fn is_integer(t: &DataType) -> bool {
 }
 
 fn type_error(name: &str, expected: &str, got: &[DataType]) -> DataFusionError {
-    let got: Vec<String> = got.iter().map(|t| t.to_string()).collect();
-    fail(format!(
-        "function {name} expects ({expected}), got ({})",
-        got.join(", ")
-    ))
+    fail(messages::unexpected_parameters(name, got, expected))
 }
 
 fn temporal(t: &DataType) -> DataType {
@@ -297,6 +368,51 @@ impl ScalarUDFImpl for TrinoFn {
                 }
                 _ => bad("array(T), T"),
             },
+            Kind::DateParse | Kind::ParseDatetime => match t {
+                [a, b] if is_string(a) && is_string(b) => Ok(vec![utf8.clone(), utf8]),
+                _ => bad("varchar, varchar format"),
+            },
+            Kind::FormatDatetime => match t {
+                [a, f] if is_temporal(a) && is_string(f) => Ok(vec![temporal(a), utf8]),
+                _ => bad("timestamp, varchar format"),
+            },
+            Kind::ParseDuration
+            | Kind::UrlExtractHost
+            | Kind::UrlExtractPath
+            | Kind::UrlExtractPort
+            | Kind::UrlExtractProtocol
+            | Kind::UrlExtractQuery
+            | Kind::UrlExtractFragment
+            | Kind::UrlEncode
+            | Kind::UrlDecode => match t {
+                [a] if is_string(a) => Ok(vec![utf8]),
+                _ => bad("varchar"),
+            },
+            Kind::UrlExtractParameter => match t {
+                [a, b] if is_string(a) && is_string(b) => Ok(vec![utf8.clone(), utf8]),
+                _ => bad("varchar url, varchar name"),
+            },
+            Kind::AtTimezone | Kind::WithTimezone => match t {
+                [a, z] if is_temporal(a) && is_string(z) => Ok(vec![temporal(a), utf8]),
+                _ => bad("timestamp, varchar zone"),
+            },
+            Kind::RegexpExtractAll => match t {
+                [s, p] if is_string(s) && is_string(p) => Ok(vec![utf8.clone(), utf8]),
+                [s, p, g] if is_string(s) && is_string(p) && is_integer(g) => {
+                    Ok(vec![utf8.clone(), utf8, DataType::Int64])
+                }
+                _ => bad("varchar, varchar pattern[, bigint group]"),
+            },
+            Kind::RegexpSplit => match t {
+                [s, p] if is_string(s) && is_string(p) => Ok(vec![utf8.clone(), utf8]),
+                _ => bad("varchar, varchar pattern"),
+            },
+            Kind::SplitToMap => match t {
+                [s, e, k] if is_string(s) && is_string(e) && is_string(k) => {
+                    Ok(vec![utf8.clone(), utf8.clone(), utf8])
+                }
+                _ => bad("varchar, varchar entryDelimiter, varchar keyValueDelimiter"),
+            },
             Kind::Concat => {
                 if t.iter()
                     .any(|x| matches!(x, DataType::List(_) | DataType::LargeList(_)))
@@ -309,6 +425,30 @@ impl ScalarUDFImpl for TrinoFn {
                 }
             }
         }
+    }
+
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> DfResult<FieldRef> {
+        let types: Vec<DataType> = args
+            .arg_fields
+            .iter()
+            .map(|f| f.data_type().clone())
+            .collect();
+        let data_type = match (self.kind, types.first()) {
+            (Kind::AtTimezone | Kind::WithTimezone, Some(first)) => {
+                let zone = time::zone_argument(
+                    self.kind.name(),
+                    args.scalar_arguments.get(1).copied().flatten(),
+                )
+                .map_err(fail)?;
+                let unit = match first {
+                    DataType::Timestamp(unit, _) => *unit,
+                    _ => TimeUnit::Millisecond,
+                };
+                DataType::Timestamp(unit, Some(zone.id.into()))
+            }
+            _ => self.return_type(&types)?,
+        };
+        Ok(Arc::new(Field::new(self.name(), data_type, true)))
     }
 
     fn return_type(&self, t: &[DataType]) -> DfResult<DataType> {
@@ -326,6 +466,23 @@ impl ScalarUDFImpl for TrinoFn {
             | Kind::RegexpExtract
             | Kind::RegexpReplace => DataType::Utf8,
             Kind::ToUnixtime => DataType::Float64,
+            Kind::DateParse => DataType::Timestamp(TimeUnit::Millisecond, None),
+            Kind::ParseDatetime => ts_utc,
+            Kind::FormatDatetime
+            | Kind::UrlExtractHost
+            | Kind::UrlExtractPath
+            | Kind::UrlExtractProtocol
+            | Kind::UrlExtractQuery
+            | Kind::UrlExtractFragment
+            | Kind::UrlExtractParameter
+            | Kind::UrlEncode
+            | Kind::UrlDecode => DataType::Utf8,
+            Kind::UrlExtractPort => DataType::Int64,
+            Kind::ParseDuration => DataType::Duration(TimeUnit::Millisecond),
+            // The zone comes from the literal argument (see `return_field_from_args`).
+            Kind::AtTimezone | Kind::WithTimezone => t.first().cloned().unwrap_or(ts_utc),
+            Kind::RegexpExtractAll | Kind::RegexpSplit => DataType::new_list(DataType::Utf8, true),
+            Kind::SplitToMap => string_map_type(),
             Kind::DateDiff | Kind::JsonArrayLength | Kind::JsonSize => DataType::Int64,
             Kind::DateAdd => t.get(2).cloned().unwrap_or(ts_utc),
             Kind::Contains => DataType::Boolean,
@@ -372,6 +529,24 @@ impl ScalarUDFImpl for TrinoFn {
             Kind::RegexpExtract => regexp_extract(&args, lenient),
             Kind::RegexpReplace => regexp_replace(&args, lenient),
             Kind::Concat => concat(args),
+            Kind::DateParse => time::date_parse(&args, lenient),
+            Kind::ParseDatetime => time::parse_datetime(&args, lenient),
+            Kind::FormatDatetime => time::format_datetime(&args, lenient),
+            Kind::ParseDuration => time::parse_duration(&args, lenient),
+            Kind::AtTimezone => time::at_timezone(&args),
+            Kind::WithTimezone => time::with_timezone(&args, lenient),
+            Kind::RegexpExtractAll => regexp_extract_all(&args, lenient),
+            Kind::RegexpSplit => regexp_split(&args, lenient),
+            Kind::SplitToMap => split_to_map(&args, lenient),
+            Kind::UrlExtractHost => url::extract(&args, url::Part::Host),
+            Kind::UrlExtractPath => url::extract(&args, url::Part::Path),
+            Kind::UrlExtractPort => url::extract(&args, url::Part::Port),
+            Kind::UrlExtractProtocol => url::extract(&args, url::Part::Protocol),
+            Kind::UrlExtractQuery => url::extract(&args, url::Part::Query),
+            Kind::UrlExtractFragment => url::extract(&args, url::Part::Fragment),
+            Kind::UrlExtractParameter => url::extract_parameter(&args),
+            Kind::UrlEncode => url::encode(&args),
+            Kind::UrlDecode => url::decode(&args, lenient),
         }
     }
 }
@@ -581,6 +756,148 @@ fn concat(args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
     finish(Arc::new(out.finish()), a.all_scalar)
 }
 
+/// Trino `regexp_extract_all(string, pattern[, group])`: every match (or its group); an empty
+/// array when nothing matches.
+fn regexp_extract_all(args: &ScalarFunctionArgs, lenient: bool) -> DfResult<ColumnarValue> {
+    let a = arrays(&args.args, args.number_rows)?;
+    let s = string_array(&a.arrays[0])?;
+    let p = string_array(&a.arrays[1])?;
+    let g = match a.arrays.get(2) {
+        Some(g) => Some(int64_array(g)?),
+        None => None,
+    };
+    let mut cache = RegexCache::new("regexp_extract_all");
+    let mut out = ListBuilder::new(StringBuilder::new());
+    for i in 0..a.len {
+        if s.is_null(i) || p.is_null(i) || g.is_some_and(|g| g.is_null(i)) {
+            out.append_null();
+            continue;
+        }
+        let group = g.map(|g| g.value(i)).unwrap_or(0);
+        let text = s.value(i);
+        let r = cache.get(p.value(i)).and_then(|re| {
+            let groups = re.captures_len() as i64 - 1;
+            if group < 0 || group > groups {
+                return Err(format!(
+                    "regexp_extract_all: pattern '{}' has {groups} groups, cannot access group {group}",
+                    p.value(i)
+                ));
+            }
+            Ok(Some(
+                re.captures_iter(text)
+                    .map(|c| c.get(group as usize).map(|m| m.as_str()))
+                    .collect::<Vec<_>>(),
+            ))
+        });
+        match lenient_or(r, lenient)? {
+            Some(values) => {
+                for v in values {
+                    out.values().append_option(v);
+                }
+                out.append(true);
+            }
+            None => out.append_null(),
+        }
+    }
+    finish(Arc::new(out.finish()), a.all_scalar)
+}
+
+/// Trino `regexp_split(string, pattern)`: the pieces between matches (empty ones included).
+fn regexp_split(args: &ScalarFunctionArgs, lenient: bool) -> DfResult<ColumnarValue> {
+    let a = arrays(&args.args, args.number_rows)?;
+    let s = string_array(&a.arrays[0])?;
+    let p = string_array(&a.arrays[1])?;
+    let mut cache = RegexCache::new("regexp_split");
+    let mut out = ListBuilder::new(StringBuilder::new());
+    for i in 0..a.len {
+        if s.is_null(i) || p.is_null(i) {
+            out.append_null();
+            continue;
+        }
+        let r = cache
+            .get(p.value(i))
+            .map(|re| Some(re.split(s.value(i)).collect::<Vec<_>>()));
+        match lenient_or(r, lenient)? {
+            Some(pieces) => {
+                for piece in pieces {
+                    out.values().append_value(piece);
+                }
+                out.append(true);
+            }
+            None => out.append_null(),
+        }
+    }
+    finish(Arc::new(out.finish()), a.all_scalar)
+}
+
+fn string_map_builder() -> MapBuilder<StringBuilder, StringBuilder> {
+    MapBuilder::new(None, StringBuilder::new(), StringBuilder::new())
+}
+
+/// The type of `map(varchar, varchar)` as this module builds it.
+fn string_map_type() -> DataType {
+    string_map_builder().finish().data_type().clone()
+}
+
+/// The entries of one `split_to_map` input, or Trino's error.
+fn split_entries<'a>(
+    text: &'a str,
+    entry_delim: &str,
+    kv_delim: &str,
+) -> std::result::Result<Vec<(&'a str, &'a str)>, String> {
+    if entry_delim.is_empty() || kv_delim.is_empty() {
+        return Err("split_to_map: the delimiters must not be empty".into());
+    }
+    if entry_delim == kv_delim {
+        return Err("split_to_map: the entry and key-value delimiters must differ".into());
+    }
+    let mut entries: Vec<(&str, &str)> = Vec::new();
+    let body = text.strip_suffix(entry_delim).unwrap_or(text);
+    if body.is_empty() {
+        return Ok(entries);
+    }
+    for entry in body.split(entry_delim) {
+        let mut parts = entry.splitn(3, kv_delim);
+        let (Some(k), Some(v), None) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(format!(
+                "split_to_map: the key-value delimiter must appear exactly once in each entry, not in '{entry}'"
+            ));
+        };
+        if entries.iter().any(|(key, _)| *key == k) {
+            return Err(format!("split_to_map: duplicate key '{k}' in '{text}'"));
+        }
+        entries.push((k, v));
+    }
+    Ok(entries)
+}
+
+/// Trino `split_to_map(string, entryDelimiter, keyValueDelimiter)` → `map(varchar, varchar)`.
+fn split_to_map(args: &ScalarFunctionArgs, lenient: bool) -> DfResult<ColumnarValue> {
+    let a = arrays(&args.args, args.number_rows)?;
+    let s = string_array(&a.arrays[0])?;
+    let e = string_array(&a.arrays[1])?;
+    let k = string_array(&a.arrays[2])?;
+    let mut out = string_map_builder();
+    for i in 0..a.len {
+        if s.is_null(i) || e.is_null(i) || k.is_null(i) {
+            out.append(false)?;
+            continue;
+        }
+        let r = split_entries(s.value(i), e.value(i), k.value(i)).map(Some);
+        match lenient_or(r, lenient)? {
+            Some(entries) => {
+                for (key, value) in entries {
+                    out.keys().append_value(key);
+                    out.values().append_value(value);
+                }
+                out.append(true)?;
+            }
+            None => out.append(false)?,
+        }
+    }
+    finish(Arc::new(out.finish()), a.all_scalar)
+}
+
 /// Trino `element_at(array, i)` (1-based, negative from the end, out of range → NULL) and
 /// `element_at(map, key)` (missing key → NULL).
 fn element_at(args: ScalarFunctionArgs, lenient: bool) -> DfResult<ColumnarValue> {
@@ -650,6 +967,18 @@ mod tests {
         assert_eq!(translate_replacement("\\$"), "$$");
         assert_eq!(translate_replacement("${name}"), "${name}");
         assert_eq!(translate_replacement("a$"), "a$$");
+    }
+
+    #[test]
+    fn split_to_map_entries() {
+        assert_eq!(
+            split_entries("a=1&b=2&", "&", "="),
+            Ok(vec![("a", "1"), ("b", "2")])
+        );
+        assert_eq!(split_entries("", "&", "="), Ok(vec![]));
+        assert!(split_entries("a=1&a=2", "&", "=").is_err());
+        assert!(split_entries("a", "&", "=").is_err());
+        assert!(split_entries("a=1=2", "&", "=").is_err());
     }
 
     #[test]

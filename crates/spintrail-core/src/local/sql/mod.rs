@@ -11,10 +11,14 @@
 mod args;
 pub mod functions;
 pub mod json;
+mod map_aggregate;
+pub mod messages;
 mod parse;
+pub mod pattern;
 mod percentile;
 pub mod rewrite;
 pub mod time;
+mod url;
 
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
@@ -28,6 +32,14 @@ pub fn register_trino_functions(ctx: &SessionContext) -> Result<()> {
     use datafusion::execution::FunctionRegistry;
     use datafusion::logical_expr::AggregateUDF;
     functions::register(ctx)?;
+    for kind in [
+        map_aggregate::MapKind::MapAgg,
+        map_aggregate::MapKind::Histogram,
+    ] {
+        ctx.register_udaf(AggregateUDF::new_from_impl(
+            map_aggregate::MapAggregate::new(kind),
+        ));
+    }
     for (name, inner) in [
         ("trino_approx_percentile", "approx_percentile_cont"),
         (
@@ -52,13 +64,26 @@ pub async fn plan_query(ctx: &SessionContext, sql: &str) -> Result<LogicalPlan> 
         other => return Err(refuse_statement(&other)),
     };
     rewrite::rewrite_query(ctx, &mut query).await?;
+    let written = query.clone();
     let statement =
         datafusion::sql::parser::Statement::Statement(Box::new(Statement::Query(query)));
     let state = ctx.state();
-    state
-        .statement_to_plan(statement)
-        .await
-        .map_err(map_planner_error)
+    state.statement_to_plan(statement).await.map_err(|e| {
+        // A dot on a text column: DataFusion's message names neither column nor fix.
+        if e.find_root()
+            .to_string()
+            .contains("Cannot access field at argument")
+        {
+            let text_columns: Vec<String> = crate::schema::table_schema()
+                .fields()
+                .iter()
+                .filter(|f| f.data_type() == &datafusion::arrow::datatypes::DataType::Utf8)
+                .map(|f| f.name().clone())
+                .collect();
+            return Error::Sql(messages::field_access_on_text(&written, sql, &text_columns));
+        }
+        map_planner_error(e)
+    })
 }
 
 fn refuse_statement(statement: &Statement) -> Error {

@@ -7,7 +7,7 @@ use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
 
-use super::functions;
+use super::{functions, messages};
 use crate::{Error, Result};
 
 /// Tokenises `sql`, lower-cases every identifier and parses exactly one statement.
@@ -41,7 +41,7 @@ pub fn parse_one(sql: &str) -> Result<Statement> {
 pub fn map_planner_error(err: DataFusionError) -> Error {
     let message = err.find_root().to_string();
     if let Some(name) = invalid_function_name(&message) {
-        return unsupported_function(&name, &message);
+        return unsupported_function(&name);
     }
     Error::from(err)
 }
@@ -53,20 +53,18 @@ fn invalid_function_name(message: &str) -> Option<String> {
     Some(rest[..end].to_string())
 }
 
-pub fn unsupported_function(name: &str, message: &str) -> Error {
+pub fn unsupported_function(name: &str) -> Error {
     let name = name.strip_prefix(functions::TRY_PREFIX).unwrap_or(name);
-    let mut hint = String::new();
-    if let Some(known) = functions::trino_hint(name) {
-        hint = format!(" ({known})");
-    } else if let Some(pos) = message.find("Did you mean '") {
-        let rest = &message[pos + "Did you mean '".len()..];
-        if let Some(end) = rest.find('\'') {
-            let suggestion = &rest[..end];
-            if !suggestion.starts_with(functions::TRY_PREFIX) {
-                hint = format!(" (did you mean {suggestion}?)");
-            }
-        }
-    }
+    // DataFusion's own suggestion may name an unrelated engine function: only a close, real
+    // Trino name is suggested.
+    let hint = match (
+        functions::trino_hint(name),
+        messages::close_trino_name(name),
+    ) {
+        (Some(known), _) => format!(" ({known})"),
+        (None, Some(close)) => format!(" (did you mean {close}?)"),
+        (None, None) => String::new(),
+    };
     Error::UnsupportedFunction {
         name: name.to_string(),
         hint,

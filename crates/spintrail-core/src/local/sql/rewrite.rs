@@ -3,8 +3,9 @@
 //! Two passes over the parsed query:
 //!
 //! 1. Expressions ([`rewrite_expressions`]): `try(...)`, `if(...)`, `count_if`, `arbitrary`,
-//!    `approx_percentile`, `max_by`/`min_by`, bigint results (`approx_distinct`, `cardinality`,
-//!    `length`, `strpos`), `year(...)` and friends, `date(...)`, `split(...)`, and a dot after a
+//!    `approx_percentile`, `max_by`/`min_by` (also with n), two-argument `replace`, `every`,
+//!    `variance`, `is_nan`, `mod`, `from_unixtime(x, zone)`, bigint results (`approx_distinct`,
+//!    `cardinality`, `length`, `strpos`), `year(...)` and friends, `date(...)`, `split(...)`, and a dot after a
 //!    subscript (`resources[1].arn` → `resources[1]['arn']`).
 //! 2. Row expansion ([`rewrite_unnest`]): `<rel> CROSS JOIN UNNEST(<array>) AS t(c1, ...)`, the comma
 //!    form and `CROSS JOIN LATERAL UNNEST(...)` become a derived table that uses DataFusion's
@@ -330,20 +331,66 @@ fn rewrite_function(expr: &mut Expr, name: &str) -> Result<()> {
         }
         "max_by" | "min_by" => {
             let args = plain_args(f).unwrap_or_default();
-            if args.len() != 2 || f.over.is_some() {
+            if !(2..=3).contains(&args.len()) || f.over.is_some() {
                 return Err(Error::Sql(format!(
-                    "{name} is supported by the local engine only as an aggregate with 2 arguments"
+                    "{name} is supported by the local engine only as an aggregate with 2 or 3 arguments: {name}(x, y) or {name}(x, y, n)"
                 )));
             }
             let order = if name == "max_by" { "DESC" } else { "ASC" };
-            let mut call = template(
-                &format!("first_value(__0 ORDER BY __1 {order} NULLS LAST)"),
-                &args,
-            )?;
-            if let Expr::Function(new) = &mut call {
-                new.filter = f.filter.take();
+            // Rows whose key is NULL do not take part (Trino); the n form is an array of the
+            // values of the n largest (smallest) keys, in key order.
+            let text = if args.len() == 2 {
+                format!("first_value(__0 ORDER BY __1 {order} NULLS LAST) FILTER (WHERE __1 IS NOT NULL)")
+            } else {
+                format!("array_slice(array_agg(__0 ORDER BY __1 {order}) FILTER (WHERE __1 IS NOT NULL), 1, __2)")
+            };
+            let mut call = template(&text, &args)?;
+            let user_filter = f.filter.take();
+            let target = match &mut call {
+                Expr::Function(outer) if args.len() == 3 => match &mut outer.args {
+                    FunctionArguments::List(list) => match list.args.first_mut() {
+                        Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Function(
+                            inner,
+                        )))) => Some(inner),
+                        _ => None,
+                    },
+                    _ => None,
+                },
+                Expr::Function(outer) => Some(outer),
+                _ => None,
+            };
+            if let (Some(target), Some(user)) = (target, user_filter) {
+                if let Some(own) = target.filter.take() {
+                    target.filter = Some(Box::new(template("(__0) AND (__1)", &[*user, *own])?));
+                }
             }
             *expr = call;
+        }
+        "replace" => {
+            // Trino's two-argument form deletes every occurrence.
+            let args = plain_args(f).unwrap_or_default();
+            if args.len() == 2 {
+                let mut with_empty = args;
+                with_empty.push(string_literal(""));
+                set_args(f, with_empty);
+            }
+        }
+        "every" => rename(f, "bool_and"),
+        "variance" => rename(f, "var_samp"),
+        "is_nan" => rename(f, "isnan"),
+        "mod" => {
+            let args = plain_args(f).unwrap_or_default();
+            if args.len() != 2 {
+                return Err(arity_error("mod", "2", args.len()));
+            }
+            *expr = template("(__0 % __1)", &args)?;
+        }
+        "from_unixtime" => {
+            // from_unixtime(unixtime, zone): the instant shown in `zone`.
+            let args = plain_args(f).unwrap_or_default();
+            if args.len() == 2 {
+                *expr = template("at_timezone(from_unixtime(__0), __1)", &args)?;
+            }
         }
         "approx_distinct"
         | "cardinality"
@@ -378,9 +425,13 @@ fn rewrite_function(expr: &mut Expr, name: &str) -> Result<()> {
         }
         _ => {
             if let Some(t) = date_part_template(name) {
-                let args = plain_args(f).unwrap_or_default();
+                let mut args = plain_args(f).unwrap_or_default();
                 if args.len() != 1 || !is_plain_call(f) {
                     return Err(arity_error(name, "1", args.len()));
+                }
+                // A bare NULL has no type DataFusion's date_part accepts; Trino answers NULL.
+                if matches!(&args[0], Expr::Value(v) if v.value == Value::Null) {
+                    args[0] = template("CAST(NULL AS TIMESTAMP)", &[])?;
                 }
                 *expr = template(t, &args)?;
             }

@@ -1,25 +1,30 @@
 //! Trino date/time functions: ISO-8601 parsing and printing, `date_add`, `date_diff`,
-//! `date_format` (MySQL-style specifiers), `from_unixtime`, `to_unixtime`.
+//! `date_format` / `date_parse` (MySQL-style specifiers), `format_datetime` / `parse_datetime`
+//! (Joda-Time patterns, see [`pattern`]), `parse_duration`, `at_timezone`, `with_timezone`,
+//! `from_unixtime`, `to_unixtime`.
 //!
-//! Timestamps with a time zone are handled as UTC instants (the local engine's data is UTC);
-//! calendar arithmetic on them is done in UTC.
+//! Timestamps with a time zone are UTC instants (the local engine's data is UTC) that carry their
+//! zone in the Arrow type; printing functions show them in that zone; calendar arithmetic on them
+//! is done in UTC.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, Months, NaiveDate, NaiveDateTime, TimeDelta, Timelike};
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, Date32Array, Float64Array, Int64Array, PrimitiveArray, StringBuilder,
-    TimestampMillisecondArray,
+    Array, ArrayRef, AsArray, Date32Array, DurationMillisecondArray, Float64Array, Int64Array,
+    PrimitiveArray, StringBuilder, TimestampMillisecondArray,
 };
 use datafusion::arrow::datatypes::{
     DataType, Date32Type, Float64Type, TimeUnit, TimestampMicrosecondType,
     TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType,
 };
+use datafusion::common::ScalarValue;
 use datafusion::error::Result as DfResult;
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs};
 
 use super::args::{arrays, fail, finish, lenient_or, literal_str, string_array};
+use super::pattern::{self, Piece, Zone};
 use crate::timestamp::{parse_date, parse_timestamp, Form, DAY_MS as MS_PER_DAY};
 
 pub fn from_iso8601_timestamp(args: &ScalarFunctionArgs, lenient: bool) -> DfResult<ColumnarValue> {
@@ -332,55 +337,23 @@ pub fn date_diff(args: &ScalarFunctionArgs, lenient: bool) -> DfResult<ColumnarV
     finish(Arc::new(Int64Array::from(out)), a.all_scalar)
 }
 
-/// The fixed UTC offset (seconds) of an Arrow time zone string; None when not a fixed offset.
-fn tz_offset_seconds(tz: &str) -> Option<i32> {
-    match tz {
-        "UTC" | "utc" | "Z" | "+00:00" | "-00:00" | "+00" | "Etc/UTC" | "GMT" => Some(0),
-        _ => {
-            let b = tz.as_bytes();
-            let sign = match b.first()? {
-                b'+' => 1,
-                b'-' => -1,
-                _ => return None,
-            };
-            let two = |i: usize| -> Option<i32> {
-                let d = b
-                    .get(i..i + 2)
-                    .filter(|d| d.iter().all(u8::is_ascii_digit))?;
-                Some(((d[0] - b'0') * 10 + (d[1] - b'0')) as i32)
-            };
-            let h = two(1)?;
-            let rest = if b.get(3) == Some(&b':') { 4 } else { 3 };
-            let m = if b.len() == 3 { 0 } else { two(rest)? };
-            if b.len() > rest + 2 {
-                return None;
-            }
-            Some(sign * (h * 3600 + m * 60))
-        }
+/// The zone of a timestamp argument: its Arrow time zone, UTC for naive timestamps and dates.
+fn zone_of(array: &ArrayRef) -> Result<Option<Zone>, String> {
+    match array.data_type() {
+        DataType::Timestamp(_, tz) => Zone::of_arrow(tz.as_deref()),
+        _ => Ok(None),
     }
 }
 
 pub fn to_iso8601(args: &ScalarFunctionArgs, lenient: bool) -> DfResult<ColumnarValue> {
     let a = arrays(&args.args, args.number_rows)?;
     let x = temporal(&a.arrays[0])?;
-    let tz = match a.arrays[0].data_type() {
-        DataType::Timestamp(_, tz) => tz.as_ref().map(|t| t.to_string()),
-        _ => None,
-    };
-    let offset = match &tz {
-        None => None,
-        Some(t) => match tz_offset_seconds(t) {
-            Some(o) => Some(o),
-            None => {
-                return lenient_or::<()>(
-                    Err(format!(
-                        "to_iso8601: time zone '{t}' is not supported by the local engine"
-                    )),
-                    lenient,
-                )
+    let zone = match zone_of(&a.arrays[0]) {
+        Ok(z) => z,
+        Err(e) => {
+            return lenient_or::<()>(Err(format!("to_iso8601: {e}")), lenient)
                 .map(|_| ColumnarValue::Scalar(datafusion::common::ScalarValue::Utf8(None)))
-            }
-        },
+        }
     };
     let is_date = matches!(x, Temporal::Date(_));
     let mut out = StringBuilder::with_capacity(a.len, a.len * 24);
@@ -399,16 +372,10 @@ pub fn to_iso8601(args: &ScalarFunctionArgs, lenient: bool) -> DfResult<Columnar
         if is_date {
             let _ = write!(buf, "{}", dt.format("%Y-%m-%d"));
         } else {
-            let local = dt + TimeDelta::seconds(offset.unwrap_or(0) as i64);
+            let local = zone.as_ref().map(|z| z.local(&dt)).unwrap_or(dt);
             let _ = write!(buf, "{}", local.format("%Y-%m-%dT%H:%M:%S%.3f"));
-            match offset {
-                None => {}
-                Some(0) => buf.push('Z'),
-                Some(o) => {
-                    let sign = if o < 0 { '-' } else { '+' };
-                    let o = o.abs();
-                    let _ = write!(buf, "{sign}{:02}:{:02}", o / 3600, (o % 3600) / 60);
-                }
+            if let Some(z) = &zone {
+                buf.push_str(&pattern::iso_suffix(z, &dt));
             }
         }
         out.append_value(&buf);
@@ -511,10 +478,9 @@ fn write_mysql(buf: &mut String, dt: &NaiveDateTime, items: &[FormatItem]) {
 pub fn date_format(args: &ScalarFunctionArgs, lenient: bool) -> DfResult<ColumnarValue> {
     let a = arrays(&args.args, args.number_rows)?;
     let x = temporal(&a.arrays[0])?;
-    let tz_offset = match a.arrays[0].data_type() {
-        DataType::Timestamp(_, Some(tz)) => tz_offset_seconds(tz).unwrap_or(0),
-        _ => 0,
-    };
+    let zone = zone_of(&a.arrays[0])
+        .map_err(|e| fail(format!("date_format: {e}")))?
+        .unwrap_or_else(Zone::utc);
     let literal = literal_str(&args.args[1]).map(|f| f.map(parse_mysql_format));
     let formats = string_array(&a.arrays[1])?;
     let mut cached: Option<(String, Result<Vec<FormatItem>, String>)> = None;
@@ -553,7 +519,7 @@ pub fn date_format(args: &ScalarFunctionArgs, lenient: bool) -> DfResult<Columna
             out.append_null();
             continue;
         };
-        let dt = dt + TimeDelta::seconds(tz_offset as i64);
+        let dt = zone.local(&dt);
         buf.clear();
         write_mysql(&mut buf, &dt, items);
         out.append_value(&buf);
@@ -598,6 +564,237 @@ pub fn to_unixtime(args: &ScalarFunctionArgs) -> DfResult<ColumnarValue> {
         }));
     }
     finish(Arc::new(Float64Array::from(out)), a.all_scalar)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Patterns (Joda-Time and MySQL-style parsing), durations and time zones.
+
+/// The compiled pattern of the row at hand: compiled once while the pattern text repeats.
+struct PatternCache {
+    function: &'static str,
+    compile: fn(&str) -> Result<Vec<Piece>, String>,
+    last: Option<(String, Result<Vec<Piece>, String>)>,
+}
+
+impl PatternCache {
+    fn new(function: &'static str, compile: fn(&str) -> Result<Vec<Piece>, String>) -> Self {
+        PatternCache {
+            function,
+            compile,
+            last: None,
+        }
+    }
+
+    fn get(&mut self, text: &str) -> Result<&[Piece], String> {
+        if !matches!(&self.last, Some((k, _)) if k == text) {
+            let compiled = (self.compile)(text).map_err(|e| format!("{}: {e}", self.function));
+            self.last = Some((text.to_string(), compiled));
+        }
+        match &self.last {
+            Some((_, Ok(pieces))) => Ok(pieces),
+            Some((_, Err(e))) => Err(e.clone()),
+            None => Err(format!("{}: no pattern", self.function)),
+        }
+    }
+}
+
+/// Text parsed with a pattern into epoch milliseconds (UTC instants).
+fn parse_with_pattern(
+    args: &ScalarFunctionArgs,
+    lenient: bool,
+    function: &'static str,
+    compile: fn(&str) -> Result<Vec<Piece>, String>,
+) -> DfResult<(Vec<Option<i64>>, bool)> {
+    let a = arrays(&args.args, args.number_rows)?;
+    let texts = string_array(&a.arrays[0])?;
+    let patterns = string_array(&a.arrays[1])?;
+    let mut cache = PatternCache::new(function, compile);
+    let utc = Zone::utc();
+    let mut out = Vec::with_capacity(a.len);
+    for i in 0..a.len {
+        if texts.is_null(i) || patterns.is_null(i) {
+            out.push(None);
+            continue;
+        }
+        let text = texts.value(i);
+        let r = cache.get(patterns.value(i)).and_then(|pieces| {
+            let (instant, _) = pattern::parse(pieces, text, &utc).map_err(|e| {
+                format!(
+                    "{function}: {e} (format '{}'; wrap in try(...) to get NULL)",
+                    patterns.value(i)
+                )
+            })?;
+            Ok(Some(instant.and_utc().timestamp_millis()))
+        });
+        out.push(lenient_or(r, lenient)?);
+    }
+    Ok((out, a.all_scalar))
+}
+
+/// Trino `date_parse(string, format)`: MySQL-style specifiers → `timestamp(3)` (no time zone).
+pub fn date_parse(args: &ScalarFunctionArgs, lenient: bool) -> DfResult<ColumnarValue> {
+    let (values, all_scalar) = parse_with_pattern(
+        args,
+        lenient,
+        "date_parse",
+        pattern::compile_mysql_for_parsing,
+    )?;
+    finish(
+        Arc::new(TimestampMillisecondArray::from(values)),
+        all_scalar,
+    )
+}
+
+/// Trino `parse_datetime(string, pattern)`: a Joda-Time pattern → the instant, as a UTC
+/// `timestamp(3) with time zone` (the offset or zone in the text is applied, then normalised to
+/// UTC, like `from_iso8601_timestamp`).
+pub fn parse_datetime(args: &ScalarFunctionArgs, lenient: bool) -> DfResult<ColumnarValue> {
+    let (values, all_scalar) =
+        parse_with_pattern(args, lenient, "parse_datetime", pattern::compile_joda)?;
+    finish(
+        Arc::new(TimestampMillisecondArray::from(values).with_timezone("UTC")),
+        all_scalar,
+    )
+}
+
+/// Trino `format_datetime(timestamp, pattern)`: a Joda-Time pattern, in the timestamp's zone.
+pub fn format_datetime(args: &ScalarFunctionArgs, lenient: bool) -> DfResult<ColumnarValue> {
+    let a = arrays(&args.args, args.number_rows)?;
+    let x = temporal(&a.arrays[0])?;
+    let zone = zone_of(&a.arrays[0])
+        .map_err(|e| fail(format!("format_datetime: {e}")))?
+        .unwrap_or_else(Zone::utc);
+    let patterns = string_array(&a.arrays[1])?;
+    let mut cache = PatternCache::new("format_datetime", pattern::compile_joda);
+    let mut out = StringBuilder::with_capacity(a.len, a.len * 24);
+    let mut buf = String::with_capacity(32);
+    for i in 0..a.len {
+        if x.is_null(i) || patterns.is_null(i) {
+            out.append_null();
+            continue;
+        }
+        let r = x
+            .datetime(i)
+            .ok_or_else(|| "format_datetime: timestamp out of range".to_string())
+            .and_then(|dt| Ok((dt, cache.get(patterns.value(i))?)));
+        match lenient_or(r.map(Some), lenient)? {
+            Some((dt, pieces)) => {
+                buf.clear();
+                pattern::print(&mut buf, pieces, &dt, dt.nanosecond(), &zone);
+                out.append_value(&buf);
+            }
+            None => out.append_null(),
+        }
+    }
+    finish(Arc::new(out.finish()), a.all_scalar)
+}
+
+/// Trino's duration text (`1d`, `3.5h`, `250 ms`) → milliseconds (rounded).
+pub fn parse_duration_text(text: &str) -> Option<i64> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = (&t[..split], t[split..].trim_start());
+    let valid_number = !number.is_empty()
+        && !number.starts_with('.')
+        && !number.ends_with('.')
+        && number.matches('.').count() <= 1;
+    if !valid_number {
+        return None;
+    }
+    let value: f64 = number.parse().ok()?;
+    let unit_ms = match unit {
+        "ns" => 1e-6,
+        "us" => 1e-3,
+        "ms" => 1.0,
+        "s" => 1e3,
+        "m" => 60e3,
+        "h" => 3_600e3,
+        "d" => 86_400e3,
+        _ => return None,
+    };
+    let ms = (value * unit_ms).round();
+    (ms.is_finite() && ms < 9.0e15).then_some(ms as i64)
+}
+
+/// Trino `parse_duration(string)` → `interval day to second` (an Arrow duration in ms), so
+/// `now() - parse_duration('1d')` and comparisons with timestamps work.
+pub fn parse_duration(args: &ScalarFunctionArgs, lenient: bool) -> DfResult<ColumnarValue> {
+    let a = arrays(&args.args, args.number_rows)?;
+    let texts = string_array(&a.arrays[0])?;
+    let mut out: Vec<Option<i64>> = Vec::with_capacity(a.len);
+    for v in texts.iter() {
+        out.push(match v {
+            None => None,
+            Some(text) => lenient_or(
+                parse_duration_text(text).map(Some).ok_or_else(|| {
+                    format!("parse_duration: '{text}' is not a duration (a number and one of the units ns, us, ms, s, m, h, d, e.g. '1d' or '3.5h'; wrap in try(...) to get NULL)")
+                }),
+                lenient,
+            )?,
+        });
+    }
+    finish(Arc::new(DurationMillisecondArray::from(out)), a.all_scalar)
+}
+
+/// The zone a time-zone argument names: it must be a literal, because it is part of the type.
+pub fn zone_argument(function: &str, arg: Option<&ScalarValue>) -> Result<Zone, String> {
+    match arg {
+        Some(ScalarValue::Utf8(Some(z)) | ScalarValue::Utf8View(Some(z)) | ScalarValue::LargeUtf8(Some(z))) => {
+            Zone::parse(z).ok_or_else(|| format!("{function}: '{z}' is not a time zone (use a region such as 'America/New_York', an offset such as '+05:30', or 'UTC')"))
+        }
+        _ => Err(format!(
+            "{function}: the time zone must be a literal string in the local engine"
+        )),
+    }
+}
+
+/// Trino `at_timezone(timestamp, zone)`: the same instant, shown in `zone`.
+pub fn at_timezone(args: &ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+    let target = args.return_field.data_type();
+    match &args.args[0] {
+        ColumnarValue::Array(a) => Ok(ColumnarValue::Array(datafusion::arrow::compute::cast(
+            a, target,
+        )?)),
+        ColumnarValue::Scalar(s) => Ok(ColumnarValue::Scalar(s.cast_to(target)?)),
+    }
+}
+
+/// Trino `with_timezone(timestamp, zone)`: the wall-clock time of `timestamp` read in `zone`.
+pub fn with_timezone(args: &ScalarFunctionArgs, lenient: bool) -> DfResult<ColumnarValue> {
+    let a = arrays(&args.args, args.number_rows)?;
+    let (unit, target) = match args.return_field.data_type() {
+        DataType::Timestamp(unit, Some(tz)) => (*unit, tz.to_string()),
+        other => {
+            return Err(fail(format!(
+                "with_timezone: unexpected result type {other}"
+            )))
+        }
+    };
+    let zone = Zone::parse(&target)
+        .ok_or_else(|| fail(format!("with_timezone: unknown time zone '{target}'")))?;
+    let source_zone = zone_of(&a.arrays[0]).map_err(|e| fail(format!("with_timezone: {e}")))?;
+    let x = temporal(&a.arrays[0])?;
+    let mut out: Vec<Option<i64>> = Vec::with_capacity(a.len);
+    for i in 0..a.len {
+        if x.is_null(i) {
+            out.push(None);
+            continue;
+        }
+        let r = x
+            .datetime(i)
+            .map(|dt| source_zone.as_ref().map(|z| z.local(&dt)).unwrap_or(dt))
+            .and_then(|local| from_datetime(zone.to_utc(&local), unit))
+            .ok_or_else(|| "with_timezone: timestamp out of range".to_string());
+        out.push(lenient_or(r.map(Some), lenient)?);
+    }
+    let data = Int64Array::from(out)
+        .into_data()
+        .into_builder()
+        .data_type(DataType::Timestamp(unit, Some(zone.id.into())))
+        .build()?;
+    finish(datafusion::arrow::array::make_array(data), a.all_scalar)
 }
 
 #[cfg(test)]
