@@ -7,7 +7,8 @@ use futures::StreamExt;
 use pyo3::prelude::*;
 use pyo3_arrow::PyRecordBatchReader;
 use spintrail_core::{
-    LocalSession as CoreSession, OnError, QueryResult as CoreResult, SessionOptions, StatsHandle,
+    LocalSession as CoreSession, OnError, PartitionLayout, QueryResult as CoreResult,
+    SessionOptions, StatsHandle,
 };
 
 use crate::errors::to_py;
@@ -53,7 +54,7 @@ fn remember(last: Latest<LastStats>) -> impl FnOnce(&CoreResult) + Send + 'stati
 impl LocalSession {
     /// `batch_size=None` and `threads=0` take the engine's defaults.
     #[new]
-    #[pyo3(signature = (sources, *, database = None, table = None, on_error = None, batch_size = None, threads = 0))]
+    #[pyo3(signature = (sources, *, database = None, table = None, on_error = None, batch_size = None, threads = 0, partitions = None))]
     fn new(
         sources: Vec<String>,
         database: Option<String>,
@@ -61,6 +62,7 @@ impl LocalSession {
         on_error: Option<&str>,
         batch_size: Option<usize>,
         threads: usize,
+        partitions: Option<&str>,
     ) -> PyResult<Self> {
         let defaults = SessionOptions::default();
         let options = SessionOptions {
@@ -73,6 +75,11 @@ impl LocalSession {
                 .unwrap_or(defaults.on_error),
             batch_size: batch_size.unwrap_or(defaults.batch_size),
             target_partitions: threads,
+            partitions: partitions
+                .map(PartitionLayout::parse)
+                .transpose()
+                .map_err(to_py)?
+                .unwrap_or(defaults.partitions),
         };
         let inner = CoreSession::new(sources, options).map_err(to_py)?;
         Ok(LocalSession {
@@ -178,6 +185,12 @@ impl LocalSession {
     #[getter]
     fn database(&self) -> String {
         self.inner.options().database.to_lowercase()
+    }
+
+    /// The partition layout's name (`"spintrail"`, `"aws-projection"` or `"aws-manual"`).
+    #[getter]
+    fn partitions(&self) -> &'static str {
+        self.inner.options().partitions.name()
     }
 
     #[getter]

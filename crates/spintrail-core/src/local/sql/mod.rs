@@ -14,6 +14,7 @@ pub mod json;
 mod parse;
 mod percentile;
 pub mod rewrite;
+pub mod rules;
 pub mod time;
 
 use datafusion::logical_expr::LogicalPlan;
@@ -43,22 +44,43 @@ pub fn register_trino_functions(ctx: &SessionContext) -> Result<()> {
     Ok(())
 }
 
+/// A planned query and the column names its result shows.
+pub struct PlannedQuery {
+    pub plan: LogicalPlan,
+    /// The result's column names when they differ from the plan's (Trino allows duplicate
+    /// names, DataFusion's plan needs unique ones); `None` when the plan's names are right.
+    pub output_names: Option<Vec<String>>,
+}
+
 /// Parses Athena/Trino SQL text (exactly one statement; a trailing `;` is fine), rewrites it into
 /// what DataFusion plans with Trino's meaning, and returns the logical plan.
 pub async fn plan_query(ctx: &SessionContext, sql: &str) -> Result<LogicalPlan> {
+    Ok(plan_statement(ctx, sql).await?.plan)
+}
+
+/// [`plan_query`] with the result's column names (see [`PlannedQuery::output_names`]). Applies
+/// Trino's rules where DataFusion is looser or different (see [`rules`]).
+pub async fn plan_statement(ctx: &SessionContext, sql: &str) -> Result<PlannedQuery> {
     let statement = parse_one(sql)?;
     let mut query = match statement {
         Statement::Query(query) => query,
         other => return Err(refuse_statement(&other)),
     };
+    rules::refuse_having_aliases(ctx, &query).await?;
+    rules::keep_exponent_literals_double(&mut query)?;
     rewrite::rewrite_query(ctx, &mut query).await?;
+    let renamed = rules::unique_output_names(ctx, &mut query).await?;
     let statement =
         datafusion::sql::parser::Statement::Statement(Box::new(Statement::Query(query)));
     let state = ctx.state();
-    state
+    let plan = state
         .statement_to_plan(statement)
         .await
-        .map_err(map_planner_error)
+        .map_err(map_planner_error)?;
+    rules::refuse_text_time_comparisons(&plan)?;
+    let plan = rules::trino_decimal_types(plan)?;
+    let output_names = rules::output_names(&plan, &renamed);
+    Ok(PlannedQuery { plan, output_names })
 }
 
 fn refuse_statement(statement: &Statement) -> Error {
