@@ -630,7 +630,7 @@ mod tests {
         );
         assert_eq!(
             trino_decimal_result(&Operator::Divide, &d(2, 1), &d(4, 3)),
-            Some(d(9, 3))
+            Some(d(7, 3))
         );
         assert_eq!(
             trino_decimal_result(&Operator::Plus, &d(2, 1), &d(4, 3)),
