@@ -124,7 +124,7 @@ def test_varchar_compared_with_a_timestamp_is_refused(flat: Path, condition: str
     with pytest.raises(spintrail.SqlError, match="Cannot apply operator") as caught:
         session.sql(f"SELECT count(*) FROM cloudtrail_logs WHERE {condition}")
     message = str(caught.value)
-    assert "Athena (Trino) does not compare varchar with" in message
+    assert "Athena (Trino) does not compare" in message and "varchar" in message
     if condition.startswith("eventtime"):
         assert "from_iso8601_timestamp(eventtime)" in message
     else:
@@ -132,16 +132,27 @@ def test_varchar_compared_with_a_timestamp_is_refused(flat: Path, condition: str
 
 
 @pytest.mark.parametrize(
-    ("condition", "expected"),
+    ("condition", "same_as"),
     [
-        ("eventtime >= '2024-07-31'", 305 + 103),
-        ("from_iso8601_timestamp(eventtime) >= TIMESTAMP '2024-07-31 00:00:00'", 305 + 103),
-        ("from_iso8601_timestamp(eventtime) >= from_iso8601_timestamp('2024-07-31T00:00:00Z')", 408),
-        ("date(from_iso8601_timestamp(eventtime)) = DATE '2024-07-30'", 310),
+        ("eventtime >= '2024-07-31'", "substr(eventtime, 1, 10) >= '2024-07-31'"),
+        (
+            "from_iso8601_timestamp(eventtime) >= TIMESTAMP '2024-07-31 00:00:00'",
+            "substr(eventtime, 1, 10) >= '2024-07-31'",
+        ),
+        (
+            "from_iso8601_timestamp(eventtime) >= from_iso8601_timestamp('2024-07-31T00:00:00Z')",
+            "substr(eventtime, 1, 10) >= '2024-07-31'",
+        ),
+        (
+            "date(from_iso8601_timestamp(eventtime)) = DATE '2024-07-30'",
+            "substr(eventtime, 1, 10) = '2024-07-30'",
+        ),
     ],
 )
-def test_comparisons_trino_accepts_still_run(flat: Path, condition: str, expected: int) -> None:
+def test_comparisons_trino_accepts_still_run(flat: Path, condition: str, same_as: str) -> None:
     session = spintrail.connect(flat)
+    expected = one(session, f"SELECT count(*) FROM cloudtrail_logs WHERE {same_as}")
+    assert expected > 0
     assert one(session, f"SELECT count(*) FROM cloudtrail_logs WHERE {condition}") == expected
 
 
@@ -252,7 +263,7 @@ def test_cli_partitions_flag(layout: Path, capsys: pytest.CaptureFixture[str]) -
     )
     assert code == 0
     out = capsys.readouterr().out
-    assert json.loads(out.strip().splitlines()[0]) == {"n": 103} or '"n": 103' in out
+    assert json.loads(out) == [{"n": 103}]
 
 
 # ---------------------------------------------------------------------------------------------
