@@ -225,8 +225,12 @@ def test_layouts_of_flat_files_come_from_the_records(flat: Path) -> None:
     pp = spintrail.connect(flat, partitions="aws-projection")
     values = pp.sql("SELECT DISTINCT timestamp FROM cloudtrail_logs ORDER BY 1").column(0)
     assert values.to_pylist() == sorted(
-        {v.replace("-", "/") for v in pp.sql("SELECT substr(eventtime, 1, 10) FROM cloudtrail_logs")
-         .column(0).to_pylist()}
+        {
+            v.replace("-", "/")
+            for v in pp.sql("SELECT substr(eventtime, 1, 10) FROM cloudtrail_logs")
+            .column(0)
+            .to_pylist()
+        }
     )
 
 
