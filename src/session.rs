@@ -7,7 +7,8 @@ use futures::StreamExt;
 use pyo3::prelude::*;
 use pyo3_arrow::PyRecordBatchReader;
 use spintrail_core::{
-    LocalSession as CoreSession, OnError, QueryResult as CoreResult, SessionOptions, StatsHandle,
+    LocalSession as CoreSession, OnError, PartitionLayout, QueryResult as CoreResult,
+    SessionOptions, StatsHandle,
 };
 
 use crate::errors::to_py;
@@ -53,7 +54,7 @@ fn remember(last: Latest<LastStats>) -> impl FnOnce(&CoreResult) + Send + 'stati
 impl LocalSession {
     /// `batch_size=None`, `threads=0` and `late_delivery_days=None` take the engine's defaults.
     #[new]
-    #[pyo3(signature = (sources, *, database = None, table = None, on_error = None, batch_size = None, threads = 0, late_delivery_days = None))]
+    #[pyo3(signature = (sources, *, database = None, table = None, on_error = None, batch_size = None, threads = 0, late_delivery_days = None, partitions = None))]
     fn new(
         sources: Vec<String>,
         database: Option<String>,
@@ -62,6 +63,7 @@ impl LocalSession {
         batch_size: Option<usize>,
         threads: usize,
         late_delivery_days: Option<i64>,
+        partitions: Option<&str>,
     ) -> PyResult<Self> {
         let defaults = SessionOptions::default();
         let options = SessionOptions {
@@ -82,6 +84,11 @@ impl LocalSession {
                     )))
                 })?,
             },
+            partitions: partitions
+                .map(PartitionLayout::parse)
+                .transpose()
+                .map_err(to_py)?
+                .unwrap_or(defaults.partitions),
         };
         let inner = CoreSession::new(sources, options).map_err(to_py)?;
         Ok(LocalSession {
@@ -187,6 +194,12 @@ impl LocalSession {
     #[getter]
     fn database(&self) -> String {
         self.inner.options().database.to_lowercase()
+    }
+
+    /// The partition layout's name (`"spintrail"`, `"aws-projection"` or `"aws-manual"`).
+    #[getter]
+    fn partitions(&self) -> &'static str {
+        self.inner.options().partitions.name()
     }
 
     #[getter]

@@ -49,11 +49,6 @@ from spintrail.generate import generate
 DESC = True
 
 # Why a case fails today (issue 11); each names the rule a fix must follow.
-HAVING_ALIAS = "issue 11: HAVING on a SELECT alias must be refused as Trino does"
-VARCHAR_VS_TIMESTAMP = "issue 11: varchar eventtime compared with a timestamp must be refused"
-DECIMAL = "issue 11: 100.0 / 1.0 are DECIMAL literals (Trino's result type, scale and errors)"
-MANUAL_LAYOUT = "issue 11: AWS's manual-partition columns region, year, month, day"
-PROJECTION_LAYOUT = "issue 11: AWS's partition-projection column `timestamp` (yyyy/MM/dd)"
 
 # The session option that shows the table with the partition columns of AWS's documented tables
 # (item 3 of issue 11): "aws-manual" (region, year, month, day), "aws-projection" (timestamp).
@@ -406,7 +401,6 @@ Group by useridentity.arn""",
             "day='19'": "day='{day}'",
         },
         layout="aws-manual",
-        xfail=MANUAL_LAYOUT,
     ),
     # source: S3 UG: Select all events that have PUT object access requests
     Case(
@@ -1109,7 +1103,6 @@ ORDER BY call_count DESC;""",
         # resolved".
         lambda d: Raises(SqlError, "call_count"),
         fill=WINDOW,
-        xfail=HAVING_ALIAS,
     ),
     # source: aws-samples/aws-incident-response-playbooks@ac15f41
     #   playbooks/resources/athena-queries-ransomware.sql #7
@@ -1260,7 +1253,6 @@ limit 1""",
         table="cloudtrail_000000000000",
         fill={**MANUAL_MONTH, "AKIAxxxxxxxxxxxxxxxx": "{access_key}"},
         layout="aws-manual",
-        xfail=MANUAL_LAYOUT,
     ),
     # source: easttimor/aws-incident-response@954ded8 README.md 'Most common error codes'
     Case(
@@ -1276,7 +1268,6 @@ order by total desc""",
         table="cloudtrail_000000000000",
         fill=MANUAL_DAY,
         layout="aws-manual",
-        xfail=MANUAL_LAYOUT,
     ),
     # source: easttimor/aws-incident-response@954ded8 README.md 'All EC2 Instance Profiles - most
     #   denied instance profiles'
@@ -1305,7 +1296,6 @@ limit 25""",
         table="cloudtrail_000000000000",
         fill=MANUAL_DAY,
         layout="aws-manual",
-        xfail=MANUAL_LAYOUT,
     ),
     # source: easttimor/aws-incident-response@954ded8 README.md 'Modify UserData'
     Case(
@@ -1326,7 +1316,6 @@ and requestParameters like '%userData%'""",
         table="cloudtrail_000000000000",
         fill=MANUAL_DAY,
         layout="aws-manual",
-        xfail=MANUAL_LAYOUT,
     ),
     # --- AWS incident-response playbooks workshop: its own partition columns
     # (aws-samples/aws-incident-response-playbooks-workshop@c996d4c
@@ -1372,7 +1361,6 @@ ORDER BY eventcount DESC""",  # noqa: E501
     WHERE errorcode IS NOT NULL;""",
         error_percentage,
         table="flaws2.cloudtrail",
-        xfail=DECIMAL,
     ),
     # source: yanzhoushow/aws_incident_responder@4745d52 README.md 'For each distinct User Identity
     #   Account ID, what is the mean time between'
@@ -1390,7 +1378,6 @@ ORDER BY eventcount DESC""",  # noqa: E501
     FROM events""",  # noqa: E501
         mean_interval,
         table="flaws2.cloudtrail",
-        xfail=DECIMAL,
     ),
     # --- 0xdeadbeefJERKY, "CloudGoat Vulnerable Lambda Scenario - Part 2 (Response)", table
     # made with partition projection (`timestamp`)
@@ -1420,7 +1407,6 @@ and json_extract_scalar(requestparameters, '$.secretId') = 'vulnerable_lambda_cg
             "vulnerable_lambda_cgid13u1qpdipe-final_flag": "{secret_id}",
         },
         layout="aws-projection",
-        xfail=PROJECTION_LAYOUT,
     ),
     # source: 0xdeadbeefJERKY/0xdeadbeefjerky.github.io@02d08fb
     #   _posts/2023-03-03-cloudgoat-lambda-walkthrough-part-2.md (pivot on the access key)
@@ -1529,7 +1515,6 @@ AND eventname IN ('AuthorizeSecurityGroupIngress','RevokeSecurityGroupIngress')
 AND eventtime > current_timestamp - interval '24' hour;""",
         # eventtime is a varchar: Athena refuses `varchar > timestamp with time zone`.
         lambda d: Raises(SqlError, "from_iso8601_timestamp"),
-        xfail=VARCHAR_VS_TIMESTAMP,
     ),
     # --- jpbarto, "Simple shell script to query AWS CloudTrail for particular actions"
     # https://gist.github.com/jpbarto/3568586ac83422131ec9154e0fb9e377

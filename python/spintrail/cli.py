@@ -27,6 +27,12 @@ from spintrail.session import Session, connect
 from spintrail.spinnaker import DEFAULT, Recognition, suggest_service_limits
 
 FORMATS = ("table", "csv", "json", "parquet")
+PARTITION_LAYOUTS = ("spintrail", "aws-projection", "aws-manual")
+PARTITIONS_HELP = (
+    "the table's partition columns: spintrail (default: account, region, day), aws-projection "
+    "(timestamp, as in the Athena user guide's partition-projection table) or aws-manual "
+    "(region, year, month, day, as in its manually partitioned table)"
+)
 
 
 def _cell(value: Any, width: int = 60) -> str:
@@ -201,6 +207,11 @@ class AthenaProgress:
 def cmd_query_athena(args: argparse.Namespace, sql: str) -> int:
     if args.source:
         raise SpintrailError("--source is for the local engine; Athena reads the Glue table")
+    if args.partitions:
+        raise SpintrailError(
+            "--partitions is for the local engine; on Athena the table's own partition columns "
+            "apply (spintrail provision --partitions creates a table with them)"
+        )
     session = connect(
         engine="athena",
         database=args.database,
@@ -237,6 +248,7 @@ def cmd_query(args: argparse.Namespace) -> int:
         database=args.database,
         table=args.table,
         on_error=args.on_error,
+        partitions=args.partitions or "spintrail",
     )
     table = run_query(session, sql, progress=sys.stderr.isatty(), params=args.param)
     write_result(table, args.format, args.output, sys.stdout)
@@ -550,6 +562,7 @@ def stack_from_args(args: argparse.Namespace) -> Stack:
         results=args.results,
         bytes_scanned_cutoff=args.bytes_scanned_cutoff,
         projection_start=args.projection_start,
+        partitions=args.partitions,
         accounts=_list(args.account),
         regions=_list(args.projection_region),
         kms_key=args.kms_key,
@@ -633,6 +646,7 @@ def add_provision_parser(sub: Any) -> None:
         "--bytes-scanned-cutoff", type=int, help="per-query scan limit in bytes (default 10 GiB)"
     )
     p.add_argument("--projection-start", help="first day of the day projection, yyyy/MM/dd")
+    p.add_argument("--partitions", choices=PARTITION_LAYOUTS, help=PARTITIONS_HELP)
     p.add_argument("--account", action="append", help="account(s) to project (repeatable, a,b)")
     p.add_argument(
         "--projection-region", action="append", help="region(s) to project (repeatable, a,b)"
@@ -778,6 +792,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     q.add_argument("--table", default="cloudtrail_logs", help="table name (default %(default)s)")
     q.add_argument("--database", default="default", help="schema name (default %(default)s)")
+    q.add_argument("--partitions", choices=PARTITION_LAYOUTS, help=PARTITIONS_HELP)
     q.add_argument("--format", choices=FORMATS, default="table")
     q.add_argument("--output", "-o", help="write the result to this file")
     q.add_argument(

@@ -105,7 +105,7 @@ def throttling_timeline(role: str = DEFAULT_ROLE, table: str = "cloudtrail_logs"
     return f"""SELECT date_trunc('hour', from_iso8601_timestamp(eventtime)) AS hour,
        count(*) AS calls,
        count_if({throttled_condition()}) AS throttled,
-       round(100.0 * count_if({throttled_condition()}) / count(*), 1) AS throttled_pct
+       round(100 * CAST(count_if({throttled_condition()}) AS double) / count(*), 1) AS throttled_pct
 FROM {_table(table)}
 WHERE {spinnaker_filter(role)}
 GROUP BY 1
@@ -117,7 +117,8 @@ def spinnaker_share(role: str = DEFAULT_ROLE, table: str = "cloudtrail_logs") ->
     return f"""SELECT recipientaccountid AS account, awsregion AS region,
        count(*) AS calls,
        count_if({spinnaker_filter(role)}) AS spinnaker_calls,
-       round(100.0 * count_if({spinnaker_filter(role)}) / count(*), 1) AS spinnaker_pct,
+       round(100 * CAST(count_if({spinnaker_filter(role)}) AS double) / count(*), 1)
+           AS spinnaker_pct,
        count_if({throttled_condition()}) AS throttled,
        count_if({throttled_condition()} AND {spinnaker_filter(role)}) AS spinnaker_throttled
 FROM {_table(table)}

@@ -20,6 +20,10 @@ from spintrail.insights import TimeBound, run_insights
 
 Source = str | os.PathLike[str]
 OnError = Literal["raise", "skip"]
+#: The table's partition columns: spintrail's (``account``, ``region``, ``day``), the Athena user
+#: guide's partition-projection table (``timestamp``) or its manually partitioned table
+#: (``region``, ``year``, ``month``, ``day``).
+Partitions = Literal["spintrail", "aws-projection", "aws-manual"]
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,11 @@ class Session:
     def sources(self) -> list[str]:
         return self._inner.sources
 
+    @property
+    def partitions(self) -> str:
+        """The table's partition layout (see :func:`spintrail.connect`)."""
+        return self._inner.partitions
+
     def sql(self, query: str, params: Params = None) -> pa.Table:
         """Runs an Athena-dialect query and returns the whole result.
 
@@ -197,6 +206,7 @@ def connect(
     batch_size: int | None = None,
     threads: int = 0,
     late_delivery_days: int | None = None,
+    partitions: Partitions = "spintrail",
 ) -> Session: ...
 
 
@@ -246,6 +256,7 @@ def connect(
     batch_size: int | None = None,
     threads: int = 0,
     late_delivery_days: int | None = None,
+    partitions: Partitions | None = None,
     workgroup: str = "spintrail",
     region: str | None = None,
     output_location: str | None = None,
@@ -271,6 +282,12 @@ def connect(
     CloudTrail may deliver an event: ``eventtime`` bounds skip a day folder only when no event
     that late could match, so pruning never changes an answer; a smaller value reads fewer
     folders for queries with an upper time bound, at the risk of missing late events.
+    ``partitions`` names the table's partition columns so that queries written for
+    another CloudTrail table run unchanged: ``"spintrail"`` (default: ``account``, ``region``,
+    ``day`` as ``yyyy/MM/dd``), ``"aws-projection"`` (the Athena user guide's partition
+    projection table: ``timestamp`` as ``yyyy/MM/dd``) or ``"aws-manual"`` (its manually
+    partitioned table: ``region``, ``year``, ``month``, ``day`` as ``yyyy``, ``MM``, ``dd``).
+    Filters on them skip whole files in every layout.
 
     **engine="athena"**: queries run on Athena against ``database.table`` in ``workgroup``
     (defaults: what ``spintrail provision`` creates, workgroup ``spintrail``; any account also
@@ -303,6 +320,11 @@ def connect(
             profile=profile,
             timeout=timeout,
             max_attempts=max_attempts,
+        )
+    if partitions is not None and engine != "local":
+        raise InvalidArgumentError(
+            f"partitions is for engine='local': on engine={engine!r} the table's own partition "
+            "columns apply (spintrail provision --partitions creates a table with them)"
         )
     if log_group is not None:
         raise InvalidArgumentError(
@@ -347,5 +369,6 @@ def connect(
         batch_size=batch_size,
         threads=threads,
         late_delivery_days=late_delivery_days,
+        partitions=partitions,
     )
     return Session(inner)

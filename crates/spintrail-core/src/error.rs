@@ -135,6 +135,11 @@ fn find_ours(err: &(dyn std::error::Error + 'static)) -> Option<Error> {
     None
 }
 
+/// Trino's error for an integer or decimal divided by zero, with the ways to get NULL instead.
+pub const DIVISION_BY_ZERO: &str = "Division by zero (as in Athena: an integer or decimal \
+     divided by 0 is an error, a double gives Infinity or NaN); to get NULL instead divide by \
+     nullif(divisor, 0) or wrap the expression in try(...)";
+
 /// Classifies a DataFusion error that carries none of ours (messages in Trino's terms).
 fn classify(err: &datafusion::error::DataFusionError) -> Error {
     use datafusion::error::DataFusionError as D;
@@ -156,6 +161,9 @@ fn classify(err: &datafusion::error::DataFusionError) -> Error {
             Error::Sql(format!("not supported by the local engine: {}", scrub(msg)))
         }
         D::ExecutionJoin(e) => Error::Engine(format!("worker failed: {e}")),
+        D::ArrowError(e, _) if matches!(**e, arrow::error::ArrowError::DivideByZero) => {
+            Error::Sql(DIVISION_BY_ZERO.into())
+        }
         other => Error::Engine(scrub(&other.message())),
     }
 }

@@ -34,3 +34,4 @@ pub use error::{Error, Result};
 pub use local::session::{LocalSession, QueryStream, SessionOptions, StatsHandle};
 pub use local::table::OnError;
 pub use result::{Fetch, InsightsInfo, Problem, QueryFacts, QueryInfo, QueryResult, ScanStats};
+pub use schema::PartitionLayout;

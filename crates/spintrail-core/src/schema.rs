@@ -140,20 +140,107 @@ pub fn record_schema() -> SchemaRef {
         .clone()
 }
 
-/// The full table: record columns followed by the partition columns.
+/// The full table of the default layout: record columns followed by `account`, `region`, `day`.
 pub fn table_schema() -> SchemaRef {
-    static SCHEMA: OnceLock<SchemaRef> = OnceLock::new();
-    SCHEMA
+    table_schema_for(PartitionLayout::default())
+}
+
+/// The full table: record columns followed by the layout's partition columns.
+pub fn table_schema_for(layout: PartitionLayout) -> SchemaRef {
+    static SCHEMAS: [OnceLock<SchemaRef>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+    SCHEMAS[layout as usize]
         .get_or_init(|| {
             let mut fields: Vec<Field> = record_schema()
                 .fields()
                 .iter()
                 .map(|f| f.as_ref().clone())
                 .collect();
-            fields.extend(PARTITION_COLUMNS.iter().map(|n| text(n)));
+            fields.extend(layout.columns().iter().map(|n| text(n)));
             Arc::new(Schema::new(fields))
         })
         .clone()
+}
+
+/// Which partition columns the table has. Every layout is computed from the same three facts of a
+/// log file (account, region, day); the layouts of AWS's documentation let queries written for
+/// those tables run unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PartitionLayout {
+    /// `account`, `region`, `day` (`yyyy/MM/dd`): spintrail's table, projected over accounts and
+    /// regions.
+    #[default]
+    Spintrail = 0,
+    /// `timestamp` (`yyyy/MM/dd`): the Athena user guide's partition-projection table
+    /// (`cloudtrail_logs_pp`, one account and one region).
+    AwsProjection = 1,
+    /// `region`, `year`, `month`, `day` (`yyyy`, `MM`, `dd`): the Athena user guide's manually
+    /// partitioned table (one account).
+    AwsManual = 2,
+}
+
+impl PartitionLayout {
+    /// Every layout, as its option text names it.
+    pub const ALL: [PartitionLayout; 3] = [
+        PartitionLayout::Spintrail,
+        PartitionLayout::AwsProjection,
+        PartitionLayout::AwsManual,
+    ];
+
+    /// The option's text: `"spintrail"`, `"aws-projection"` or `"aws-manual"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            PartitionLayout::Spintrail => "spintrail",
+            PartitionLayout::AwsProjection => "aws-projection",
+            PartitionLayout::AwsManual => "aws-manual",
+        }
+    }
+
+    /// Parses the option's text.
+    pub fn parse(text: &str) -> crate::Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|l| l.name() == text)
+            .ok_or_else(|| {
+                crate::Error::InvalidArgument(format!(
+                    "partitions must be one of {}, not {text:?}",
+                    Self::ALL
+                        .iter()
+                        .map(|l| format!("{:?} ({})", l.name(), l.columns().join(", ")))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })
+    }
+
+    /// The partition columns, in table order.
+    pub fn columns(self) -> &'static [&'static str] {
+        match self {
+            PartitionLayout::Spintrail => &PARTITION_COLUMNS,
+            PartitionLayout::AwsProjection => &["timestamp"],
+            PartitionLayout::AwsManual => &["region", "year", "month", "day"],
+        }
+    }
+
+    /// The value of partition column `index` for a file of `account`, `region` and `day`
+    /// (`yyyy/MM/dd`).
+    pub fn value<'a>(
+        self,
+        index: usize,
+        account: Option<&'a str>,
+        region: Option<&'a str>,
+        day: Option<&'a str>,
+    ) -> Option<&'a str> {
+        let part = |range: std::ops::Range<usize>| day.and_then(|d| d.get(range));
+        match (self, index) {
+            (PartitionLayout::Spintrail, 0) => account,
+            (PartitionLayout::Spintrail, 1) | (PartitionLayout::AwsManual, 0) => region,
+            (PartitionLayout::Spintrail, 2) | (PartitionLayout::AwsProjection, 0) => day,
+            (PartitionLayout::AwsManual, 1) => part(0..4),
+            (PartitionLayout::AwsManual, 2) => part(5..7),
+            (PartitionLayout::AwsManual, 3) => part(8..10),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -167,6 +254,7 @@ mod tests {
         assert_eq!(table.fields().len(), 32);
         assert_eq!(table.field(29).name(), "account");
         assert_eq!(table.field(31).name(), "day");
+        assert_eq!(table_schema_for(PartitionLayout::Spintrail), table);
         for f in table.fields() {
             assert_eq!(
                 f.name(),
@@ -174,6 +262,41 @@ mod tests {
                 "column names are lower case"
             );
         }
+    }
+
+    #[test]
+    fn layouts_name_and_compute_their_columns() {
+        let pp = table_schema_for(PartitionLayout::AwsProjection);
+        assert_eq!(pp.fields().len(), 30);
+        assert_eq!(pp.field(29).name(), "timestamp");
+        let manual = table_schema_for(PartitionLayout::AwsManual);
+        let names: Vec<&str> = manual.fields()[29..]
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect();
+        assert_eq!(names, ["region", "year", "month", "day"]);
+        let values: Vec<Option<&str>> = (0..4)
+            .map(|i| {
+                PartitionLayout::AwsManual.value(
+                    i,
+                    Some("1"),
+                    Some("eu-west-1"),
+                    Some("2024/07/30"),
+                )
+            })
+            .collect();
+        assert_eq!(
+            values,
+            [Some("eu-west-1"), Some("2024"), Some("07"), Some("30")]
+        );
+        for layout in PartitionLayout::ALL {
+            assert_eq!(PartitionLayout::parse(layout.name()).unwrap(), layout);
+        }
+        let err = PartitionLayout::parse("hive").unwrap_err().to_string();
+        assert!(
+            err.contains("\"aws-manual\" (region, year, month, day)"),
+            "{err}"
+        );
     }
 
     #[test]

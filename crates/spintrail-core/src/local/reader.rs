@@ -31,7 +31,7 @@ use serde_json::value::RawValue;
 use crate::error::{Error, Result};
 use crate::local::builders::{find_name, ColumnBuilder, StructBuilder, TextBuilder};
 use crate::local::source::Partitions;
-use crate::schema::{record_schema, table_schema, PARTITION_COLUMNS};
+use crate::schema::{record_schema, table_schema_for, PartitionLayout};
 use crate::timestamp::{parse_timestamp, Form};
 
 /// One record that was rejected, and why.
@@ -54,22 +54,34 @@ pub struct FileOutcome {
     pub json_bytes: usize,
 }
 
-/// Which columns to produce, in output order: indexes into [`table_schema`].
+/// Which columns to produce, in output order: indexes into the table schema of a
+/// [`PartitionLayout`].
 #[derive(Debug, Clone)]
 pub struct Projection {
     columns: Vec<usize>,
     schema: SchemaRef,
+    layout: PartitionLayout,
 }
 
 impl Projection {
+    /// Columns of the default layout's table ([`crate::schema::table_schema`]).
     pub fn new(columns: Option<&Vec<usize>>) -> Result<Self> {
-        let table = table_schema();
+        Self::for_layout(columns, PartitionLayout::default())
+    }
+
+    /// Columns of the table with `layout`'s partition columns.
+    pub fn for_layout(columns: Option<&Vec<usize>>, layout: PartitionLayout) -> Result<Self> {
+        let table = table_schema_for(layout);
         let columns: Vec<usize> = match columns {
             Some(c) => c.clone(),
             None => (0..table.fields().len()).collect(),
         };
         let schema = Arc::new(table.project(&columns)?);
-        Ok(Projection { columns, schema })
+        Ok(Projection {
+            columns,
+            schema,
+            layout,
+        })
     }
 
     pub fn schema(&self) -> SchemaRef {
@@ -230,6 +242,7 @@ struct Decoder {
     out: Vec<OutColumn>,
     schema: SchemaRef,
     partitions: Partitions,
+    layout: PartitionLayout,
     /// Partition values built per record (for `Partitions::Records`), by partition index.
     partition_builders: Vec<Option<TextBuilder>>,
     batch_size: usize,
@@ -269,7 +282,7 @@ impl Decoder {
             .collect();
         let mut columns: Vec<Option<ColumnBuilder>> = (0..n).map(|_| None).collect();
         let mut partition_builders: Vec<Option<TextBuilder>> =
-            PARTITION_COLUMNS.iter().map(|_| None).collect();
+            projection.layout.columns().iter().map(|_| None).collect();
         let mut out = Vec::with_capacity(projection.columns.len());
         for &c in &projection.columns {
             if c < n {
@@ -290,6 +303,7 @@ impl Decoder {
             out,
             schema: projection.schema(),
             partitions: partitions.clone(),
+            layout: projection.layout,
             partition_builders,
             batch_size,
             skip_bad_records,
@@ -336,10 +350,9 @@ impl Decoder {
                             },
                             None,
                         ) => {
-                            let value = [account, region, day][p].as_str();
-                            Arc::new(StringArray::from_iter_values(std::iter::repeat_n(
-                                value, rows,
-                            )))
+                            let value =
+                                self.layout.value(p, Some(account), Some(region), Some(day));
+                            Arc::new(StringArray::from_iter(std::iter::repeat_n(value, rows)))
                         }
                         (Partitions::Records, None) => {
                             return Err(Error::Engine("partition column has no builder".into()))
@@ -615,18 +628,19 @@ impl<'de> Visitor<'de> for RecordSeed<'_> {
             });
         }
         if self.defect.is_none() && dec.partitions == Partitions::Records {
-            let values = [
-                account.and_then(|r| string_value(r.get())),
-                region.and_then(|r| string_value(r.get())),
-                // Validated above: the first ten characters are yyyy-MM-dd.
-                event_time
-                    .and_then(|r| string_value(r.get()))
-                    .map(|t| Cow::Owned(t[..10].replace('-', "/"))),
-            ];
-            for (builder, value) in dec.partition_builders.iter_mut().zip(values) {
+            let account = account.and_then(|r| string_value(r.get()));
+            let region = region.and_then(|r| string_value(r.get()));
+            // Validated above: the first ten characters are yyyy-MM-dd.
+            let day: Option<Cow<str>> = event_time
+                .and_then(|r| string_value(r.get()))
+                .map(|t| Cow::Owned(t[..10].replace('-', "/")));
+            let layout = dec.layout;
+            for (p, builder) in dec.partition_builders.iter_mut().enumerate() {
                 if let Some(b) = builder {
+                    let value =
+                        layout.value(p, account.as_deref(), region.as_deref(), day.as_deref());
                     match value {
-                        Some(v) => b.push(&v),
+                        Some(v) => b.push(v),
                         None => b.push_null(),
                     }
                 }

@@ -5,8 +5,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use arrow::array::RecordBatch;
-use arrow::datatypes::SchemaRef;
+use arrow::array::{RecordBatch, RecordBatchOptions};
+use arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::catalog::MemorySchemaProvider;
 use datafusion::common::TableReference;
 use datafusion::datasource::MemTable;
@@ -20,6 +20,7 @@ use crate::local::table::{
     collect_scan_stats, CloudTrailTable, OnError, TableOptions, DEFAULT_LATE_DELIVERY_DAYS,
 };
 use crate::result::{QueryFacts, QueryResult, ScanStats};
+use crate::schema::PartitionLayout;
 
 /// The catalog name Athena uses; `awsdatacatalog."default".cloudtrail_logs` resolves as on Athena.
 pub const CATALOG: &str = "awsdatacatalog";
@@ -36,6 +37,8 @@ pub struct SessionOptions {
     pub target_partitions: usize,
     /// How many days late CloudTrail may deliver an event, for `eventtime` pruning.
     pub late_delivery_days: u32,
+    /// The partition columns the table shows (spintrail's, or those of an AWS example table).
+    pub partitions: PartitionLayout,
 }
 
 impl Default for SessionOptions {
@@ -47,6 +50,7 @@ impl Default for SessionOptions {
             batch_size: 8192,
             target_partitions: 0,
             late_delivery_days: DEFAULT_LATE_DELIVERY_DAYS,
+            partitions: PartitionLayout::default(),
         }
     }
 }
@@ -92,6 +96,7 @@ impl LocalSession {
         }
         // Trino evaluates times in UTC for our purposes; DataFusion's default is UTC too, made explicit.
         config.options_mut().execution.time_zone = Some("+00:00".into());
+        crate::local::sql::rules::apply_trino_options(&mut config);
         let ctx = SessionContext::new_with_config(config);
         if database != "default" {
             if let Some(catalog) = ctx.catalog(CATALOG) {
@@ -106,6 +111,7 @@ impl LocalSession {
             on_error: options.on_error,
             batch_size: options.batch_size,
             late_delivery_days: options.late_delivery_days,
+            partitions: options.partitions,
         })?;
         ctx.register_table(
             TableReference::full(CATALOG, database.as_str(), table.as_str()),
@@ -185,13 +191,21 @@ impl LocalSession {
 
     /// Plans and starts a query; rows arrive as the stream is polled.
     pub async fn query(&self, sql: &str) -> Result<QueryStream> {
-        let plan = crate::local::sql::plan_query(&self.ctx, sql).await?;
+        let planned = crate::local::sql::plan_statement(&self.ctx, sql)
+            .await
+            .map_err(|e| partition_hint(e, self.options.partitions))?;
         let state = self.ctx.state();
-        let physical = state.create_physical_plan(&plan).await?;
+        let physical = state.create_physical_plan(&planned.plan).await?;
         let stream =
             datafusion::physical_plan::execute_stream(physical.clone(), self.ctx.task_ctx())?;
+        // Trino's names, duplicates included (Arrow allows them; DataFusion's plan does not).
+        let renamed = planned
+            .output_names
+            .map(|names| renamed_schema(&stream.schema(), &names))
+            .transpose()?;
         Ok(QueryStream {
-            schema: stream.schema(),
+            schema: renamed.clone().unwrap_or_else(|| stream.schema()),
+            renamed,
             stream,
             plan: physical,
         })
@@ -213,7 +227,9 @@ impl LocalSession {
 
     /// The physical plan of a query, as text (for `EXPLAIN`-like inspection and tests).
     pub async fn explain(&self, sql: &str) -> Result<String> {
-        let plan = crate::local::sql::plan_query(&self.ctx, sql).await?;
+        let plan = crate::local::sql::plan_query(&self.ctx, sql)
+            .await
+            .map_err(|e| partition_hint(e, self.options.partitions))?;
         let physical = self.ctx.state().create_physical_plan(&plan).await?;
         let text = datafusion::physical_plan::displayable(physical.as_ref())
             .indent(true)
@@ -222,9 +238,62 @@ impl LocalSession {
     }
 }
 
+/// An unknown column that is a partition column of another layout: the query was written for
+/// that table, and the message says which option exposes it.
+fn partition_hint(err: Error, layout: PartitionLayout) -> Error {
+    let Error::Sql(message) = &err else {
+        return err;
+    };
+    for other in PartitionLayout::ALL {
+        for column in other.columns() {
+            let unknown = [
+                format!("No field named {column}."),
+                format!("No field named \"{column}\"."),
+            ];
+            if !layout.columns().contains(column) && unknown.iter().any(|u| message.contains(u)) {
+                return Error::Sql(format!(
+                    "{message}\n{column} is a partition column of the table in the {:?} layout \
+                     ({}), not of this session's {:?} layout ({}): connect with partitions=\"{}\" \
+                     (CLI: --partitions {}) to query that table's columns",
+                    other.name(),
+                    other.columns().join(", "),
+                    layout.name(),
+                    layout.columns().join(", "),
+                    other.name(),
+                    other.name()
+                ));
+            }
+        }
+    }
+    err
+}
+
+/// `schema` with its fields named `names`, in order.
+fn renamed_schema(schema: &SchemaRef, names: &[String]) -> Result<SchemaRef> {
+    if names.len() != schema.fields().len() {
+        return Err(Error::Engine(format!(
+            "the plan has {} output columns but {} names",
+            schema.fields().len(),
+            names.len()
+        )));
+    }
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .zip(names)
+        .map(|(f, name)| f.as_ref().clone().with_name(name))
+        .collect();
+    Ok(Arc::new(Schema::new_with_metadata(
+        fields,
+        schema.metadata().clone(),
+    )))
+}
+
 /// A running query.
 pub struct QueryStream {
     schema: SchemaRef,
+    /// The schema with Trino's output names, when they differ from the plan's.
+    renamed: Option<SchemaRef>,
     stream: SendableRecordBatchStream,
     plan: Arc<dyn ExecutionPlan>,
 }
@@ -260,8 +329,23 @@ impl Stream for QueryStream {
     type Item = Result<RecordBatch>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.stream
-            .poll_next_unpin(cx)
-            .map(|item| item.map(|r| r.map_err(Error::from)))
+        let renamed = self.renamed.clone();
+        self.stream.poll_next_unpin(cx).map(|item| {
+            item.map(|r| {
+                let batch = r.map_err(Error::from)?;
+                match renamed {
+                    None => Ok(batch),
+                    Some(schema) => {
+                        let options =
+                            RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+                        Ok(RecordBatch::try_new_with_options(
+                            schema,
+                            batch.columns().to_vec(),
+                            &options,
+                        )?)
+                    }
+                }
+            })
+        })
     }
 }

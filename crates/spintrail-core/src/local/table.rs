@@ -1,6 +1,7 @@
 //! The `cloudtrail_logs` table for DataFusion: lists the log files at each query, prunes them by
-//! the partition filters (`account`, `region`, `day`) and by `eventtime` ranges, and reads the
-//! rest in parallel with bounded memory. Each scan keeps statistics of what it read and rejected.
+//! the partition filters (`account`, `region`, `day`, or the columns of another
+//! [`PartitionLayout`]) and by `eventtime` ranges, and reads the rest in parallel with bounded
+//! memory. Each scan keeps statistics of what it read and rejected.
 //!
 //! Pruning never changes an answer: partition filters are evaluated on the partition values
 //! exactly as on the rows, and `eventtime` bounds skip a day folder only when none of the events
@@ -9,7 +10,7 @@
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use arrow::array::{Array, BooleanArray, RecordBatch, StringArray};
+use arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use async_trait::async_trait;
 use chrono::NaiveDate;
@@ -31,7 +32,7 @@ use crate::error::Error;
 use crate::local::reader::{read_file, Projection};
 use crate::local::source::{list, LogFile, Partitions};
 use crate::result::{Problem, ScanStats};
-use crate::schema::{table_schema, PARTITION_COLUMNS};
+use crate::schema::{table_schema_for, PartitionLayout};
 use crate::timestamp::{parse_date, parse_timestamp, Form, DAY_MS};
 
 /// What to do with a file or record that is not valid CloudTrail.
@@ -71,6 +72,8 @@ pub struct TableOptions {
     /// The late-delivery margin of `eventtime` pruning: a day folder is read for events up to
     /// this many days before its day (see [`DEFAULT_LATE_DELIVERY_DAYS`]).
     pub late_delivery_days: u32,
+    /// The partition columns the table shows.
+    pub partitions: PartitionLayout,
 }
 
 /// CloudTrail log files as a table.
@@ -89,7 +92,7 @@ impl CloudTrailTable {
 #[async_trait]
 impl TableProvider for CloudTrailTable {
     fn schema(&self) -> SchemaRef {
-        table_schema()
+        table_schema_for(self.options.partitions)
     }
 
     fn table_type(&self) -> TableType {
@@ -101,10 +104,11 @@ impl TableProvider for CloudTrailTable {
         filters: &[&Expr],
     ) -> DFResult<Vec<TableProviderFilterPushDown>> {
         // Inexact: pruning works on whole files; DataFusion still applies each filter to rows.
+        let layout = self.options.partitions;
         Ok(filters
             .iter()
             .map(|f| {
-                if is_partition_filter(f) || time_bounds(f).is_some() {
+                if is_partition_filter(f, layout) || time_bounds(f).is_some() {
                     TableProviderFilterPushDown::Inexact
                 } else {
                     TableProviderFilterPushDown::Unsupported
@@ -129,14 +133,16 @@ impl TableProvider for CloudTrailTable {
             files_excluded: listing.excluded,
             ..ScanStats::default()
         };
+        let layout = self.options.partitions;
         let files = prune(
             state,
             listing.files,
             filters,
+            layout,
             self.options.late_delivery_days,
         )?;
         stats.files_pruned = stats.files_listed - files.len();
-        let projection = Projection::new(projection)?;
+        let projection = Projection::for_layout(projection, layout)?;
         let partitions = state.config().target_partitions().max(1);
         let batch_size = self.options.batch_size.max(1);
         Ok(Arc::new(CloudTrailScanExec::new(
@@ -167,13 +173,13 @@ fn strip_qualifiers(expr: &Expr) -> DFResult<Expr> {
 }
 
 /// A filter that only looks at partition columns (and constants).
-fn is_partition_filter(expr: &Expr) -> bool {
+fn is_partition_filter(expr: &Expr, layout: PartitionLayout) -> bool {
     let columns = expr.column_refs();
     !columns.is_empty()
         && !expr.is_volatile()
         && columns
             .iter()
-            .all(|c| PARTITION_COLUMNS.contains(&c.name.as_str()))
+            .all(|c| layout.columns().contains(&c.name.as_str()))
 }
 
 /// How the `eventtime` side of a comparison relates to the event's instant `t` (ms, UTC): the
@@ -309,6 +315,7 @@ fn prune(
     state: &dyn Session,
     files: Vec<LogFile>,
     filters: &[Expr],
+    layout: PartitionLayout,
     late_delivery_days: u32,
 ) -> DFResult<Vec<LogFile>> {
     let (mut low, mut high) = (i64::MIN, i64::MAX);
@@ -320,7 +327,7 @@ fn prune(
     }
     let partition_filters: Vec<Expr> = filters
         .iter()
-        .filter(|f| is_partition_filter(f))
+        .filter(|f| is_partition_filter(f, layout))
         .map(strip_qualifiers)
         .collect::<DFResult<_>>()?;
 
@@ -347,33 +354,29 @@ fn prune(
 
     if !partition_filters.is_empty() && !laid_out.is_empty() {
         let schema = Arc::new(Schema::new(
-            PARTITION_COLUMNS
+            layout
+                .columns()
                 .iter()
                 .map(|n| Field::new(*n, DataType::Utf8, true))
                 .collect::<Vec<_>>(),
         ));
-        let column = |pick: fn(&Partitions) -> Option<&str>| -> StringArray {
-            laid_out
+        let column = |index: usize| -> ArrayRef {
+            let values: StringArray = laid_out
                 .iter()
-                .map(|&i| pick(&files[i].partitions))
-                .collect()
+                .map(|&i| match &files[i].partitions {
+                    Partitions::Layout {
+                        account,
+                        region,
+                        day,
+                    } => layout.value(index, Some(account), Some(region), Some(day)),
+                    Partitions::Records => None,
+                })
+                .collect();
+            Arc::new(values)
         };
         let batch = RecordBatch::try_new(
             schema.clone(),
-            vec![
-                Arc::new(column(|p| match p {
-                    Partitions::Layout { account, .. } => Some(account),
-                    Partitions::Records => None,
-                })),
-                Arc::new(column(|p| match p {
-                    Partitions::Layout { region, .. } => Some(region),
-                    Partitions::Records => None,
-                })),
-                Arc::new(column(|p| match p {
-                    Partitions::Layout { day, .. } => Some(day),
-                    Partitions::Records => None,
-                })),
-            ],
+            (0..layout.columns().len()).map(column).collect(),
         )?;
         let df_schema = DFSchema::try_from(schema.as_ref().clone())?;
         for filter in &partition_filters {

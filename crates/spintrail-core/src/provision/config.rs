@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::schema::PartitionLayout;
 use crate::{Error, Result};
 
 /// Bytes-scanned cutoff per Athena query by default: 10 GiB (about 0.05 USD per query).
@@ -57,6 +58,10 @@ pub struct StackConfig {
     pub bytes_scanned_cutoff: u64,
     /// First day of the `day` partition projection, `yyyy/MM/dd`.
     pub projection_start: String,
+    /// The table's partition columns: `"spintrail"` (`account`, `region`, `day`),
+    /// `"aws-projection"` (`timestamp`, one account and region) or `"aws-manual"` (`region`,
+    /// `year`, `month`, `day`, one account); see [`PartitionLayout`].
+    pub partitions: String,
     /// Accounts of the `account` projection (default: the caller's account).
     pub accounts: Vec<String>,
     /// Regions of the `region` projection (default: the region, or common regions if multi-region).
@@ -91,6 +96,7 @@ impl Default for StackConfig {
             results: None,
             bytes_scanned_cutoff: DEFAULT_BYTES_SCANNED_CUTOFF,
             projection_start: "2024/01/01".into(),
+            partitions: PartitionLayout::default().name().into(),
             accounts: Vec::new(),
             regions: Vec::new(),
             kms_key: None,
@@ -204,6 +210,11 @@ fn check_day(day: &str) -> Result<()> {
 }
 
 impl StackConfig {
+    /// The partition layout (validated when the configuration was read).
+    pub fn layout(&self) -> PartitionLayout {
+        PartitionLayout::parse(&self.partitions).unwrap_or_default()
+    }
+
     /// Reads a TOML document, then applies `overrides` (a JSON object of the same keys; `null`
     /// values are ignored) over it.
     pub fn from_sources(toml_text: Option<&str>, overrides: &serde_json::Value) -> Result<Self> {
@@ -300,6 +311,8 @@ impl StackConfig {
             )));
         }
         check_day(&self.projection_start)?;
+        PartitionLayout::parse(&self.partitions)
+            .map_err(|e| invalid(format!("partitions: {e}")))?;
         if self.expire_days == Some(0) {
             return Err(invalid("expire_days: must be at least 1".into()));
         }
@@ -372,9 +385,10 @@ impl Resolved {
         } else {
             cfg.accounts.clone()
         };
+        let one_region = cfg.layout() == PartitionLayout::AwsProjection;
         let regions = if !cfg.regions.is_empty() {
             cfg.regions.clone()
-        } else if cfg.multi_region {
+        } else if cfg.multi_region && !one_region {
             let mut all: Vec<String> = MULTI_REGION_DEFAULTS
                 .iter()
                 .map(|r| r.to_string())

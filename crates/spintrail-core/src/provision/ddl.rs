@@ -7,7 +7,7 @@ use arrow::datatypes::DataType;
 
 use super::config::Resolved;
 use super::{MANAGED_TAG, STACK_TAG};
-use crate::schema::{record_schema, PARTITION_COLUMNS};
+use crate::schema::{record_schema, PartitionLayout};
 use crate::{Error, Result};
 
 pub const SERDE: &str = "org.apache.hive.hcatalog.data.JsonSerDe";
@@ -78,32 +78,25 @@ pub(crate) fn table_definition(want: &Resolved) -> Result<TableDefinition> {
         .iter()
         .map(|f| Ok((f.name().clone(), hive_type(f.data_type())?)))
         .collect::<Result<Vec<_>>>()?;
-    let partition_keys = PARTITION_COLUMNS
+    let layout = want.cfg.layout();
+    let partition_keys = layout
+        .columns()
         .iter()
         .map(|c| (c.to_string(), "string".to_string()))
         .collect();
-    let location = want.table_location();
-    let template = format!("{location}${{account}}/CloudTrail/${{region}}/${{day}}");
+    let (location, projection) = match layout {
+        PartitionLayout::Spintrail => spintrail_projection(want),
+        PartitionLayout::AwsProjection => aws_projection(want)?,
+        PartitionLayout::AwsManual => aws_manual(want)?,
+    };
     let mut parameters: BTreeMap<String, String> = [
-        ("EXTERNAL", "TRUE".to_string()),
-        ("classification", "cloudtrail".to_string()),
-        ("projection.enabled", "true".to_string()),
-        ("projection.account.type", "enum".to_string()),
-        ("projection.account.values", want.accounts.join(",")),
-        ("projection.region.type", "enum".to_string()),
-        ("projection.region.values", want.regions.join(",")),
-        ("projection.day.type", "date".to_string()),
-        ("projection.day.format", "yyyy/MM/dd".to_string()),
-        (
-            "projection.day.range",
-            format!("{},NOW", want.cfg.projection_start),
-        ),
-        ("projection.day.interval", "1".to_string()),
-        ("projection.day.interval.unit", "DAYS".to_string()),
-        ("storage.location.template", template),
+        ("EXTERNAL", "TRUE"),
+        ("classification", "cloudtrail"),
+        ("projection.enabled", "true"),
     ]
     .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .chain(projection)
     .collect();
     parameters.insert(MANAGED_TAG.into(), "true".into());
     parameters.insert(STACK_TAG.into(), want.cfg.name.clone());
@@ -118,6 +111,116 @@ pub(crate) fn table_definition(want: &Resolved) -> Result<TableDefinition> {
         serde: SERDE.into(),
         parameters,
     })
+}
+
+/// Table parameters that define a partition projection.
+type Projection = Vec<(String, String)>;
+
+/// `projection.<column>.<setting>` parameters.
+fn settings(column: &str, pairs: &[(&str, &str)]) -> Projection {
+    pairs
+        .iter()
+        .map(|(k, v)| (format!("projection.{column}.{k}"), v.to_string()))
+        .collect()
+}
+
+/// A `yyyy/MM/dd` date projection of `column` from the stack's start day to now.
+fn daily(want: &Resolved, column: &str) -> Projection {
+    let range = format!("{},NOW", want.cfg.projection_start);
+    settings(
+        column,
+        &[
+            ("type", "date"),
+            ("format", "yyyy/MM/dd"),
+            ("range", &range),
+            ("interval", "1"),
+            ("interval.unit", "DAYS"),
+        ],
+    )
+}
+
+fn template(location: String) -> (String, String) {
+    ("storage.location.template".to_string(), location)
+}
+
+/// spintrail's table: every account and region of the trail under `AWSLogs/[<org-id>/]`.
+fn spintrail_projection(want: &Resolved) -> (String, Projection) {
+    let location = want.table_location();
+    let mut projection = settings(
+        "account",
+        &[("type", "enum"), ("values", &want.accounts.join(","))],
+    );
+    projection.extend(settings(
+        "region",
+        &[("type", "enum"), ("values", &want.regions.join(","))],
+    ));
+    projection.extend(daily(want, "day"));
+    projection.push(template(format!(
+        "{location}${{account}}/CloudTrail/${{region}}/${{day}}"
+    )));
+    (location, projection)
+}
+
+/// The one account (and for `aws-projection` the one region) a layout of AWS's examples covers.
+fn single<'a>(what: &str, values: &'a [String], layout: PartitionLayout) -> Result<&'a str> {
+    match values {
+        [one] => Ok(one),
+        _ => Err(Error::InvalidArgument(format!(
+            "partitions: {:?} (the Athena user guide's table) covers one {what}, but {} are \
+             configured ({}): give exactly one, or use partitions = \"spintrail\" (account, \
+             region, day) for several",
+            layout.name(),
+            values.len(),
+            values.join(", ")
+        ))),
+    }
+}
+
+/// The user guide's partition-projection table: `timestamp` under one account's one region.
+fn aws_projection(want: &Resolved) -> Result<(String, Projection)> {
+    let layout = PartitionLayout::AwsProjection;
+    let account = single("account", &want.accounts, layout)?;
+    let region = single("region", &want.regions, layout)?;
+    let location = format!("{}{account}/CloudTrail/{region}/", want.table_location());
+    let mut projection = daily(want, "timestamp");
+    projection.push(template(format!("{location}${{timestamp}}")));
+    Ok((location, projection))
+}
+
+/// The user guide's manually partitioned table (`region`, `year`, `month`, `day` under one
+/// account), projected instead of added partition by partition: the same columns, no upkeep.
+fn aws_manual(want: &Resolved) -> Result<(String, Projection)> {
+    let account = single("account", &want.accounts, PartitionLayout::AwsManual)?;
+    let location = format!("{}{account}/", want.table_location());
+    let start_year = want.cfg.projection_start.get(..4).unwrap_or("2024");
+    let mut projection = settings(
+        "region",
+        &[("type", "enum"), ("values", &want.regions.join(","))],
+    );
+    projection.extend(settings(
+        "year",
+        &[
+            ("type", "date"),
+            ("format", "yyyy"),
+            ("range", &format!("{start_year},NOW")),
+            ("interval", "1"),
+            ("interval.unit", "YEARS"),
+        ],
+    ));
+    for (column, last) in [("month", "12"), ("day", "31")] {
+        projection.extend(settings(
+            column,
+            &[
+                ("type", "integer"),
+                ("range", &format!("1,{last}")),
+                ("digits", "2"),
+            ],
+        ));
+    }
+    projection.push(template(format!(
+        "{location}CloudTrail/${{region}}/${{year}}/${{month}}/${{day}}"
+    )));
+    Ok((location, projection))
 }
 
 fn quote(text: &str) -> String {
@@ -236,6 +339,76 @@ mod tests {
             org.parameters["storage.location.template"],
             "s3://logs/AWSLogs/o-abcdefghij/${account}/CloudTrail/${region}/${day}"
         );
+    }
+
+    fn want_layout(layout: &str, accounts: &[&str], regions: &[&str]) -> Result<Resolved> {
+        let cfg = StackConfig {
+            bucket: "logs".into(),
+            prefix: Some("ct".into()),
+            partitions: layout.into(),
+            accounts: accounts.iter().map(|a| a.to_string()).collect(),
+            regions: regions.iter().map(|r| r.to_string()).collect(),
+            ..StackConfig::default()
+        };
+        Resolved::new(cfg, "eu-west-1".into(), "111111111111".into())
+    }
+
+    #[test]
+    fn aws_projection_layout_is_the_user_guides_table() {
+        // Multi-region trail, no regions given: the table covers the stack's region.
+        let def = table_definition(&want_layout("aws-projection", &[], &[]).unwrap()).unwrap();
+        assert_eq!(
+            def.partition_keys,
+            vec![("timestamp".to_string(), "string".to_string())]
+        );
+        assert_eq!(
+            def.location,
+            "s3://logs/ct/AWSLogs/111111111111/CloudTrail/eu-west-1/"
+        );
+        assert_eq!(
+            def.parameters["storage.location.template"],
+            "s3://logs/ct/AWSLogs/111111111111/CloudTrail/eu-west-1/${timestamp}"
+        );
+        assert_eq!(def.parameters["projection.timestamp.type"], "date");
+        assert_eq!(def.parameters["projection.timestamp.format"], "yyyy/MM/dd");
+        assert_eq!(
+            def.parameters["projection.timestamp.range"],
+            "2024/01/01,NOW"
+        );
+        assert!(!def.parameters.contains_key("projection.account.type"));
+        let two = want_layout("aws-projection", &[], &["eu-west-1", "us-east-1"]).unwrap();
+        let err = table_definition(&two).unwrap_err().to_string();
+        assert!(
+            err.contains("covers one region, but 2 are configured"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn aws_manual_layout_projects_region_year_month_day() {
+        let want = want_layout("aws-manual", &[], &["eu-west-1", "us-east-1"]).unwrap();
+        let def = table_definition(&want).unwrap();
+        let keys: Vec<&str> = def.partition_keys.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["region", "year", "month", "day"]);
+        assert_eq!(def.location, "s3://logs/ct/AWSLogs/111111111111/");
+        assert_eq!(
+            def.parameters["storage.location.template"],
+            "s3://logs/ct/AWSLogs/111111111111/CloudTrail/${region}/${year}/${month}/${day}"
+        );
+        assert_eq!(
+            def.parameters["projection.region.values"],
+            "eu-west-1,us-east-1"
+        );
+        assert_eq!(def.parameters["projection.year.format"], "yyyy");
+        assert_eq!(def.parameters["projection.year.range"], "2024,NOW");
+        assert_eq!(def.parameters["projection.month.digits"], "2");
+        assert_eq!(def.parameters["projection.day.range"], "1,31");
+        let ddl = create_table(&want).unwrap();
+        assert!(ddl.contains(
+            "PARTITIONED BY (`region` string, `year` string, `month` string, `day` string)"
+        ));
+        let two = want_layout("aws-manual", &["111111111111", "222222222222"], &[]).unwrap();
+        assert!(table_definition(&two).is_err());
     }
 
     #[test]

@@ -17,6 +17,7 @@ mod parse;
 pub mod pattern;
 mod percentile;
 pub mod rewrite;
+pub mod rules;
 pub mod time;
 mod url;
 
@@ -55,20 +56,37 @@ pub fn register_trino_functions(ctx: &SessionContext) -> Result<()> {
     Ok(())
 }
 
+/// A planned query and the column names its result shows.
+pub struct PlannedQuery {
+    pub plan: LogicalPlan,
+    /// The result's column names when they differ from the plan's (Trino allows duplicate
+    /// names, DataFusion's plan needs unique ones); `None` when the plan's names are right.
+    pub output_names: Option<Vec<String>>,
+}
+
 /// Parses Athena/Trino SQL text (exactly one statement; a trailing `;` is fine), rewrites it into
 /// what DataFusion plans with Trino's meaning, and returns the logical plan.
 pub async fn plan_query(ctx: &SessionContext, sql: &str) -> Result<LogicalPlan> {
+    Ok(plan_statement(ctx, sql).await?.plan)
+}
+
+/// [`plan_query`] with the result's column names (see [`PlannedQuery::output_names`]). Applies
+/// Trino's rules where DataFusion is looser or different (see [`rules`]).
+pub async fn plan_statement(ctx: &SessionContext, sql: &str) -> Result<PlannedQuery> {
     let statement = parse_one(sql)?;
     let mut query = match statement {
         Statement::Query(query) => query,
         other => return Err(refuse_statement(&other)),
     };
+    rules::refuse_having_aliases(ctx, &query).await?;
+    rules::keep_exponent_literals_double(&mut query)?;
     rewrite::rewrite_query(ctx, &mut query).await?;
     let written = query.clone();
+    let renamed = rules::unique_output_names(ctx, &mut query).await?;
     let statement =
         datafusion::sql::parser::Statement::Statement(Box::new(Statement::Query(query)));
     let state = ctx.state();
-    state.statement_to_plan(statement).await.map_err(|e| {
+    let plan = state.statement_to_plan(statement).await.map_err(|e| {
         // A dot on a text column: DataFusion's message names neither column nor fix.
         if e.find_root()
             .to_string()
@@ -83,7 +101,11 @@ pub async fn plan_query(ctx: &SessionContext, sql: &str) -> Result<LogicalPlan> 
             return Error::Sql(messages::field_access_on_text(&written, sql, &text_columns));
         }
         map_planner_error(e)
-    })
+    })?;
+    rules::refuse_text_time_comparisons(&plan)?;
+    let plan = rules::trino_decimal_types(plan)?;
+    let output_names = rules::output_names(&plan, &renamed);
+    Ok(PlannedQuery { plan, output_names })
 }
 
 fn refuse_statement(statement: &Statement) -> Error {
