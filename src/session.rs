@@ -53,6 +53,8 @@ fn remember(last: Latest<LastStats>) -> impl FnOnce(&CoreResult) + Send + 'stati
 #[pymethods]
 impl LocalSession {
     /// `batch_size=None`, `threads=0` and `late_delivery_days=None` take the engine's defaults.
+    // The Python keyword arguments, one per session option.
+    #[allow(clippy::too_many_arguments)]
     #[new]
     #[pyo3(signature = (sources, *, database = None, table = None, on_error = None, batch_size = None, threads = 0, late_delivery_days = None, partitions = None))]
     fn new(
