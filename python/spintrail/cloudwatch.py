@@ -44,6 +44,7 @@ import pyarrow as pa
 
 from spintrail import _internal
 from spintrail.errors import InvalidArgumentError
+from spintrail.insights import utc_instant
 
 #: A time bound: a datetime (naive means UTC), a date (midnight UTC), ISO-8601 text, or None.
 TimeBound = datetime | date | str | None
@@ -110,28 +111,7 @@ class InsightsInfo:
 
 def _seconds(value: TimeBound, what: str) -> float | None:
     """A time bound as seconds since the epoch."""
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, date):
-        moment = datetime(value.year, value.month, value.day)
-    elif isinstance(value, str):
-        text = value.strip()
-        try:
-            moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
-        except ValueError:
-            raise InvalidArgumentError(
-                f"{what}={value!r} is not an ISO-8601 time: use e.g. 2024-07-30T12:00:00Z or "
-                "2024-07-30"
-            ) from None
-    else:
-        raise InvalidArgumentError(
-            f"{what} must be a datetime, a date or ISO-8601 text, not {type(value).__name__}"
-        )
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.timestamp()
+    return None if value is None else utc_instant(value, what).timestamp()
 
 
 def _log_groups(log_group: str | Sequence[str] | None) -> list[str]:

@@ -2118,7 +2118,9 @@ class Query:
 # Public functions.
 
 
-def _instant(value: datetime | date | str, what: str) -> datetime:
+def utc_instant(value: datetime | date | str, what: str) -> datetime:
+    """A time bound as an aware UTC datetime (naive values and dates are UTC); ``what`` names
+    the argument in the error for anything else."""
     if isinstance(value, datetime):
         moment = value
     elif isinstance(value, date):
@@ -2150,8 +2152,8 @@ def _iso(moment: datetime) -> str:
 
 def _time_range(start: TimeBound, end: TimeBound) -> list[Frag]:
     conditions: list[Frag] = []
-    low = _instant(start, "start") if start is not None else None
-    high = _instant(end, "end") if end is not None else None
+    low = utc_instant(start, "start") if start is not None else None
+    high = utc_instant(end, "end") if end is not None else None
     if low is not None and high is not None and low > high:
         raise InvalidArgumentError(f"start ({_iso(low)}) is after end ({_iso(high)})")
     if low is not None:

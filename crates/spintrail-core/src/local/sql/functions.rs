@@ -622,6 +622,17 @@ fn split_part(args: &ScalarFunctionArgs, lenient: bool) -> DfResult<ColumnarValu
 }
 
 /// Trino `regexp_extract(string, pattern[, group])`: NULL when there is no match.
+/// Trino's error for a capture group the pattern does not have.
+fn check_group(function: &str, re: &regex::Regex, pattern: &str, group: i64) -> Result<(), String> {
+    let groups = re.captures_len() as i64 - 1;
+    if group < 0 || group > groups {
+        return Err(format!(
+            "{function}: pattern '{pattern}' has {groups} groups, cannot access group {group}"
+        ));
+    }
+    Ok(())
+}
+
 fn regexp_extract(args: &ScalarFunctionArgs, lenient: bool) -> DfResult<ColumnarValue> {
     let a = arrays(&args.args, args.number_rows)?;
     let s = string_array(&a.arrays[0])?;
@@ -640,13 +651,7 @@ fn regexp_extract(args: &ScalarFunctionArgs, lenient: bool) -> DfResult<Columnar
         let group = g.map(|g| g.value(i)).unwrap_or(0);
         let text = s.value(i);
         let r = cache.get(p.value(i)).and_then(|re| {
-            let groups = re.captures_len() as i64 - 1;
-            if group < 0 || group > groups {
-                return Err(format!(
-                    "regexp_extract: pattern '{}' has {groups} groups, cannot access group {group}",
-                    p.value(i)
-                ));
-            }
+            check_group("regexp_extract", re, p.value(i), group)?;
             Ok(re
                 .captures(text)
                 .and_then(|c| c.get(group as usize))
@@ -776,13 +781,7 @@ fn regexp_extract_all(args: &ScalarFunctionArgs, lenient: bool) -> DfResult<Colu
         let group = g.map(|g| g.value(i)).unwrap_or(0);
         let text = s.value(i);
         let r = cache.get(p.value(i)).and_then(|re| {
-            let groups = re.captures_len() as i64 - 1;
-            if group < 0 || group > groups {
-                return Err(format!(
-                    "regexp_extract_all: pattern '{}' has {groups} groups, cannot access group {group}",
-                    p.value(i)
-                ));
-            }
+            check_group("regexp_extract_all", re, p.value(i), group)?;
             Ok(Some(
                 re.captures_iter(text)
                     .map(|c| c.get(group as usize).map(|m| m.as_str()))
