@@ -22,6 +22,7 @@ pub mod athena;
 pub mod aws;
 pub mod cloudwatch;
 pub mod error;
+pub mod fuzzing;
 pub mod generate;
 pub mod local;
 pub mod parameters;
