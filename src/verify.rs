@@ -67,20 +67,53 @@ pub fn verify<'py>(
 
     let files = PyDict::new(py);
     let f = &report.files;
-    files.set_item("kind", f.iter().map(|r| r.kind.as_str()).collect::<Vec<_>>())?;
-    files.set_item("path", f.iter().map(|r| r.path.as_str()).collect::<Vec<_>>())?;
-    files.set_item("account", f.iter().map(|r| r.account.as_str()).collect::<Vec<_>>())?;
-    files.set_item("region", f.iter().map(|r| r.region.as_str()).collect::<Vec<_>>())?;
-    files.set_item("hour", f.iter().map(|r| r.hour.timestamp()).collect::<Vec<_>>())?;
-    files.set_item("status", f.iter().map(|r| r.status.as_str()).collect::<Vec<_>>())?;
-    files.set_item("detail", f.iter().map(|r| r.detail.as_str()).collect::<Vec<_>>())?;
+    files.set_item(
+        "kind",
+        f.iter().map(|r| r.kind.as_str()).collect::<Vec<_>>(),
+    )?;
+    files.set_item(
+        "path",
+        f.iter().map(|r| r.path.as_str()).collect::<Vec<_>>(),
+    )?;
+    files.set_item(
+        "account",
+        f.iter().map(|r| r.account.as_str()).collect::<Vec<_>>(),
+    )?;
+    files.set_item(
+        "region",
+        f.iter().map(|r| r.region.as_str()).collect::<Vec<_>>(),
+    )?;
+    files.set_item(
+        "hour",
+        f.iter().map(|r| r.hour.timestamp()).collect::<Vec<_>>(),
+    )?;
+    files.set_item(
+        "status",
+        f.iter().map(|r| r.status.as_str()).collect::<Vec<_>>(),
+    )?;
+    files.set_item(
+        "detail",
+        f.iter().map(|r| r.detail.as_str()).collect::<Vec<_>>(),
+    )?;
 
     let hours = PyDict::new(py);
     let h = &report.hours;
-    hours.set_item("account", h.iter().map(|r| r.account.as_str()).collect::<Vec<_>>())?;
-    hours.set_item("region", h.iter().map(|r| r.region.as_str()).collect::<Vec<_>>())?;
-    hours.set_item("hour", h.iter().map(|r| r.hour.timestamp()).collect::<Vec<_>>())?;
-    hours.set_item("status", h.iter().map(|r| r.status.as_str()).collect::<Vec<_>>())?;
+    hours.set_item(
+        "account",
+        h.iter().map(|r| r.account.as_str()).collect::<Vec<_>>(),
+    )?;
+    hours.set_item(
+        "region",
+        h.iter().map(|r| r.region.as_str()).collect::<Vec<_>>(),
+    )?;
+    hours.set_item(
+        "hour",
+        h.iter().map(|r| r.hour.timestamp()).collect::<Vec<_>>(),
+    )?;
+    hours.set_item(
+        "status",
+        h.iter().map(|r| r.status.as_str()).collect::<Vec<_>>(),
+    )?;
     hours.set_item("logs", h.iter().map(|r| r.logs).collect::<Vec<_>>())?;
     hours.set_item("digests", h.iter().map(|r| r.digests).collect::<Vec<_>>())?;
     hours.set_item("failures", h.iter().map(|r| r.failures).collect::<Vec<_>>())?;

@@ -115,9 +115,8 @@ pub fn write_digests(out_dir: &Path, options: &DigestOptions) -> Result<u64> {
             let sha256 = digest::sha256(&plain);
             let parsed: digest::DigestFile = serde_json::from_slice(&plain)
                 .map_err(|e| Error::Engine(format!("digest JSON: {e}")))?;
-            let signature = keys::hex(
-                &signer.sign(digest::signing_string(&parsed, &sha256).as_bytes())?,
-            );
+            let signature =
+                keys::hex(&signer.sign(digest::signing_string(&parsed, &sha256).as_bytes())?);
             let path = out_dir.join(&key);
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;

@@ -125,7 +125,10 @@ pub fn signing_string(digest: &DigestFile, uncompressed_sha256: &str) -> String 
         digest.digest_s3_bucket,
         digest.digest_s3_object,
         uncompressed_sha256,
-        digest.previous_digest_signature.as_deref().unwrap_or("null")
+        digest
+            .previous_digest_signature
+            .as_deref()
+            .unwrap_or("null")
     )
 }
 

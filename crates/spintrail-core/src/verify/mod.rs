@@ -247,10 +247,11 @@ pub async fn verify(source: &str, options: &VerifyOptions) -> Result<VerifyRepor
     if digest_keys.is_empty() {
         return Err(Error::Source {
             path: source.into(),
-            reason: "no CloudTrail digest files (AWSLogs/<account>/CloudTrail-Digest/<region>/...) \
+            reason:
+                "no CloudTrail digest files (AWSLogs/<account>/CloudTrail-Digest/<region>/...) \
                      here: turn on log file validation for the trail (EnableLogFileValidation); \
                      CloudTrail then delivers a digest every hour"
-                .into(),
+                    .into(),
         });
     }
 
@@ -262,10 +263,7 @@ pub async fn verify(source: &str, options: &VerifyOptions) -> Result<VerifyRepor
         let (config, _) = match sdk.take() {
             Some(config) => (config, String::new()),
             None => {
-                let region = options
-                    .region
-                    .clone()
-                    .or_else(|| regions.first().cloned());
+                let region = options.region.clone().or_else(|| regions.first().cloned());
                 crate::aws::load(&options.connect, region.as_deref()).await?
             }
         };
@@ -280,7 +278,9 @@ pub async fn verify(source: &str, options: &VerifyOptions) -> Result<VerifyRepor
         options.concurrency
     };
     let in_window = |hour_start: DateTime<Utc>| {
-        options.start.is_none_or(|s| hour_start + Duration::hours(1) > s)
+        options
+            .start
+            .is_none_or(|s| hour_start + Duration::hours(1) > s)
             && options.end.is_none_or(|e| hour_start <= e)
     };
     // Digests of the window, and those up to two hours before it (whose hash and signature the
@@ -485,20 +485,22 @@ pub async fn verify(source: &str, options: &VerifyOptions) -> Result<VerifyRepor
 
     // The logs' hashes.
     let mut hashes = futures::stream::iter(to_hash)
-        .map(|(key, expected, digest_display, digest_status, layout)| async move {
-            let object = store_ref.read(&key).await;
-            let actual = match object {
-                Ok(Some(object)) => tokio::task::spawn_blocking(move || {
-                    digest::sha256_of_gzip(&object.bytes).map_err(|e| e.to_string())
-                })
-                .await
-                .map_err(|e| Error::Engine(format!("hashing failed: {e}")))
-                .map(Some),
-                Ok(None) => Ok(None),
-                Err(e) => Err(e),
-            };
-            (key, expected, digest_display, digest_status, layout, actual)
-        })
+        .map(
+            |(key, expected, digest_display, digest_status, layout)| async move {
+                let object = store_ref.read(&key).await;
+                let actual = match object {
+                    Ok(Some(object)) => tokio::task::spawn_blocking(move || {
+                        digest::sha256_of_gzip(&object.bytes).map_err(|e| e.to_string())
+                    })
+                    .await
+                    .map_err(|e| Error::Engine(format!("hashing failed: {e}")))
+                    .map(Some),
+                    Ok(None) => Ok(None),
+                    Err(e) => Err(e),
+                };
+                (key, expected, digest_display, digest_status, layout, actual)
+            },
+        )
         .buffer_unordered(concurrency);
     while let Some((key, expected, digest_display, digest_status, layout, actual)) =
         hashes.next().await
@@ -570,11 +572,8 @@ pub async fn verify(source: &str, options: &VerifyOptions) -> Result<VerifyRepor
         let pending = newest
             .get(&account_region)
             .is_none_or(|end| name.delivered >= *end);
-        let listed_by_none = !digest_hours.contains(&(
-            name.account.clone(),
-            name.region.clone(),
-            hour,
-        ));
+        let listed_by_none =
+            !digest_hours.contains(&(name.account.clone(), name.region.clone(), hour));
         files.push(FileCheck {
             kind: FileKind::Log,
             path: store.display(key),
@@ -622,9 +621,8 @@ pub async fn verify(source: &str, options: &VerifyOptions) -> Result<VerifyRepor
     }
 
     files.sort_by(|a, b| {
-        (&a.account, &a.region, a.hour, a.kind, &a.path).cmp(&(
-            &b.account, &b.region, b.hour, b.kind, &b.path,
-        ))
+        (&a.account, &a.region, a.hour, a.kind, &a.path)
+            .cmp(&(&b.account, &b.region, b.hour, b.kind, &b.path))
     });
     let mut hours: BTreeMap<(String, String, DateTime<Utc>), HourCheck> = BTreeMap::new();
     for f in &files {
@@ -679,9 +677,7 @@ fn check_digest(
         }
     }
     if digest::layout_key(&file.digest_s3_object) != layout
-        || store
-            .bucket()
-            .is_some_and(|b| b != file.digest_s3_bucket)
+        || store.bucket().is_some_and(|b| b != file.digest_s3_bucket)
     {
         return (
             Status::Modified,

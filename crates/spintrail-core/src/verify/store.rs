@@ -67,7 +67,10 @@ impl Store {
                     .send();
                 while let Some(page) = pages.next().await {
                     let page = page.map_err(|e| {
-                        sdk_error(&format!("listing s3://{bucket}/{prefix} (ListObjectsV2)"), e)
+                        sdk_error(
+                            &format!("listing s3://{bucket}/{prefix} (ListObjectsV2)"),
+                            e,
+                        )
                     })?;
                     keys.extend(
                         page.contents()

@@ -144,7 +144,11 @@ fn a_changed_digest_breaks_the_chain() {
     let bad = statuses(&report, Status::Modified);
     assert_eq!(bad.len(), 1, "{bad:?}");
     assert_eq!(bad[0].path, target.display().to_string());
-    assert!(bad[0].detail.contains("previousDigestHashValue"), "{}", bad[0].detail);
+    assert!(
+        bad[0].detail.contains("previousDigestHashValue"),
+        "{}",
+        bad[0].detail
+    );
 }
 
 #[test]
@@ -164,7 +168,9 @@ fn without_sidecars_the_next_digest_vouches_and_the_newest_is_unchecked() {
         .filter(|f| f.kind == FileKind::Digest && f.status == Status::Unchecked)
         .collect();
     assert_eq!(unchecked.len(), 1, "{unchecked:?}");
-    let newest = files_under(dir.path(), "/CloudTrail-Digest/").pop().unwrap();
+    let newest = files_under(dir.path(), "/CloudTrail-Digest/")
+        .pop()
+        .unwrap();
     assert_eq!(unchecked[0].path, newest.display().to_string());
 }
 
@@ -172,7 +178,9 @@ fn without_sidecars_the_next_digest_vouches_and_the_newest_is_unchecked() {
 fn a_tampered_signature_and_an_unknown_key_are_reported() {
     let dir = tempfile::tempdir().unwrap();
     trail(dir.path());
-    let newest = files_under(dir.path(), "/CloudTrail-Digest/").pop().unwrap();
+    let newest = files_under(dir.path(), "/CloudTrail-Digest/")
+        .pop()
+        .unwrap();
     let mut sidecar = newest.clone().into_os_string();
     sidecar.push(SIGNATURE_SUFFIX);
     let mut sig = std::fs::read_to_string(&sidecar).unwrap();
