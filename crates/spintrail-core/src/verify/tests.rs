@@ -88,7 +88,7 @@ fn a_changed_log_is_modified_and_named() {
     let log = &files_under(dir.path(), "/CloudTrail/")[3];
     // Same JSON, one byte changed inside, recompressed: only the hash can tell.
     let plain = digest::gunzip(&std::fs::read(log).unwrap()).unwrap();
-    let mut changed = plain.clone();
+    let mut changed = plain;
     let at = changed.iter().position(|&b| b == b'1').unwrap();
     changed[at] = b'2';
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
