@@ -189,7 +189,7 @@ def test_a_log_in_no_digest_is_reported(trail: Path) -> None:
 
 def test_start_and_end_bound_the_hours(trail: Path) -> None:
     result = verify(
-        trail, public_keys=[PUBLIC], start="2024-07-29T12:00:00Z", end="2024-07-29T14:59Z"
+        trail, public_keys=[PUBLIC], start="2024-07-29T12:00:00Z", end="2024-07-29T14:59:00Z"
     )
     hours = {h.strftime("%H") for h in result.hours["hour"].to_pylist()}
     assert hours == {"12", "13", "14"}
@@ -199,8 +199,10 @@ def test_start_and_end_bound_the_hours(trail: Path) -> None:
 def test_bad_arguments_are_named(trail: Path, tmp_path: Path) -> None:
     with pytest.raises(spintrail.SourceError, match="not a folder"):
         verify(tmp_path / "nope", public_keys=[PUBLIC])
+    empty = tmp_path / "empty"
+    empty.mkdir()
     with pytest.raises(spintrail.SourceError, match="EnableLogFileValidation"):
-        verify(tmp_path, public_keys=[PUBLIC])
+        verify(empty, public_keys=[PUBLIC])
     with pytest.raises(spintrail.InvalidArgumentError, match="start"):
         verify(trail, public_keys=[PUBLIC], start="yesterday")
     with pytest.raises(spintrail.InvalidArgumentError, match=r"digest-test-key\.pk8: not an RSA"):
@@ -230,7 +232,7 @@ def test_verified_only_reads_only_verified_files(trail: Path) -> None:
     assert session.verification.excluded_logs() == [str(target)]
     n = session.sql("SELECT count(*) AS n FROM cloudtrail_logs")["n"][0].as_py()
     assert n == total - in_target["n"][0].as_py()
-    assert session.last_stats() is not None
+    assert session.last_stats is not None
 
 
 def test_session_verify_returns_a_typed_result(trail: Path) -> None:
