@@ -30,6 +30,8 @@ __all__ = [
     "UnsupportedFunctionError",
     "__version__",
     "generate",
+    "verify",
+    "write_digests",
 ]
 
 __version__: str
