@@ -15,6 +15,7 @@ mod runtime;
 mod session;
 mod stats;
 mod stream;
+mod verify;
 
 use pyo3::prelude::*;
 
@@ -30,6 +31,8 @@ fn _internal(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<query_info::QueryInfo>()?;
     m.add_class::<insights_info::InsightsInfo>()?;
     m.add_function(wrap_pyfunction!(generate::generate, m)?)?;
+    m.add_function(wrap_pyfunction!(verify::verify, m)?)?;
+    m.add_function(wrap_pyfunction!(verify::write_digests, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -30,6 +30,8 @@ __all__ = [
     "UnsupportedFunctionError",
     "__version__",
     "generate",
+    "verify",
+    "write_digests",
 ]
 
 __version__: str
@@ -308,3 +310,23 @@ class CloudWatchSession:
     def region(self) -> str: ...
     @property
     def timeout(self) -> float | None: ...
+
+def verify(
+    source: str,
+    *,
+    start: str | None = None,
+    end: str | None = None,
+    public_keys: list[str] | None = None,
+    region: str | None = None,
+    endpoint_url: str | None = None,
+    profile: str | None = None,
+    max_attempts: int | None = None,
+    concurrency: int = 0,
+) -> dict[str, Any]: ...
+def write_digests(
+    out_dir: str,
+    signing_key: str,
+    *,
+    bucket: str | None = None,
+    trail: str | None = None,
+) -> int: ...

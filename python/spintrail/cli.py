@@ -1,5 +1,5 @@
-"""The ``spintrail`` command: ``generate``, ``query``, ``insights``, ``report``, ``demo`` and
-``provision``."""
+"""The ``spintrail`` command: ``generate``, ``query``, ``insights``, ``report``, ``demo``,
+``provision`` and ``verify``."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from spintrail import insights, queries
 from spintrail.errors import OutputError, SpintrailError
@@ -25,6 +26,7 @@ from spintrail.provision import Stack
 from spintrail.report import report
 from spintrail.session import Session, connect
 from spintrail.spinnaker import DEFAULT, Recognition, suggest_service_limits
+from spintrail.verify import verify
 
 FORMATS = ("table", "csv", "json", "parquet")
 PARTITION_LAYOUTS = ("spintrail", "aws-projection", "aws-manual")
@@ -461,6 +463,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         prefix=args.prefix,
         org_id=args.org_id,
         role=args.role,
+        digests=args.digests,
     )
     elapsed = time.monotonic() - started
     print(
@@ -468,8 +471,31 @@ def cmd_generate(args: argparse.Namespace) -> int:
         f"({summary.bytes_written / 1e6:.1f} MB gzip, "
         f"{summary.bytes_uncompressed / 1e6:.1f} MB JSON) in {elapsed:.1f}s; "
         f"{summary.spinnaker_events} by Spinnaker, {summary.throttled_events} throttled"
+        + (f"; {summary.digests} signed digests" if args.digests else "")
     )
     return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    result = verify(
+        args.source,
+        start=args.start,
+        end=args.end,
+        public_keys=args.public_key or (),
+        region=args.region,
+        endpoint_url=args.endpoint_url,
+        profile=args.profile,
+    )
+    shown = result.files if args.all else result.failures()
+    for row in shown.to_pylist():
+        detail = f": {row['detail']}" if row["detail"] else ""
+        print(f"{row['status']}\t{row['kind']}\t{row['path']}{detail}")
+    if not args.all:
+        for row in result.files.filter(pc.equal(result.files["status"], "unchecked")).to_pylist():
+            if row["kind"] == "digest":
+                print(f"unchecked\tdigest\t{row['path']}: {row['detail']}", file=sys.stderr)
+    print(result.summary(), file=sys.stderr)
+    return 0 if result.ok else 1
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -817,7 +843,37 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--prefix", help="S3 key prefix before AWSLogs/")
     g.add_argument("--org-id", help="organization id: write the organization-trail layout")
     g.add_argument("--role", default=queries.DEFAULT_ROLE, help="Spinnaker's managed role")
+    g.add_argument(
+        "--digests",
+        metavar="KEY",
+        help="also write hourly digest files signed with this RSA private key (PKCS#8), as "
+        "CloudTrail does with log file validation on",
+    )
     g.set_defaults(run=cmd_generate)
+
+    v = sub.add_parser(
+        "verify",
+        help="check the logs against CloudTrail's signed digest files",
+        description="Log file integrity validation (as aws cloudtrail validate-logs): checks "
+        "each digest's signature and chain and each log file's SHA-256. Prints the failures "
+        "(status, kind, path, why) and a summary on stderr; exits 1 when any file failed.",
+    )
+    v.add_argument(
+        "source", help="a folder with a copy of the trail's bucket, or s3://bucket/prefix"
+    )
+    v.add_argument("--start", help="first hour to check (ISO-8601 time or date; default: all)")
+    v.add_argument("--end", help="last hour to check (ISO-8601 time or date; default: all)")
+    v.add_argument(
+        "--public-key",
+        action="append",
+        metavar="FILE",
+        help="CloudTrail public key file (DER or PEM; repeatable); default: ListPublicKeys",
+    )
+    v.add_argument("--region", help="AWS region (for s3:// sources and ListPublicKeys)")
+    v.add_argument("--profile", help="AWS profile")
+    v.add_argument("--endpoint-url", help="an AWS-compatible endpoint (e.g. a moto server)")
+    v.add_argument("--all", action="store_true", help="print every file, not only failures")
+    v.set_defaults(run=cmd_verify)
 
     d = sub.add_parser("demo", help="generate a day of Spinnaker activity and query it")
     d.add_argument("--dir", default="spintrail-demo", help="folder for the demo logs")

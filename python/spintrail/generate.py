@@ -21,6 +21,8 @@ class GenerateSummary:
     bytes_written: int
     spinnaker_events: int
     throttled_events: int
+    #: Digest files written (with ``digests=``).
+    digests: int = 0
 
 
 def generate(
@@ -37,9 +39,14 @@ def generate(
     role: str = "SpinnakerManagedCA",
     events_per_file: int = 2000,
     threads: int = 0,
+    digests: str | os.PathLike[str] | None = None,
 ) -> GenerateSummary:
     """Writes ``events`` CloudTrail events spanning ``days`` days up to ``end`` (default: now)
-    under ``out_dir/[prefix/]AWSLogs/...``. The same arguments and seed give the same files."""
+    under ``out_dir/[prefix/]AWSLogs/...``. The same arguments and seed give the same files.
+
+    ``digests`` is an RSA private key file (PKCS#8, DER or PEM): with it, hourly digest files
+    signed with that key are written too, as CloudTrail does with log file validation on, for
+    :func:`spintrail.verify.verify` (see :func:`spintrail.verify.write_digests`)."""
     if isinstance(end, datetime):
         if end.tzinfo is None:
             end = end.replace(tzinfo=timezone.utc)
@@ -58,4 +65,6 @@ def generate(
         events_per_file=events_per_file,
         threads=threads,
     )
+    if digests is not None:
+        raw["digests"] = _internal.write_digests(os.fspath(out_dir), os.fspath(digests))
     return GenerateSummary(**raw)

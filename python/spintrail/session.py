@@ -15,8 +15,9 @@ import pyarrow as pa
 from spintrail import _internal
 from spintrail.athena import AthenaSession, Fetch, Params, connect_athena, param_list
 from spintrail.cloudwatch import CloudWatchSession, connect_cloudwatch
-from spintrail.errors import InvalidArgumentError, typed_reader
+from spintrail.errors import InvalidArgumentError, SourceError, typed_reader
 from spintrail.insights import TimeBound, run_insights
+from spintrail.verify import VerifyResult, verify
 
 Source = str | os.PathLike[str]
 OnError = Literal["raise", "skip"]
@@ -106,8 +107,13 @@ class Session:
 
     engine: str = "local"
 
-    def __init__(self, inner: _internal.LocalSession) -> None:
+    def __init__(
+        self, inner: _internal.LocalSession, verification: VerifyResult | None = None
+    ) -> None:
         self._inner = inner
+        #: With ``connect(..., verified_only=True)``: the validation that chose the files read
+        #: (``verification.excluded_logs()`` lists the log files left out).
+        self.verification = verification
 
     @property
     def table(self) -> str:
@@ -126,6 +132,32 @@ class Session:
     def partitions(self) -> str:
         """The table's partition layout (see :func:`spintrail.connect`)."""
         return self._inner.partitions
+
+    def verify(
+        self,
+        start: TimeBound = None,
+        end: TimeBound = None,
+        public_keys: Sequence[Source] = (),
+        region: str | None = None,
+        endpoint_url: str | None = None,
+        profile: str | None = None,
+    ) -> VerifyResult:
+        """Validates the session's source folders against CloudTrail's signed digest files
+        (see :func:`spintrail.verify.verify`); one result for all sources."""
+        return VerifyResult._merge(
+            [
+                verify(
+                    source,
+                    start=start,
+                    end=end,
+                    public_keys=public_keys,
+                    region=region,
+                    endpoint_url=endpoint_url,
+                    profile=profile,
+                )
+                for source in self.sources
+            ]
+        )
 
     def sql(self, query: str, params: Params = None) -> pa.Table:
         """Runs an Athena-dialect query and returns the whole result.
@@ -207,6 +239,11 @@ def connect(
     threads: int = 0,
     late_delivery_days: int | None = None,
     partitions: Partitions = "spintrail",
+    verified_only: bool = False,
+    public_keys: Sequence[Source] = (),
+    region: str | None = None,
+    endpoint_url: str | None = None,
+    profile: str | None = None,
 ) -> Session: ...
 
 
@@ -269,6 +306,8 @@ def connect(
     price_per_tb: float | None = None,
     max_attempts: int | None = None,
     log_group: str | Sequence[str] | None = None,
+    verified_only: bool = False,
+    public_keys: Sequence[Source] = (),
 ) -> Session | AthenaSession | CloudWatchSession:
     """Opens CloudTrail logs for SQL, on the embedded engine (default) or on Amazon Athena, or
     for Logs Insights queries on CloudWatch Logs.
@@ -288,6 +327,10 @@ def connect(
     projection table: ``timestamp`` as ``yyyy/MM/dd``) or ``"aws-manual"`` (its manually
     partitioned table: ``region``, ``year``, ``month``, ``day`` as ``yyyy``, ``MM``, ``dd``).
     Filters on them skip whole files in every layout.
+    ``verified_only=True`` first validates the source folders against CloudTrail's signed
+    digest files (:func:`spintrail.verify.verify`, with ``public_keys`` files or CloudTrail's
+    ``ListPublicKeys``) and reads only the log files verified valid; the validation is
+    :attr:`Session.verification`, whose ``excluded_logs()`` lists what was left out.
 
     **engine="athena"**: queries run on Athena against ``database.table`` in ``workgroup``
     (defaults: what ``spintrail provision`` creates, workgroup ``spintrail``; any account also
@@ -326,6 +369,11 @@ def connect(
             f"partitions is for engine='local': on engine={engine!r} the table's own partition "
             "columns apply (spintrail provision --partitions creates a table with them)"
         )
+    if verified_only and engine != "local":
+        raise InvalidArgumentError(
+            f"verified_only is for engine='local' (files checked against their digests), not "
+            f"engine={engine!r}"
+        )
     if log_group is not None:
         raise InvalidArgumentError(
             f"log_group is for engine='cloudwatch' (Logs Insights on CloudWatch Logs), not "
@@ -361,8 +409,29 @@ def connect(
         )
     if source is None:
         raise InvalidArgumentError("no source given: pass a folder, a file or a glob")
+    sources = _sources(source)
+    verification = None
+    if verified_only:
+        verification = VerifyResult._merge(
+            [
+                verify(
+                    s,
+                    public_keys=public_keys,
+                    region=region,
+                    endpoint_url=endpoint_url,
+                    profile=profile,
+                )
+                for s in sources
+            ]
+        )
+        sources = verification.valid_logs()
+        if not sources:
+            raise SourceError(
+                "verified_only: no log file was verified valid "
+                f"({verification.summary()}); see spintrail.verify.verify for the details"
+            )
     inner = _internal.LocalSession(
-        _sources(source),
+        sources,
         database=database,
         table=table,
         on_error=on_error,
@@ -371,4 +440,4 @@ def connect(
         late_delivery_days=late_delivery_days,
         partitions=partitions,
     )
-    return Session(inner)
+    return Session(inner, verification)

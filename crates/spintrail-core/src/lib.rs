@@ -16,7 +16,8 @@
 //! timestamps written as text), [`parameters`] (`?` values as
 //! literals), [`result`] (what a query returns and what is known about it), [`aws`] (one AWS
 //! configuration) and [`error`]. [`provision`] sets up the AWS side and [`generate`] writes
-//! synthetic logs; neither runs queries.
+//! synthetic logs; neither runs queries. [`verify`] checks the logs against CloudTrail's signed
+//! digest files.
 
 pub mod athena;
 pub mod aws;
@@ -30,6 +31,7 @@ pub mod provision;
 pub mod result;
 pub mod schema;
 pub mod timestamp;
+pub mod verify;
 
 pub use error::{Error, Result};
 pub use local::session::{LocalSession, QueryStream, SessionOptions, StatsHandle};

@@ -12,6 +12,7 @@
 //! or more files.
 
 mod deploy;
+pub mod digests;
 mod events;
 mod json;
 mod rng;
