@@ -158,7 +158,7 @@ impl LogBucket {
                         self.region
                     ),
                 )),
-                _ => Err(sdk_error("s3 bucket (HeadBucket)", e)),
+                _ => Err(sdk_error(&format!("s3 bucket {bucket:?} (HeadBucket)"), e)),
             },
         }
     }
