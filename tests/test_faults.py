@@ -10,14 +10,17 @@ figures (requests, faults injected, calls that survived them) and records them a
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import spintrail
+from botocore.exceptions import ClientError
 from fault_proxy import FaultProxy
 from moto_server import MotoServer, free_port, isolate_aws_env, moto_server
 from spintrail.provision import Stack
@@ -62,6 +65,14 @@ def stack(url: str, **connect: Any) -> Stack:
     )
 
 
+def optional(read: Callable[[], Any]) -> Any:
+    """A bucket setting, or None when the bucket has none (yet)."""
+    try:
+        return read()
+    except ClientError:
+        return None
+
+
 def state(server: MotoServer) -> dict[str, Any]:
     """What exists, read with boto3 past the proxy; times and generated ids left out."""
     s3 = server.client("s3", REGION)
@@ -72,16 +83,18 @@ def state(server: MotoServer) -> dict[str, Any]:
     logs = server.client("logs", REGION)
     out: dict[str, Any] = {"buckets": sorted(b["Name"] for b in s3.list_buckets()["Buckets"])}
     if BUCKET in out["buckets"]:
-        out["bucket_tags"] = sorted(
-            (t["Key"], t["Value"]) for t in s3.get_bucket_tagging(Bucket=BUCKET)["TagSet"]
+        out["bucket_tags"] = optional(
+            lambda: sorted(
+                (t["Key"], t["Value"]) for t in s3.get_bucket_tagging(Bucket=BUCKET)["TagSet"]
+            )
         )
-        out["policy"] = json.loads(s3.get_bucket_policy(Bucket=BUCKET)["Policy"])
-        out["encryption"] = s3.get_bucket_encryption(Bucket=BUCKET)[
-            "ServerSideEncryptionConfiguration"
-        ]
-        out["public_access"] = s3.get_public_access_block(Bucket=BUCKET)[
-            "PublicAccessBlockConfiguration"
-        ]
+        out["policy"] = optional(lambda: json.loads(s3.get_bucket_policy(Bucket=BUCKET)["Policy"]))
+        out["encryption"] = optional(
+            lambda: s3.get_bucket_encryption(Bucket=BUCKET)["ServerSideEncryptionConfiguration"]
+        )
+        out["public_access"] = optional(
+            lambda: s3.get_public_access_block(Bucket=BUCKET)["PublicAccessBlockConfiguration"]
+        )
     trails = ct.describe_trails()["trailList"]
     out["trails"] = trails
     out["logging"] = [ct.get_trail_status(Name=t["Name"])["IsLogging"] for t in trails]
@@ -165,7 +178,7 @@ def test_an_interrupted_apply_says_what_it_did_and_converges_when_run_again(
 ) -> None:
     want = fault_free_state(moto)
     proxy = fault_proxy(moto.url)
-    interrupted = 0
+    interrupted = untagged = 0
     for k in OUTAGE_AFTER:
         moto.reset()
         proxy.configure(rate=0.0, seed=k, fail_after=k)
@@ -199,8 +212,19 @@ def test_an_interrupted_apply_says_what_it_did_and_converges_when_run_again(
             continue
         proxy.configure(rate=0.0, seed=k)
         stack(proxy.url, max_attempts=2).apply()
-        assert state(moto) == want, f"the run after an outage at request {k} did not converge"
-    print(f"\napply interrupted {interrupted} times of {len(OUTAGE_AFTER)}; each converged")
+        now = state(moto)
+        if "is not tagged as this stack's" in message:
+            # S3 cannot create a bucket with its tags: an outage between CreateBucket and
+            # PutBucketTagging leaves an untagged bucket, which the next apply cannot tell from
+            # a bucket of the user's and reuses untagged - as the error said it would.
+            untagged += 1
+            assert now["bucket_tags"] is None
+            now["bucket_tags"] = want["bucket_tags"]
+        assert now == want, f"the run after an outage at request {k} did not converge"
+    print(
+        f"\napply interrupted {interrupted} times of {len(OUTAGE_AFTER)}; each converged "
+        f"({untagged} with the bucket left untagged, as reported)"
+    )
     record_property("interrupted applies", interrupted)
     assert interrupted >= len(OUTAGE_AFTER) - 2
 
@@ -347,3 +371,54 @@ def test_athena_at_100_percent_faults_names_the_call(
         message = str(caught.value)
         assert "StartQueryExecution" in message, (kind, message)
         assert "after 2 attempts" in message, (kind, message)
+
+
+# ---------------------------------------------------------------- CloudWatch Logs Insights
+
+LOG_REGION = "us-east-1"
+TRAIL_GROUP = "aws-cloudtrail-logs-spintrail"
+STREAM = "457448411975_CloudTrail_us-east-1"
+
+
+@pytest.fixture(scope="module")
+def logs_server() -> Iterator[MotoServer]:
+    with moto_server(str(Path(__file__).with_name("cloudwatch_moto.py"))) as s:
+        yield s
+
+
+def test_logs_insights_queries_ride_out_faults(
+    logs_server: MotoServer,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    fault_proxy: StartProxy,
+    record_property: Callable[[str, object], None],
+) -> None:
+    logs_server.reset()
+    isolate_aws_env(monkeypatch, tmp_path, LOG_REGION)
+    with gzip.open(Path(__file__).parent / "data" / "real" / "stratus-red-team.json.gz") as f:
+        records = json.load(f)["Records"][:40]
+    logs = logs_server.client("logs", LOG_REGION)
+    logs.create_log_group(logGroupName=TRAIL_GROUP)
+    logs.create_log_stream(logGroupName=TRAIL_GROUP, logStreamName=STREAM)
+    first = (int(time.time()) - 600) * 1000
+    logs.put_log_events(
+        logGroupName=TRAIL_GROUP,
+        logStreamName=STREAM,
+        logEvents=[
+            {"timestamp": first + i * 1000, "message": json.dumps(r)} for i, r in enumerate(records)
+        ],
+    )
+    query = "fields @timestamp, eventName | sort @timestamp asc"
+
+    def run(url: str) -> list[dict[str, Any]]:
+        session = spintrail.connect(engine="cloudwatch", log_group=TRAIL_GROUP, endpoint_url=url)
+        return session.insights(query).to_pylist()
+
+    clean = run(logs_server.url)
+    assert len(clean) == len(records)
+    proxy = fault_proxy(logs_server.url)
+    proxy.configure(rate=0.5, seed=31)
+    for _ in range(5):
+        assert run(proxy.url) == clean
+    figures(proxy, "logs insights queries at 50% faults", record_property)
+    assert proxy.stats.get("faulted", 0) > 0

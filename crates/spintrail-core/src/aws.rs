@@ -119,53 +119,51 @@ pub(crate) async fn load(
     Ok((sdk, region))
 }
 
-/// A service client configured with the retry policy: the classifier below, the attempt counter
-/// for error messages and a retry partition of its own without a retry quota.
-macro_rules! policy_client {
+/// A service's client configuration builder with the retry policy: the classifier below, the
+/// attempt counter for error messages and a retry partition of its own without a retry quota.
+macro_rules! policy_builder {
     ($service:ident, $sdk:expr) => {
-        policy_client!($service, $sdk, |builder| builder)
-    };
-    ($service:ident, $sdk:expr, $adjust:expr) => {{
-        let partition = RetryPartition::custom(concat!("spintrail-", stringify!($service)))
-            .token_bucket(TokenBucket::unlimited())
-            .build();
-        let builder = $service::config::Builder::from($sdk)
+        $service::config::Builder::from($sdk)
             .retry_classifier(FaultClassifier)
             .interceptor(AttemptCounter)
-            .retry_partition(partition);
-        $service::Client::from_conf($adjust(builder).build())
-    }};
+            .retry_partition(
+                RetryPartition::custom(concat!("spintrail-", stringify!($service)))
+                    .token_bucket(TokenBucket::unlimited())
+                    .build(),
+            )
+    };
 }
 
 /// An S3 client; AWS-compatible endpoints get path-style addressing (no bucket DNS names).
 pub(crate) fn s3_client(sdk: &SdkConfig, options: &ConnectOptions) -> aws_sdk_s3::Client {
-    let path_style = options.endpoint_url.is_some();
-    policy_client!(aws_sdk_s3, sdk, |b: aws_sdk_s3::config::Builder| b
-        .force_path_style(path_style))
+    let config = policy_builder!(aws_sdk_s3, sdk)
+        .force_path_style(options.endpoint_url.is_some())
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
 }
 
 pub(crate) fn athena_client(sdk: &SdkConfig) -> aws_sdk_athena::Client {
-    policy_client!(aws_sdk_athena, sdk)
+    aws_sdk_athena::Client::from_conf(policy_builder!(aws_sdk_athena, sdk).build())
 }
 
 pub(crate) fn logs_client(sdk: &SdkConfig) -> aws_sdk_cloudwatchlogs::Client {
-    policy_client!(aws_sdk_cloudwatchlogs, sdk)
+    aws_sdk_cloudwatchlogs::Client::from_conf(policy_builder!(aws_sdk_cloudwatchlogs, sdk).build())
 }
 
 pub(crate) fn sts_client(sdk: &SdkConfig) -> aws_sdk_sts::Client {
-    policy_client!(aws_sdk_sts, sdk)
+    aws_sdk_sts::Client::from_conf(policy_builder!(aws_sdk_sts, sdk).build())
 }
 
 pub(crate) fn cloudtrail_client(sdk: &SdkConfig) -> aws_sdk_cloudtrail::Client {
-    policy_client!(aws_sdk_cloudtrail, sdk)
+    aws_sdk_cloudtrail::Client::from_conf(policy_builder!(aws_sdk_cloudtrail, sdk).build())
 }
 
 pub(crate) fn glue_client(sdk: &SdkConfig) -> aws_sdk_glue::Client {
-    policy_client!(aws_sdk_glue, sdk)
+    aws_sdk_glue::Client::from_conf(policy_builder!(aws_sdk_glue, sdk).build())
 }
 
 pub(crate) fn iam_client(sdk: &SdkConfig) -> aws_sdk_iam::Client {
-    policy_client!(aws_sdk_iam, sdk)
+    aws_sdk_iam::Client::from_conf(policy_builder!(aws_sdk_iam, sdk).build())
 }
 
 /// What the SDK's own classifiers leave out of the policy: a bare HTTP 429 is throttling, and a
