@@ -24,13 +24,13 @@ fn report_json(report: &spintrail_core::provision::Report) -> PyResult<String> {
 #[pymethods]
 impl Stack {
     #[new]
-    #[pyo3(signature = (options_json, *, config_toml = None, endpoint_url = None, profile = None, max_attempts = 3, connect_timeout = 5.0))]
+    #[pyo3(signature = (options_json, *, config_toml = None, endpoint_url = None, profile = None, max_attempts = None, connect_timeout = 5.0))]
     fn new(
         options_json: &str,
         config_toml: Option<&str>,
         endpoint_url: Option<String>,
         profile: Option<String>,
-        max_attempts: u32,
+        max_attempts: Option<u32>,
         connect_timeout: f64,
     ) -> PyResult<Self> {
         let overrides: serde_json::Value = serde_json::from_str(options_json)
@@ -41,12 +41,13 @@ impl Stack {
                 "connect_timeout must be a positive number of seconds",
             ));
         }
+        let defaults = ConnectOptions::default();
         let connect = ConnectOptions {
             endpoint_url,
             profile,
-            max_attempts,
+            max_attempts: max_attempts.unwrap_or(defaults.max_attempts),
             connect_timeout: Duration::from_secs_f64(connect_timeout),
-            ..ConnectOptions::default()
+            ..defaults
         };
         let inner = CoreStack::new(config, connect).map_err(to_py)?;
         Ok(Stack {

@@ -17,6 +17,9 @@ server (the engine under test is not touched, it talks to this server over HTTP)
   ``ServicePreProcessingTimeInMillis``, a field moto leaves at 0).
 - Result reuse: moto always reports reuse as disabled. The ``ResultReuseConfiguration`` a
   query was started with is echoed back by GetQueryExecution.
+- Idempotent starts: moto ignores ``ClientRequestToken`` and starts a new execution on every
+  call. Here a retried StartQueryExecution (same token, its first answer lost) gets the execution
+  the first call started, as on Athena.
 - UNLOAD: moto does not run it. An ``UNLOAD (...) TO 's3://b/p/'`` copies the objects that a test
   put under ``s3://b/moto-unload-seed/`` to ``s3://b/p/``, as if Athena had written them.
 
@@ -49,6 +52,7 @@ original_start_response = responses.AthenaResponse.start_query_execution
 # Per query text: throttled calls so far; per execution id: the reuse configuration asked for.
 THROTTLED: dict[str, int] = {}
 REUSE: dict[str, Any] = {}
+STARTED: dict[str, str] = {}
 
 
 def start_response(self: Any) -> Any:
@@ -58,7 +62,12 @@ def start_response(self: Any) -> Any:
         THROTTLED[query] = THROTTLED.get(query, 0) + 1
         body = {"__type": "ThrottlingException", "Message": "Rate exceeded"}
         return json.dumps(body), {"status": 400}
+    token = self._get_param("ClientRequestToken")
+    if token and token in STARTED:
+        return STARTED[token]
     answer = original_start_response(self)
+    if token and isinstance(answer, str):
+        STARTED[token] = answer
     reuse = self._get_param("ResultReuseConfiguration")
     if reuse is not None and isinstance(answer, str):
         REUSE[json.loads(answer)["QueryExecutionId"]] = reuse

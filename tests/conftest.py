@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import shutil
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from fault_proxy import FaultProxy
 
 REAL = Path(__file__).parent / "data" / "real"
 CONFORMING = {
@@ -64,3 +65,19 @@ def sigint_raises_keyboard_interrupt() -> Iterator[None]:
     finally:
         # None means a handler not installed from Python; the default is the closest to it.
         signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)
+
+
+@pytest.fixture()
+def fault_proxy() -> Iterator[Callable[[str], FaultProxy]]:
+    """Starts fault-injecting proxies (tests/fault_proxy.py) in front of a server URL; stops
+    them, and every connection they hold, when the test ends."""
+    started: list[FaultProxy] = []
+
+    def start(upstream: str) -> FaultProxy:
+        proxy = FaultProxy(upstream)
+        started.append(proxy)
+        return proxy
+
+    yield start
+    for proxy in started:
+        proxy.close()

@@ -211,7 +211,7 @@ class Stack:
         config_toml: str | None = None,
         endpoint_url: str | None = None,
         profile: str | None = None,
-        max_attempts: int = 3,
+        max_attempts: int | None = None,
         connect_timeout: float = 5.0,
     ) -> Stack: ...
     def config_json(self) -> str: ...

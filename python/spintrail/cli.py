@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from spintrail import insights, queries
+from spintrail.athena import AthenaSession
 from spintrail.errors import OutputError, SpintrailError
 from spintrail.generate import generate
 from spintrail.provision import Stack
@@ -206,15 +207,11 @@ class AthenaProgress:
             sys.stderr.flush()
 
 
-def cmd_query_athena(args: argparse.Namespace, sql: str) -> int:
-    if args.source:
-        raise SpintrailError("--source is for the local engine; Athena reads the Glue table")
-    if args.partitions:
-        raise SpintrailError(
-            "--partitions is for the local engine; on Athena the table's own partition columns "
-            "apply (spintrail provision --partitions creates a table with them)"
-        )
-    session = connect(
+def athena_session(args: argparse.Namespace) -> AthenaSession:
+    """The Athena session of a command's "athena engine" options (query, insights, report): the
+    one place they become a session. Options a command lacks (``--fetch`` on report) keep the
+    engine's defaults."""
+    return connect(
         engine="athena",
         database=args.database,
         table=args.table,
@@ -223,10 +220,21 @@ def cmd_query_athena(args: argparse.Namespace, sql: str) -> int:
         profile=args.profile,
         endpoint_url=args.endpoint_url,
         output_location=args.output_location,
-        fetch=args.fetch,
+        fetch=getattr(args, "fetch", "auto"),
         timeout=args.timeout,
         result_reuse_minutes=args.reuse_minutes,
     )
+
+
+def cmd_query_athena(args: argparse.Namespace, sql: str) -> int:
+    if args.source:
+        raise SpintrailError("--source is for the local engine; Athena reads the Glue table")
+    if args.partitions:
+        raise SpintrailError(
+            "--partitions is for the local engine; on Athena the table's own partition columns "
+            "apply (spintrail provision --partitions creates a table with them)"
+        )
+    session = athena_session(args)
     progress = AthenaProgress(sys.stderr.isatty())
     try:
         table = session.sql(sql, args.param, progress=progress)
@@ -277,26 +285,14 @@ def cmd_insights(args: argparse.Namespace) -> int:
     if args.engine == "athena":
         if args.source:
             raise SpintrailError("--source is for the local engine; Athena reads the Glue table")
-        athena_session = connect(
-            engine="athena",
-            database=args.database,
-            table=args.table,
-            workgroup=args.workgroup,
-            region=args.region,
-            profile=args.profile,
-            endpoint_url=args.endpoint_url,
-            output_location=args.output_location,
-            fetch=args.fetch,
-            timeout=args.timeout,
-            result_reuse_minutes=args.reuse_minutes,
-        )
+        on_athena = athena_session(args)
         progress = AthenaProgress(sys.stderr.isatty())
         try:
-            result = athena_session.sql(translation.sql, params, progress=progress)
+            result = on_athena.sql(translation.sql, params, progress=progress)
         finally:
             progress.clear()
         write_result(insights.with_names(result, translation), args.format, args.output, sys.stdout)
-        info = athena_session.last_query
+        info = on_athena.last_query
         if info is not None:
             print(info.summary(), file=sys.stderr)
         return 0
@@ -401,18 +397,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.engine == "athena":
         if args.source:
             raise SpintrailError("--source is for the local engine; Athena reads the Glue table")
-        session: Any = connect(
-            engine="athena",
-            database=args.database,
-            table=args.table,
-            workgroup=args.workgroup,
-            region=args.region,
-            profile=args.profile,
-            endpoint_url=args.endpoint_url,
-            output_location=args.output_location,
-            timeout=args.timeout,
-            result_reuse_minutes=args.reuse_minutes,
-        )
+        session: Any = athena_session(args)
     else:
         if not args.source:
             raise SpintrailError(
@@ -684,7 +669,11 @@ def add_provision_parser(sub: Any) -> None:
     p.add_argument("--tag", action="append", help="KEY=VALUE tag for what is created (repeatable)")
     p.add_argument("--endpoint-url", help="AWS-compatible endpoint (e.g. a local moto server)")
     p.add_argument("--profile", help="named AWS profile")
-    p.add_argument("--max-attempts", type=int, default=3, help="attempts per AWS request")
+    p.add_argument(
+        "--max-attempts",
+        type=int,
+        help="attempts per AWS request, the first included (default: the retry policy's 14)",
+    )
     p.add_argument(
         "--delete-bucket",
         action="store_true",

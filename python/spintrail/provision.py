@@ -132,7 +132,7 @@ class Stack:
         tags: Mapping[str, str] | None = None,
         endpoint_url: str | None = None,
         profile: str | None = None,
-        max_attempts: int = 3,
+        max_attempts: int | None = None,
         connect_timeout: float = 5.0,
     ) -> None:
         options: dict[str, Any] = {

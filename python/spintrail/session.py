@@ -348,7 +348,7 @@ def connect(
 
     Options left as ``None`` take the engine's defaults, defined once in the Rust core:
     ``batch_size`` 8192 rows (local) or 65536 (Athena), ``fast_fetch_bytes`` 1 MiB,
-    ``price_per_tb`` $5, ``max_attempts`` 8.
+    ``price_per_tb`` $5, ``max_attempts`` 14 (the retry policy of every AWS path).
     """
     if engine == "cloudwatch":
         if source is not None:

@@ -1,13 +1,35 @@
-//! AWS access shared by provisioning and the Athena engine: clients from the standard credential
-//! chain (env, profile, SSO, instance role) with an optional endpoint for AWS-compatible servers,
-//! bounded retries and timeouts; and SDK errors turned into messages that name the step.
+//! AWS access shared by provisioning and the Athena and CloudWatch engines: clients from the
+//! standard credential chain (env, profile, SSO, instance role) with an optional endpoint for
+//! AWS-compatible servers, one retry policy and timeouts for every service; and SDK errors turned
+//! into messages that name the step.
+//!
+//! The retry policy (the SDK's standard mode, configured here once for every client):
+//! - up to [`DEFAULT_MAX_ATTEMPTS`] attempts per call, with exponential backoff and full jitter
+//!   starting at [`INITIAL_BACKOFF`] and capped at [`MAX_BACKOFF`]. With half of all requests
+//!   faulted independently, a call fails with 0.5^14 ≈ 6e-5, so the ~40 calls of a
+//!   `provision apply` all succeed with 99.76 % (and 100 calls with 99.4 %);
+//! - retried: throttling (`Throttling`, `ThrottlingException`, `TooManyRequestsException`,
+//!   `SlowDown`, `RequestLimitExceeded`, ... and any HTTP 429), HTTP 500 / 502 / 503 / 504, dropped
+//!   connections, truncated responses and timeouts;
+//! - not retried: a refused connection. Nothing listens at that address (a wrong
+//!   `--endpoint-url`, a stopped local server); AWS endpoints do not refuse connections
+//!   transiently, so backing off 13 times would only delay the answer by a minute;
+//! - no shared retry quota across calls (the SDK's token bucket): a burst of throttling spent on
+//!   one call must not make a later call fail at its first fault. Attempts per call stay bounded.
 
+use std::cell::Cell;
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_s3::config::interceptors::{FinalizerInterceptorContextRef, InterceptorContext};
+use aws_sdk_s3::config::retry::{ClassifyRetry, RetryAction, RetryPartition, TokenBucket};
+use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_s3::error::{BuildError, ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::retries::classifiers::RetryClassifierPriority;
+use aws_smithy_runtime_api::client::retries::RequestAttempts;
 
 use crate::{Error, Result};
 
@@ -18,7 +40,8 @@ pub struct ConnectOptions {
     pub endpoint_url: Option<String>,
     /// A named profile of the shared config files.
     pub profile: Option<String>,
-    /// Attempts per request, including the first (standard retry mode).
+    /// Attempts per request, including the first (see the module's retry policy); an override
+    /// of [`DEFAULT_MAX_ATTEMPTS`].
     pub max_attempts: u32,
     /// TCP/TLS connect timeout.
     pub connect_timeout: Duration,
@@ -31,11 +54,26 @@ impl Default for ConnectOptions {
         ConnectOptions {
             endpoint_url: None,
             profile: None,
-            max_attempts: 3,
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
             connect_timeout: Duration::from_secs(5),
             attempt_timeout: Duration::from_secs(60),
         }
     }
+}
+
+/// Attempts per call, the first included, unless [`ConnectOptions::max_attempts`] says otherwise.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 14;
+/// The longest first wait before a retry (full jitter: the wait is uniform in 0..this).
+pub const INITIAL_BACKOFF: Duration = Duration::from_millis(200);
+/// The longest wait between two attempts.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// The retry configuration of every client: standard mode with the policy's backoff.
+fn retry_config(max_attempts: u32) -> RetryConfig {
+    RetryConfig::standard()
+        .with_max_attempts(max_attempts.max(1))
+        .with_initial_backoff(INITIAL_BACKOFF)
+        .with_max_backoff(MAX_BACKOFF)
 }
 
 /// Loads the shared SDK configuration; fails early, naming what is missing, when there is no
@@ -44,7 +82,7 @@ pub(crate) async fn load(
     options: &ConnectOptions,
     region: Option<&str>,
 ) -> Result<(SdkConfig, String)> {
-    let retry = RetryConfig::standard().with_max_attempts(options.max_attempts.max(1));
+    let retry = retry_config(options.max_attempts);
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(options.connect_timeout)
         .operation_attempt_timeout(options.attempt_timeout)
@@ -81,13 +119,143 @@ pub(crate) async fn load(
     Ok((sdk, region))
 }
 
+/// A service's client configuration builder with the retry policy: the classifier below, the
+/// attempt counter for error messages and a retry partition of its own without a retry quota.
+macro_rules! policy_builder {
+    ($service:ident, $sdk:expr) => {
+        $service::config::Builder::from($sdk)
+            .retry_classifier(FaultClassifier)
+            .interceptor(AttemptCounter)
+            .retry_partition(
+                RetryPartition::custom(concat!("spintrail-", stringify!($service)))
+                    .token_bucket(TokenBucket::unlimited())
+                    .build(),
+            )
+    };
+}
+
 /// An S3 client; AWS-compatible endpoints get path-style addressing (no bucket DNS names).
 pub(crate) fn s3_client(sdk: &SdkConfig, options: &ConnectOptions) -> aws_sdk_s3::Client {
-    let mut s3 = aws_sdk_s3::config::Builder::from(sdk);
-    if options.endpoint_url.is_some() {
-        s3 = s3.force_path_style(true);
+    let config = policy_builder!(aws_sdk_s3, sdk)
+        .force_path_style(options.endpoint_url.is_some())
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
+pub(crate) fn athena_client(sdk: &SdkConfig) -> aws_sdk_athena::Client {
+    aws_sdk_athena::Client::from_conf(policy_builder!(aws_sdk_athena, sdk).build())
+}
+
+pub(crate) fn logs_client(sdk: &SdkConfig) -> aws_sdk_cloudwatchlogs::Client {
+    aws_sdk_cloudwatchlogs::Client::from_conf(policy_builder!(aws_sdk_cloudwatchlogs, sdk).build())
+}
+
+pub(crate) fn sts_client(sdk: &SdkConfig) -> aws_sdk_sts::Client {
+    aws_sdk_sts::Client::from_conf(policy_builder!(aws_sdk_sts, sdk).build())
+}
+
+pub(crate) fn cloudtrail_client(sdk: &SdkConfig) -> aws_sdk_cloudtrail::Client {
+    aws_sdk_cloudtrail::Client::from_conf(policy_builder!(aws_sdk_cloudtrail, sdk).build())
+}
+
+pub(crate) fn glue_client(sdk: &SdkConfig) -> aws_sdk_glue::Client {
+    aws_sdk_glue::Client::from_conf(policy_builder!(aws_sdk_glue, sdk).build())
+}
+
+pub(crate) fn iam_client(sdk: &SdkConfig) -> aws_sdk_iam::Client {
+    aws_sdk_iam::Client::from_conf(policy_builder!(aws_sdk_iam, sdk).build())
+}
+
+/// What the SDK's own classifiers leave out of the policy: a bare HTTP 429 is throttling, and a
+/// refused connection is final. Runs after them, so its verdict wins.
+#[derive(Debug)]
+struct FaultClassifier;
+
+impl ClassifyRetry for FaultClassifier {
+    fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
+        if let Some(Err(err)) = ctx.output_or_error() {
+            if let Some(connector) = err.as_connector_error() {
+                if is_refused(connector) {
+                    return RetryAction::RetryForbidden;
+                }
+            }
+        }
+        match ctx.response().map(|r| r.status().as_u16()) {
+            Some(429) => RetryAction::throttling_error(),
+            _ => RetryAction::NoActionIndicated,
+        }
     }
-    aws_sdk_s3::Client::from_conf(s3.build())
+
+    fn name(&self) -> &'static str {
+        "spintrail retry policy"
+    }
+
+    fn priority(&self) -> RetryClassifierPriority {
+        RetryClassifierPriority::run_after(RetryClassifierPriority::transient_error_classifier())
+    }
+}
+
+/// Whether an error (or one of its causes) is a refused TCP connection.
+fn is_refused(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(err);
+    while let Some(e) = current {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::ConnectionRefused {
+                return true;
+            }
+        }
+        current = e.source();
+    }
+    false
+}
+
+thread_local! {
+    /// How many attempts the call that just finished on this thread made. The SDK's error does
+    /// not carry it; the call's completion and the caller's `map_err(sdk_error)` run in the same
+    /// poll of the same task, so the caller reads the count of its own call.
+    static LAST_ATTEMPTS: Cell<Option<u32>> = const { Cell::new(None) };
+}
+
+/// Records the attempts of every call for [`sdk_error`].
+#[derive(Debug)]
+struct AttemptCounter;
+
+impl Intercept for AttemptCounter {
+    fn name(&self) -> &'static str {
+        "spintrail attempt counter"
+    }
+
+    fn read_after_execution(
+        &self,
+        _context: &FinalizerInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let attempts = cfg.load::<RequestAttempts>().map(RequestAttempts::attempts);
+        LAST_ATTEMPTS.with(|last| last.set(attempts));
+        Ok(())
+    }
+}
+
+/// The attempts of the call that failed last on this thread, once.
+fn take_attempts() -> Option<u32> {
+    LAST_ATTEMPTS.with(Cell::take)
+}
+
+/// Waits before the `failures`-th retry of something the SDK does not retry itself (a response
+/// body cut off while streaming): the policy's backoff with full jitter.
+pub(crate) async fn backoff(failures: u32) {
+    let cap = INITIAL_BACKOFF
+        .saturating_mul(1u32 << failures.saturating_sub(1).min(16))
+        .min(MAX_BACKOFF);
+    let jitter = f64::from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0)
+            % 1000,
+    ) / 1000.0;
+    tokio::time::sleep(cap.mul_f64(jitter)).await;
 }
 
 /// An error and its causes, each once, joined by ": " (the SDK's own context printer adds
@@ -189,45 +357,84 @@ pub(crate) fn code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<S
     }
 }
 
-/// An SDK error as a message naming the step; access denial and unreachable endpoints get a hint.
+/// An SDK error as a message naming the step and, after retries, how many attempts were made;
+/// access denial and unreachable endpoints get a hint. Never empty: a response without a body
+/// still names its HTTP status.
 pub(crate) fn sdk_error<E, R>(step: &str, err: SdkError<E, R>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: HttpStatus + std::fmt::Debug + 'static,
 {
-    let message = match &err {
+    let attempts = take_attempts();
+    let mut message = match &err {
         SdkError::ServiceError(ctx) => {
             let status = ctx.raw().code();
-            // A HEAD request's error (or a bare 503) has no body: name the status instead.
-            let code = match ctx.err().code() {
-                Some(code) => code.to_string(),
-                None => format!("HTTP {status}"),
-            };
-            let code = code.as_str();
-            let text = match ctx.err().message() {
-                Some(text) if !text.is_empty() => text.to_string(),
-                _ => bodiless(status),
-            };
-            if code.contains("AccessDenied")
-                || code == "UnauthorizedOperation"
-                || code == "AuthorizationError"
-                || code.contains("NotAuthorized")
-            {
-                format!(
-                    "access denied ({code}): {text}. The identity in use needs permission for this \
-                     step"
-                )
-            } else {
-                format!("{code}: {text}")
+            let text = ctx.err().message().filter(|t| !t.trim().is_empty());
+            match ctx.err().code().filter(|c| !c.trim().is_empty()) {
+                Some(code)
+                    if code.contains("AccessDenied")
+                        || code == "UnauthorizedOperation"
+                        || code == "AuthorizationError"
+                        || code.contains("NotAuthorized") =>
+                {
+                    format!(
+                        "access denied ({code}): {}. The identity in use needs permission for \
+                         this step",
+                        text.map_or_else(|| bodiless(status), str::to_string)
+                    )
+                }
+                Some(code) => format!(
+                    "{code}: {}",
+                    text.map_or_else(|| bodiless(status), str::to_string)
+                ),
+                // A HEAD request's error (or a bare 503) has no body: name the status instead.
+                None => format!("HTTP {status}{}: {}", reason(status), bodiless(status)),
             }
         }
-        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => format!(
-            "cannot reach the AWS endpoint (check the network, the region and --endpoint-url): {}",
+        SdkError::DispatchFailure(failure) => {
+            let refused = failure.as_connector_error().is_some_and(|c| is_refused(c));
+            format!(
+                "cannot reach the AWS endpoint (check the network, the region and \
+                 --endpoint-url){}: {}",
+                if refused {
+                    " - the connection was refused: nothing listens there, so it was not retried"
+                } else {
+                    ""
+                },
+                error_chain(&err)
+            )
+        }
+        SdkError::TimeoutError(_) => format!(
+            "cannot reach the AWS endpoint (check the network, the region and --endpoint-url): \
+             {}",
             error_chain(&err)
         ),
         _ => error_chain(&err),
     };
+    if message.trim().is_empty() {
+        message = format!("the call failed without any detail ({err:?})");
+    }
+    if let Some(n) = attempts.filter(|&n| n > 1) {
+        message.push_str(&format!(" (after {n} attempts)"));
+    }
     aws_error(step, message)
+}
+
+/// The reason phrase of an HTTP status, after a space (empty for uncommon ones).
+fn reason(status: u16) -> &'static str {
+    match status {
+        400 => " Bad Request",
+        401 => " Unauthorized",
+        403 => " Forbidden",
+        404 => " Not Found",
+        409 => " Conflict",
+        429 => " Too Many Requests",
+        500 => " Internal Server Error",
+        502 => " Bad Gateway",
+        503 => " Service Unavailable",
+        504 => " Gateway Timeout",
+        _ => "",
+    }
 }
 
 /// What an error response without a message most likely means, by its HTTP status.
@@ -286,5 +493,50 @@ where
             }
             other => return other,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Wrapped(std::io::Error);
+
+    impl std::fmt::Display for Wrapped {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("tcp connect error")
+        }
+    }
+
+    impl std::error::Error for Wrapped {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn a_refused_connection_is_found_among_the_causes() {
+        let refused = Wrapped(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        assert!(is_refused(&refused));
+        let reset = Wrapped(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
+        assert!(!is_refused(&reset));
+    }
+
+    #[test]
+    fn a_bodiless_status_still_says_something() {
+        assert_eq!(reason(503), " Service Unavailable");
+        assert!(bodiless(503).contains("throttled"));
+        assert!(bodiless(599).contains("server error"));
+        assert!(!bodiless(418).trim().is_empty());
+    }
+
+    #[test]
+    fn the_policy_rides_out_half_of_all_requests_failing() {
+        // Each call fails only when all its attempts do: 0.5^attempts; ~40 calls per apply.
+        let call_fails = 0.5f64.powi(DEFAULT_MAX_ATTEMPTS as i32);
+        let apply_succeeds = (1.0 - call_fails).powi(40);
+        assert!(apply_succeeds > 0.997, "{apply_succeeds}");
+        assert!(INITIAL_BACKOFF < MAX_BACKOFF);
     }
 }

@@ -66,12 +66,9 @@ impl Default for AthenaOptions {
             workgroup: "spintrail".into(),
             region: None,
             output_location: None,
-            connect: ConnectOptions {
-                // Athena throttles StartQueryExecution and GetQueryExecution under load; the
-                // SDK's standard retry mode backs off on throttling and transient errors.
-                max_attempts: 8,
-                ..ConnectOptions::default()
-            },
+            // The one retry policy of every AWS path (crate::aws); Athena throttles
+            // StartQueryExecution and GetQueryExecution under load.
+            connect: ConnectOptions::default(),
             timeout: None,
             result_reuse_minutes: None,
             fetch: Fetch::Auto,
@@ -226,7 +223,7 @@ impl AthenaSession {
                 other => other,
             })?;
         Ok(AthenaSession {
-            athena: aws_sdk_athena::Client::new(&sdk),
+            athena: crate::aws::athena_client(&sdk),
             s3: crate::aws::s3_client(&sdk, &options.connect),
             options,
             region,

@@ -88,14 +88,34 @@ pub(super) fn ranged_chunks(
             let step = format!("s3:GetObject s3://{bucket}/{key} bytes {start}-{end}");
             let query_id = query_id.clone();
             async move {
-                let answer = request
-                    .send()
-                    .await
-                    .map_err(|e| call_error(&step, Some(&query_id), e))?;
-                let body = answer.body.collect().await.map_err(|e| {
-                    athena_error(AthenaFailure::Call, Some(&query_id), format!("{step}: {e}"))
-                })?;
-                let bytes = body.into_bytes();
+                // A body cut off mid-stream surfaces after the SDK's retries: read it again
+                // under the same retry policy.
+                let mut cut_off = 0;
+                let bytes = loop {
+                    let answer = request
+                        .clone()
+                        .send()
+                        .await
+                        .map_err(|e| call_error(&step, Some(&query_id), e))?;
+                    match answer.body.collect().await {
+                        Ok(body) => break body.into_bytes(),
+                        Err(_) if cut_off + 1 < crate::aws::DEFAULT_MAX_ATTEMPTS => {
+                            cut_off += 1;
+                            crate::aws::backoff(cut_off).await;
+                        }
+                        Err(e) => {
+                            return Err(athena_error(
+                                AthenaFailure::Call,
+                                Some(&query_id),
+                                format!(
+                                    "{step}: reading the body: {} (after {} attempts)",
+                                    crate::aws::error_chain(&e),
+                                    cut_off + 1
+                                ),
+                            ))
+                        }
+                    }
+                };
                 if bytes.len() as u64 != end - start + 1 {
                     return Err(athena_error(
                         AthenaFailure::Call,

@@ -45,12 +45,9 @@ impl Default for CloudWatchOptions {
         CloudWatchOptions {
             log_groups: Vec::new(),
             region: None,
-            connect: ConnectOptions {
-                // GetQueryResults is throttled at a few calls per second per account; the SDK's
-                // standard retry mode backs off on throttling and transient errors.
-                max_attempts: 8,
-                ..ConnectOptions::default()
-            },
+            // The one retry policy of every AWS path (crate::aws); GetQueryResults is
+            // throttled at a few calls per second per account.
+            connect: ConnectOptions::default(),
             timeout: None,
             max_poll_interval: Duration::from_secs(2),
         }
@@ -157,7 +154,7 @@ impl CloudWatchSession {
                 other => other,
             })?;
         Ok(CloudWatchSession {
-            client: aws_sdk_cloudwatchlogs::Client::new(&sdk),
+            client: crate::aws::logs_client(&sdk),
             options,
             region,
         })

@@ -22,13 +22,13 @@ impl Clients {
         let (sdk, region) = crate::aws::load(options, region).await?;
         Ok(Clients {
             region,
-            sts: aws_sdk_sts::Client::new(&sdk),
+            sts: crate::aws::sts_client(&sdk),
             s3: crate::aws::s3_client(&sdk, options),
-            cloudtrail: aws_sdk_cloudtrail::Client::new(&sdk),
-            athena: aws_sdk_athena::Client::new(&sdk),
-            glue: aws_sdk_glue::Client::new(&sdk),
-            iam: aws_sdk_iam::Client::new(&sdk),
-            logs: aws_sdk_cloudwatchlogs::Client::new(&sdk),
+            cloudtrail: crate::aws::cloudtrail_client(&sdk),
+            athena: crate::aws::athena_client(&sdk),
+            glue: crate::aws::glue_client(&sdk),
+            iam: crate::aws::iam_client(&sdk),
+            logs: crate::aws::logs_client(&sdk),
         })
     }
 

@@ -15,7 +15,7 @@ use super::aws::{aws_error, code, sdk_error, status, tolerate};
 use super::config::Resolved;
 use super::resource::{Found, Removable, Removal, Resource};
 use super::{Action, Change, Ctx};
-use crate::Result;
+use crate::{Error, Result};
 
 /// Statement ids spintrail owns in a bucket policy; other statements are left as they are.
 const SID_PREFIX: &str = "Spintrail";
@@ -158,7 +158,7 @@ impl LogBucket {
                         self.region
                     ),
                 )),
-                _ => Err(sdk_error("s3 bucket (HeadBucket)", e)),
+                _ => Err(sdk_error(&format!("s3 bucket {bucket:?} (HeadBucket)"), e)),
             },
         }
     }
@@ -311,7 +311,22 @@ impl Resource for LogBucket {
             .tagging(Tagging::builder().set_tag_set(Some(tags)).build()?)
             .send()
             .await
-            .map_err(|e| sdk_error("s3 bucket (PutBucketTagging)", e))?;
+            .map_err(|e| match sdk_error("s3 bucket (PutBucketTagging)", e) {
+                // S3 cannot create a bucket and its tags in one call: say what is left.
+                Error::Aws { step, message } => aws_error(
+                    step,
+                    format!(
+                        "{message}. Bucket {name:?} was created but is not tagged as this \
+                         stack's: the next apply reuses it as a bucket spintrail did not create \
+                         (destroy never deletes it). To make it this stack's, tag it {}=true \
+                         and {}={} first",
+                        super::MANAGED_TAG,
+                        super::STACK_TAG,
+                        ctx.want.cfg.name
+                    ),
+                ),
+                other => other,
+            })?;
         Ok(())
     }
 }

@@ -154,6 +154,17 @@ impl Ctx {
     }
 }
 
+/// An error before the first step (credentials, STS): says that nothing was changed.
+fn nothing_changed(err: crate::Error) -> crate::Error {
+    match err {
+        crate::Error::Aws { step, message } => crate::Error::Aws {
+            step,
+            message: format!("{message}\nNothing was changed."),
+        },
+        other => other,
+    }
+}
+
 /// A provisioned stack: desired state plus how to reach AWS.
 pub struct Stack {
     pub config: StackConfig,
@@ -216,7 +227,10 @@ impl Stack {
     }
 
     async fn converge(&self, operation: &'static str) -> Result<Report> {
-        let mut ctx = self.context(operation == "apply", false).await?;
+        let mut ctx = self
+            .context(operation == "apply", false)
+            .await
+            .map_err(nothing_changed)?;
         let mut run = Driver::new(operation);
         run.converge::<bucket::LogBucket>(&mut ctx).await?;
         run.converge::<bucket::PublicAccessBlock>(&mut ctx).await?;
@@ -239,7 +253,10 @@ impl Stack {
     /// Removes what this stack created, in reverse order. The log bucket (and the CloudWatch log
     /// group) and their data stay unless `delete_bucket` is true.
     pub async fn destroy(&self, delete_bucket: bool) -> Result<Report> {
-        let ctx = self.context(true, delete_bucket).await?;
+        let ctx = self
+            .context(true, delete_bucket)
+            .await
+            .map_err(nothing_changed)?;
         let mut run = Driver::new("destroy");
         run.destroy::<glue::Table>(&ctx).await?;
         run.destroy::<glue::Database>(&ctx).await?;

@@ -153,13 +153,18 @@ impl Driver {
             .iter()
             .map(|c| format!("{} {} ({})", c.kind, c.name, c.action.as_str()))
             .collect();
-        let state = if done.is_empty() {
-            "Nothing was changed before this step.".to_string()
+        let state = if done.is_empty() && self.operation == "plan" {
+            "Nothing was changed.".to_string()
+        } else if done.is_empty() {
+            "Nothing was changed before this step (the failing step may have been partly done: \
+             the next run finds and finishes it)."
+                .to_string()
         } else if self.operation == "plan" {
             format!("Read before this step: {}.", done.join(", "))
         } else {
             format!(
-                "Done before this step (kept, not rolled back): {}.",
+                "Done before this step (kept, not rolled back): {}. The failing step may have \
+                 been partly done: the next run finds and finishes it.",
                 done.join(", ")
             )
         };
@@ -180,11 +185,30 @@ async fn converge<R: Resource>(ctx: &mut Ctx, resource: &R) -> Result<Change> {
     let change = resource.plan(ctx, found.as_ref())?;
     if ctx.apply && change.changes() {
         match &found {
-            None => resource.create(ctx).await?,
+            None => {
+                if let Err(err) = resource.create(ctx).await {
+                    recover_create(ctx, resource, err).await?;
+                }
+            }
             Some(found) => resource.update(ctx, &found.state).await?,
         }
     }
     Ok(change)
+}
+
+/// After a failed create: when the resource exists now, the create did happen (its answer was
+/// lost, and the SDK's retry was told "already exists", or a call after the first one failed),
+/// so finish it as an update; otherwise the create's error stands.
+async fn recover_create<R: Resource>(ctx: &mut Ctx, resource: &R, err: Error) -> Result<()> {
+    let Ok(Some(now)) = resource.read(ctx).await else {
+        return Err(err);
+    };
+    resource.observe(ctx, Some(&now));
+    match resource.plan(ctx, Some(&now)) {
+        Ok(redo) if redo.changes() => resource.update(ctx, &now.state).await,
+        Ok(_) => Ok(()),
+        Err(_) => Err(err),
+    }
 }
 
 async fn destroy<R: Removable>(ctx: &Ctx, resource: &R) -> Result<Change> {
