@@ -127,7 +127,7 @@ FAULTS: dict[str, dict[str, int]] = {}
 def fault(response: Any, query: str, operation: str) -> Any:
     """A refusal of this call, when the query's ``moto:faults`` marker draws one."""
     spec = markers(query).get("faults")
-    if spec is None or "botocore" in response.headers.get("User-Agent", ""):
+    if spec is None or "botocore" in response.headers.get("User-Agent", "").lower():
         return None
     words = spec.split()
     options = dict(w.split("=", 1) for w in words[1:] if "=" in w)

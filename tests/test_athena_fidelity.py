@@ -52,6 +52,9 @@ def moto(
     monkeypatch.delenv(RANGE_VARIABLE, raising=False)
     client(server, "s3").create_bucket(Bucket="athena-results")
     yield server
+    server.post_json(
+        "/moto-api/state-manager/unset-transition", {"model_name": "athena::execution"}
+    )
 
 
 def client(server: MotoServer, service: str) -> Any:
@@ -263,13 +266,18 @@ def refusals(server: MotoServer, query_id: str) -> dict[str, int]:
 
 
 def test_throttled_polls_and_result_pages_are_ridden_out(moto: MotoServer) -> None:
-    """Half the GetQueryExecution and GetQueryResults calls are refused; with two SDK attempts
-    per call, the polling loop and the page reads still get the whole result."""
-    seed(moto, [("n", "integer")], [[str(i)] for i in range(2500)], header=True)
+    """Most GetQueryExecution and GetQueryResults calls are refused; with two SDK attempts per
+    call, the polling loop (the query runs for a few polls) and the page reads still get the
+    whole result."""
+    moto.post_json(
+        "/moto-api/state-manager/set-transition",
+        {"model_name": "athena::execution", "transition": {"progression": "manual", "times": 3}},
+    )
+    seed(moto, [("n", "integer")], [[str(i)] for i in range(5500)], header=True)
     s = session(moto, max_attempts=2)
-    sql = "SELECT n FROM polls /* moto:faults 0.5 seed=7 ops=GetQueryExecution,GetQueryResults */"
+    sql = "SELECT n FROM polls /* moto:faults 0.6 seed=7 ops=GetQueryExecution,GetQueryResults */"
     table = s.sql(sql, fetch="pages")
-    assert table.column("n").to_pylist() == list(range(2500))
+    assert table.column("n").to_pylist() == list(range(5500))
     assert s.last_query is not None
     refused = refusals(moto, s.last_query.query_id)
     print(f"faults injected and survived: {refused}")
@@ -279,7 +287,7 @@ def test_throttled_polls_and_result_pages_are_ridden_out(moto: MotoServer) -> No
 def test_too_many_requests_on_start_is_retried(moto: MotoServer) -> None:
     seed(moto, [("n", "integer")], [["1"]], header=True)
     s = session(moto, max_attempts=8)
-    table = s.sql("SELECT 1 AS n /* moto:faults 0.6 seed=3 ops=StartQueryExecution */")
+    table = s.sql("SELECT 1 AS n /* moto:faults 0.6 seed=2 ops=StartQueryExecution */")
     assert table.column("n").to_pylist() == [1]
     assert s.last_query is not None
     assert refusals(moto, s.last_query.query_id)["StartQueryExecution"] >= 1
