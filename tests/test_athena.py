@@ -1,7 +1,8 @@
 """The Athena engine against a real AWS-protocol server: moto in server mode on 127.0.0.1.
 
 moto does not execute SQL; each test seeds the result a query will return through moto's
-documented API, then checks what spintrail makes of it. boto3 (an independent client) reads back
+documented API (as GetQueryResults returns it: header row first for SELECT only), then checks
+what spintrail makes of it. boto3 (an independent client) reads back
 what spintrail sent (execution parameters, query state after a cancel). What moto lacks (paging,
 failed queries, statistics, UNLOAD) is added by the server launcher ``athena_moto.py``; see
 its docstring.
@@ -139,7 +140,7 @@ EVERY_TYPE: list[Column] = [
     ("j", "json"),
 ]
 EVERY_VALUE = [
-    "a,b 'q'",
+    'a,b "q"',
     "x",
     "-128",
     "32767",
@@ -187,9 +188,7 @@ def test_every_scalar_type_converts_the_same_on_both_text_paths(
     if not hasattr(pa, "json_"):
         assert table.schema.field("j").metadata == {b"ARROW:extension:name": b"arrow.json"}
     first, nulls, empty = table.to_pylist()
-    # (moto's CSV writer does not double embedded quotes, so none here; the tokenizer's
-    # quote handling is tested in the core crate.)
-    assert first["s"] == "a,b 'q'" and first["c"] == "x"
+    assert first["s"] == 'a,b "q"' and first["c"] == "x"
     assert (first["i8"], first["i16"], first["i32"]) == (-128, 32767, 2147483647)
     assert first["i64"] == -9223372036854775808
     assert first["f64"] == 1.5e10 and first["f32"] != first["f32"]  # NaN
@@ -508,7 +507,13 @@ def test_unload_refuses_order_by_and_non_select(moto: MotoServer) -> None:
 
 
 def test_explain_returns_athenas_plan(moto: MotoServer) -> None:
-    seed(moto, [("Query Plan", "varchar")], [["Fragment 0 [SINGLE]"], ["    Output layout: [n]"]])
+    # EXPLAIN is a UTILITY statement: its result has no header row.
+    seed(
+        moto,
+        [("Query Plan", "varchar")],
+        [["Fragment 0 [SINGLE]"], ["    Output layout: [n]"]],
+        header=False,
+    )
     plan = session(moto).explain("SELECT 1 AS n")
     assert plan == "Fragment 0 [SINGLE]\n    Output layout: [n]"
     assert latest_execution(moto)["Query"] == "EXPLAIN SELECT 1 AS n"

@@ -11,8 +11,60 @@ use aws_sdk_athena::types::{
 };
 
 use super::{AthenaFailure, AthenaOptions, Progress, ProgressFn, QueryInfo};
-use crate::aws::sdk_error;
+use crate::aws::{sdk_error, HttpStatus};
 use crate::{Error, Result};
+
+/// Error codes of an answer refused for load: the call did not happen and can be repeated.
+const THROTTLED: &[&str] = &[
+    "ThrottlingException",
+    "TooManyRequestsException",
+    "Throttling",
+    "ThrottledException",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "RequestLimitExceeded",
+    "SlowDown",
+    "ProvisionedThroughputExceededException",
+];
+
+/// Rounds of [`patiently`], each of them the SDK's own attempts.
+const PATIENT_ROUNDS: u32 = 8;
+
+/// Whether a failed call was refused for load or failed on the server's side (5xx): a read
+/// that can simply be made again.
+pub(super) fn is_transient<E, R>(err: &aws_sdk_s3::error::SdkError<E, R>) -> bool
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata,
+    R: HttpStatus,
+{
+    crate::aws::code(err).is_some_and(|c| THROTTLED.contains(&c.as_str()))
+        || crate::aws::status(err).is_some_and(|s| s == 429 || s >= 500)
+}
+
+/// Makes an idempotent read (a status poll, a result page, a ranged GET) again while it fails
+/// transiently, after the SDK's own attempts are spent: a throttled poll says nothing about the
+/// query, so it must not end the wait for it (or lose a result that is already there).
+pub(super) async fn patiently<T, E, R, F, Fut>(
+    mut call: F,
+) -> std::result::Result<T, aws_sdk_s3::error::SdkError<E, R>>
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata,
+    R: HttpStatus,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<T, aws_sdk_s3::error::SdkError<E, R>>>,
+{
+    let mut delay = Duration::from_millis(100);
+    for _ in 1..PATIENT_ROUNDS {
+        match call().await {
+            Err(err) if is_transient(&err) => {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(2));
+            }
+            other => return other,
+        }
+    }
+    call().await
+}
 
 /// Stops the query when dropped while armed: dropping the future that waits for a query (Ctrl-C
 /// in `wait_for`, a cancelled asyncio task) must not leave it running on Athena.
@@ -147,12 +199,14 @@ pub(super) async fn run(
     let began = Instant::now();
     let mut delay = Duration::from_millis(100);
     loop {
-        let answer = client
-            .get_query_execution()
-            .query_execution_id(&query_id)
-            .send()
-            .await
-            .map_err(|e| call_error("athena:GetQueryExecution", Some(&query_id), e))?;
+        let answer = patiently(|| {
+            client
+                .get_query_execution()
+                .query_execution_id(&query_id)
+                .send()
+        })
+        .await
+        .map_err(|e| call_error("athena:GetQueryExecution", Some(&query_id), e))?;
         let Some(execution) = answer.query_execution() else {
             return Err(athena_error(
                 AthenaFailure::Call,

@@ -328,7 +328,7 @@ impl AthenaSession {
         let query_id = info.query_id.clone();
         let schema = types::arrow_schema(&columns)
             .map_err(|m| execution::athena_error(AthenaFailure::Result, Some(&query_id), m))?;
-        let header_expected = info.statement_type.as_deref() == Some("DML");
+        let header = has_header_row(&info);
         let csv = match fetch {
             Fetch::Pages => None,
             Fetch::Csv => {
@@ -341,9 +341,20 @@ impl AthenaSession {
                             .into(),
                     )
                 })?;
-                let (bucket, key) = object::parse_s3_url(&location)?;
-                let size = object::object_size(&self.s3, &bucket, &key, &query_id).await?;
-                Some((bucket, key, size))
+                if is_csv_object(&location) {
+                    let (bucket, key) = object::parse_s3_url(&location)?;
+                    let size = object::object_size(&self.s3, &bucket, &key, &query_id).await?;
+                    Some((bucket, key, size))
+                } else {
+                    // DDL and UTILITY results (SHOW, DESCRIBE, EXPLAIN...) are small plain-text
+                    // files, not CSV: their pages are the only faithful form.
+                    info.fetch_note = Some(format!(
+                        "paged because the result of this {} statement is {location}, plain \
+                         text rather than CSV",
+                        info.statement_type.as_deref().unwrap_or("non-SELECT")
+                    ));
+                    None
+                }
             }
             _ => self.auto_csv(&mut info).await,
         };
@@ -359,8 +370,7 @@ impl AthenaSession {
                     key,
                     size,
                     schema.clone(),
-                    columns,
-                    header_expected,
+                    header,
                     self.options.batch_size,
                     query_id,
                     info.clone(),
@@ -370,9 +380,8 @@ impl AthenaSession {
                 self.athena.clone(),
                 query_id,
                 schema.clone(),
-                columns,
                 first,
-                header_expected,
+                header,
                 info.clone(),
             ),
         };
@@ -386,10 +395,10 @@ impl AthenaSession {
     /// For `Fetch::Auto`: the CSV object when it is large enough to be worth it. When it cannot
     /// be used the result is paged and `fetch_note` says why.
     async fn auto_csv(&self, info: &mut QueryInfo) -> Option<(String, String, u64)> {
-        if info.statement_type.as_deref() != Some("DML") {
+        let location = info.output_location.clone()?;
+        if !is_csv_object(&location) {
             return None;
         }
-        let location = info.output_location.clone()?;
         let outcome = match object::parse_s3_url(&location) {
             Ok((bucket, key)) => object::object_size(&self.s3, &bucket, &key, &info.query_id)
                 .await
@@ -496,6 +505,23 @@ impl AthenaSession {
     }
 }
 
+/// Whether the result's first row is its header. Athena writes one for DML statements (SELECT)
+/// only: the results of DDL and UTILITY statements (CREATE, SHOW, DESCRIBE, EXPLAIN...) start
+/// with data. Decided from what Athena reports about the statement (its `StatementType`, else
+/// the result file's extension: `.csv` for DML, `.txt` for the others), never from the row's
+/// values, so a SELECT whose first row equals its column names keeps that row.
+fn has_header_row(info: &QueryInfo) -> bool {
+    match info.statement_type.as_deref() {
+        Some(kind) => kind == "DML",
+        None => info.output_location.as_deref().is_some_and(is_csv_object),
+    }
+}
+
+/// Whether a result object is Athena's CSV (a DML result) rather than a DDL/UTILITY `.txt`.
+fn is_csv_object(location: &str) -> bool {
+    location.ends_with(".csv")
+}
+
 /// Whether UNLOAD can wrap the query: a SELECT whose final order does not matter.
 fn unloadable(sql: &str) -> Result<()> {
     match parameters::first_keyword(sql).as_deref() {
@@ -522,6 +548,32 @@ fn unloadable(sql: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn info(statement_type: Option<&str>, location: Option<&str>) -> QueryInfo {
+        let execution = aws_sdk_athena::types::QueryExecution::builder()
+            .set_statement_type(statement_type.map(Into::into))
+            .set_result_configuration(location.map(|l| {
+                aws_sdk_athena::types::ResultConfiguration::builder()
+                    .output_location(l)
+                    .build()
+            }))
+            .build();
+        QueryInfo::from_execution("q", "SELECT 1", &execution, DEFAULT_PRICE_PER_TB)
+    }
+
+    #[test]
+    fn only_dml_results_have_a_header_row() {
+        assert!(has_header_row(&info(Some("DML"), Some("s3://b/q.csv"))));
+        assert!(!has_header_row(&info(Some("DDL"), Some("s3://b/q.txt"))));
+        assert!(!has_header_row(&info(
+            Some("UTILITY"),
+            Some("s3://b/q.txt")
+        )));
+        // Without a statement type, the file Athena wrote says it.
+        assert!(has_header_row(&info(None, Some("s3://b/q.csv"))));
+        assert!(!has_header_row(&info(None, Some("s3://b/q.txt"))));
+        assert!(!has_header_row(&info(None, None)));
+    }
 
     #[test]
     fn cost_follows_billing_rules() {

@@ -1,10 +1,12 @@
 //! Fast fetch: read what Athena wrote to S3 instead of paging through `GetQueryResults`.
 //!
-//! Objects are read with parallel ranged GETs, in order. The CSV result object (`<id>.csv`) is
-//! parsed incrementally as its ranges arrive, with the column types from `ResultSetMetadata`;
-//! Athena quotes every value and writes NULL as an empty unquoted field, so NULL and the empty
-//! string stay apart. UNLOAD results are Parquet files under a prefix, read with their own
-//! (nested) types.
+//! Objects are read with parallel ranged GETs, in order. The CSV result object (`<id>.csv`, the
+//! result of a DML statement) is parsed incrementally as its ranges arrive, with the column types
+//! from `ResultSetMetadata`; Athena writes RFC 4180 CSV that quotes every value (embedded quotes
+//! doubled, newlines kept inside quotes) and writes NULL as an empty unquoted field, so NULL and
+//! the empty string stay apart. A record, or a multi-byte character, may span ranges. UNLOAD
+//! results are Parquet files under a prefix (several, or none for an empty result), read with
+//! their own (nested) types.
 
 use std::sync::Arc;
 
@@ -14,8 +16,8 @@ use bytes::Bytes;
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 
-use super::execution::{athena_error, call_error, Shared};
-use super::types::{BatchBuilder, ColumnType};
+use super::execution::{athena_error, call_error, patiently, Shared};
+use super::types::BatchBuilder;
 use super::{AthenaFailure, QueryInfo};
 use crate::Result;
 
@@ -23,6 +25,24 @@ use crate::Result;
 const CONCURRENCY: usize = 8;
 const MIN_RANGE: u64 = 1 << 20;
 const MAX_RANGE: u64 = 16 << 20;
+/// Overrides the size of each ranged GET (bytes, at least [`SMALLEST_RANGE`]): a tuning knob, and
+/// how the tests make records and characters straddle many range boundaries.
+pub const RANGE_BYTES_VARIABLE: &str = "SPINTRAIL_S3_RANGE_BYTES";
+const SMALLEST_RANGE: u64 = 1024;
+
+/// The size of each ranged GET of an object of `size` bytes.
+fn range_bytes(size: u64) -> Result<u64> {
+    match std::env::var(RANGE_BYTES_VARIABLE) {
+        Ok(text) => match text.trim().parse::<u64>() {
+            Ok(n) if n >= SMALLEST_RANGE => Ok(n),
+            _ => Err(crate::Error::InvalidArgument(format!(
+                "{RANGE_BYTES_VARIABLE}={text:?} is not a whole number of bytes of at least \
+                 {SMALLEST_RANGE}; unset it to let spintrail choose"
+            ))),
+        },
+        Err(_) => Ok((size / CONCURRENCY as u64).clamp(MIN_RANGE, MAX_RANGE)),
+    }
+}
 
 /// Splits `s3://bucket/key` into its parts.
 pub(super) fn parse_s3_url(url: &str) -> Result<(String, String)> {
@@ -51,11 +71,7 @@ pub(super) async fn object_size(
     key: &str,
     query_id: &str,
 ) -> Result<u64> {
-    let head = s3
-        .head_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
+    let head = patiently(|| s3.head_object().bucket(bucket).key(key).send())
         .await
         .map_err(|e| {
             call_error(
@@ -75,7 +91,10 @@ pub(super) fn ranged_chunks(
     size: u64,
     query_id: String,
 ) -> BoxStream<'static, Result<Bytes>> {
-    let range = (size / CONCURRENCY as u64).clamp(MIN_RANGE, MAX_RANGE);
+    let range = match range_bytes(size) {
+        Ok(range) => range,
+        Err(err) => return futures::stream::once(async move { Err(err) }).boxed(),
+    };
     let starts: Vec<u64> = (0..size).step_by(range as usize).collect();
     futures::stream::iter(starts)
         .map(move |start| {
@@ -92,9 +111,7 @@ pub(super) fn ranged_chunks(
                 // under the same retry policy.
                 let mut cut_off = 0;
                 let bytes = loop {
-                    let answer = request
-                        .clone()
-                        .send()
+                    let answer = patiently(|| request.clone().send())
                         .await
                         .map_err(|e| call_error(&step, Some(&query_id), e))?;
                     match answer.body.collect().await {
@@ -248,8 +265,7 @@ pub(super) fn csv_stream(
     key: String,
     size: u64,
     schema: SchemaRef,
-    columns: Vec<ColumnType>,
-    header_expected: bool,
+    header_row: bool,
     batch_size: usize,
     query_id: String,
     info: Shared<QueryInfo>,
@@ -267,8 +283,7 @@ pub(super) fn csv_stream(
             ready: Vec::new(),
             row: 0,
             first: true,
-            columns,
-            header_expected,
+            header_row,
             batch_size,
         };
         let where_ = format!("s3://{bucket}/{key}");
@@ -314,20 +329,17 @@ struct CsvSink {
     ready: Vec<RecordBatch>,
     row: u64,
     first: bool,
-    columns: Vec<ColumnType>,
-    header_expected: bool,
+    /// Whether the first record is the header (DML results only).
+    header_row: bool,
     batch_size: usize,
 }
 
 impl CsvSink {
     fn record(&mut self, fields: &[(usize, bool)], buffer: &[u8]) -> Result<(), String> {
-        let values = record_values(fields, buffer)?;
-        if std::mem::take(&mut self.first)
-            && (self.header_expected
-                || super::pages::is_header(&self.columns, values.iter().copied()))
-        {
+        if std::mem::take(&mut self.first) && self.header_row {
             return Ok(());
         }
+        let values = record_values(fields, buffer)?;
         self.row += 1;
         self.builder.append_row(self.row, values.into_iter())?;
         if self.builder.rows() >= self.batch_size {
@@ -473,6 +485,20 @@ mod tests {
                 vec![Some("last".into()), Some("1".into())],
             ]
         );
+    }
+
+    #[test]
+    fn multi_byte_characters_split_between_chunks() {
+        let text = "\"é€\",\"𝄞 \"\"q\"\"\"\n".as_bytes();
+        // Every split point, including those inside a character's bytes.
+        for cut in 1..text.len() {
+            let rows = tokenize(&[&text[..cut], &text[cut..]]);
+            assert_eq!(
+                rows,
+                vec![vec![Some("é€".into()), Some("𝄞 \"q\"".into())]],
+                "split at byte {cut}"
+            );
+        }
     }
 
     #[test]

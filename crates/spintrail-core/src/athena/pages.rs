@@ -1,6 +1,7 @@
 //! The result through `GetQueryResults`: pages of up to 1,000 rows, each converted to one Arrow
-//! batch by the column types of `ResultSetMetadata`. Rows carry a header row first for SELECT
-//! statements; a `Datum` without a value is SQL NULL (an empty string stays an empty string).
+//! batch by the column types of `ResultSetMetadata`. The first page starts with a header row for
+//! DML statements (SELECT) only, as the caller says; a `Datum` without a value is SQL NULL (an
+//! empty string stays an empty string).
 
 use aws_sdk_athena::operation::get_query_results::GetQueryResultsOutput;
 use aws_sdk_athena::types::Row;
@@ -10,7 +11,7 @@ use futures::StreamExt;
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 
-use super::execution::{athena_error, call_error, Shared};
+use super::execution::{athena_error, call_error, patiently, Shared};
 use super::types::{BatchBuilder, ColumnType};
 use super::{AthenaFailure, QueryInfo};
 use crate::Result;
@@ -24,14 +25,16 @@ pub(super) async fn get_page(
     max_results: i32,
     token: Option<String>,
 ) -> Result<GetQueryResultsOutput> {
-    client
-        .get_query_results()
-        .query_execution_id(query_id)
-        .max_results(max_results)
-        .set_next_token(token)
-        .send()
-        .await
-        .map_err(|e| call_error("athena:GetQueryResults", Some(query_id), e))
+    patiently(|| {
+        client
+            .get_query_results()
+            .query_execution_id(query_id)
+            .max_results(max_results)
+            .set_next_token(token.clone())
+            .send()
+    })
+    .await
+    .map_err(|e| call_error("athena:GetQueryResults", Some(query_id), e))
 }
 
 /// The result's columns as Athena reports them.
@@ -51,25 +54,14 @@ fn values(row: &Row) -> impl ExactSizeIterator<Item = Option<&str>> {
     row.data().iter().map(|d| d.var_char_value())
 }
 
-/// Whether a row is the header (the column names, in order).
-pub(super) fn is_header<'a>(
-    columns: &[ColumnType],
-    row: impl ExactSizeIterator<Item = Option<&'a str>>,
-) -> bool {
-    row.len() == columns.len()
-        && row
-            .zip(columns)
-            .all(|(value, column)| value == Some(column.name.as_str()))
-}
-
-/// The rows of all pages as batches, starting with `first` (already fetched for the metadata).
+/// The rows of all pages as batches, starting with `first` (already fetched for the metadata);
+/// `header_row` drops the first row of the first page.
 pub(super) fn stream(
     client: aws_sdk_athena::Client,
     query_id: String,
     schema: SchemaRef,
-    columns: Vec<ColumnType>,
     first: GetQueryResultsOutput,
-    header_expected: bool,
+    header_row: bool,
     info: Shared<QueryInfo>,
 ) -> BoxStream<'static, Result<RecordBatch>> {
     struct State {
@@ -90,7 +82,6 @@ pub(super) fn stream(
     };
     futures::stream::try_unfold(state, move |mut state| {
         let schema = schema.clone();
-        let columns = columns.clone();
         let info = info.clone();
         async move {
             let page = match state.page.take() {
@@ -106,15 +97,7 @@ pub(super) fn stream(
                 },
             };
             let rows = page.result_set().map(|r| r.rows()).unwrap_or_default();
-            let mut skip = 0;
-            if state.first {
-                state.first = false;
-                if let Some(head) = rows.first() {
-                    if header_expected || is_header(&columns, values(head)) {
-                        skip = 1;
-                    }
-                }
-            }
+            let skip = usize::from(std::mem::take(&mut state.first) && header_row);
             let mut builder = BatchBuilder::new(schema, rows.len());
             for row in &rows[skip.min(rows.len())..] {
                 state.row += 1;

@@ -227,7 +227,43 @@ fn rewrite_expr(expr: &mut Expr) -> Result<()> {
             };
             rewrite_function(expr, &name)
         }
+        Expr::TypedString(typed) => {
+            type_decimal_literal(typed);
+            Ok(())
+        }
         _ => Ok(()),
+    }
+}
+
+/// `DECIMAL '1.50'` → `DECIMAL(3,2) '1.50'`: Trino types a decimal literal by its digits (as a
+/// `Decimal` query parameter arrives), where DataFusion would make it DECIMAL(38,10) and change
+/// the value's scale.
+fn type_decimal_literal(typed: &mut datafusion::sql::sqlparser::ast::TypedString) {
+    use datafusion::sql::sqlparser::ast::{DataType as SqlType, ExactNumberInfo};
+    if !matches!(typed.data_type, SqlType::Decimal(ExactNumberInfo::None)) {
+        return;
+    }
+    let Value::SingleQuotedString(text) = &typed.value.value else {
+        return;
+    };
+    let body = text.trim();
+    let body = body.strip_prefix(['-', '+']).unwrap_or(body);
+    let (whole, fraction) = body.split_once('.').unwrap_or((body, ""));
+    if !whole
+        .bytes()
+        .chain(fraction.bytes())
+        .all(|b| b.is_ascii_digit())
+        || whole.len() + fraction.len() == 0
+    {
+        return; // not a decimal number: left for the engine to refuse
+    }
+    let integer_digits = whole.trim_start_matches('0').len();
+    let precision = (integer_digits + fraction.len()).max(1);
+    if precision <= 38 {
+        typed.data_type = SqlType::Decimal(ExactNumberInfo::PrecisionAndScale(
+            precision as u64,
+            fraction.len() as i64,
+        ));
     }
 }
 
