@@ -656,7 +656,9 @@ def test_json_array_get_and_contains(session: spintrail.Session) -> None:
     ) == [True, False, True, True, False, None, True]
 
 
-def test_json_query_and_json_value(session: spintrail.Session) -> None:
+def test_json_query_and_json_value(
+    session: spintrail.Session, records: list[dict[str, Any]]
+) -> None:
     doc = """'{"a": {"b": [10, {"c": "x"}], "n": null}, "list": [{"k": 1}, {"k": 2}]}'"""
     assert one(session, f"SELECT json_query({doc}, 'lax $.a.b')") == '[10,{"c":"x"}]'
     assert one(session, f"SELECT json_query({doc}, 'strict $.a.b[1]')") == '{"c":"x"}'
@@ -671,10 +673,23 @@ def test_json_query_and_json_value(session: spintrail.Session) -> None:
     assert one(session, "SELECT json_query('not json', 'lax $.a')") is None
     # On CloudTrail's JSON text columns, as people write it.
     got = session.sql(
-        "SELECT json_value(requestparameters, 'lax $.bucketName') AS b FROM cloudtrail_logs "
-        "WHERE eventsource = 's3.amazonaws.com' AND requestparameters LIKE '%bucketName%'"
-    ).column("b")
-    assert got.null_count == 0 and len(got) > 0
+        "SELECT eventid, json_value(requestparameters, 'lax $.roleArn') AS role, "
+        "json_query(requestparameters, 'lax $.roleSessionName') AS session_name "
+        "FROM cloudtrail_logs WHERE eventname = 'AssumeRole'"
+    ).to_pylist()
+    expected = {
+        r["eventID"]: r.get("requestParameters") or {}
+        for r in records
+        if r["eventName"] == "AssumeRole"
+    }
+    assert any(expected.values())
+    assert {g["eventid"]: g["role"] for g in got} == {
+        k: v.get("roleArn") for k, v in expected.items()
+    }
+    assert {g["eventid"]: g["session_name"] for g in got} == {
+        k: json.dumps(v["roleSessionName"]) if "roleSessionName" in v else None
+        for k, v in expected.items()
+    }
     with pytest.raises(spintrail.SqlError, match=r"json_query: the JSON path 'lax \$\.a\[\*\]'"):
         session.sql(f"SELECT json_query({doc}, 'lax $.a[*]')")
 
@@ -718,9 +733,7 @@ def test_sequence(session: spintrail.Session) -> None:
         "2024-02-29",
         "2024-03-01",
     ]
-    weekly = one(
-        session, "SELECT sequence(DATE '2024-01-01', DATE '2024-01-20', INTERVAL '7' DAY)"
-    )
+    weekly = one(session, "SELECT sequence(DATE '2024-01-01', DATE '2024-01-20', INTERVAL '7' DAY)")
     assert [d.isoformat() for d in weekly] == ["2024-01-01", "2024-01-08", "2024-01-15"]
     monthly = one(
         session, "SELECT sequence(DATE '2024-01-31', DATE '2024-04-30', INTERVAL '1' MONTH)"
@@ -792,14 +805,17 @@ def test_string_functions(session: spintrail.Session) -> None:
     with pytest.raises(spintrail.SqlError, match="'instance' must be a positive or negative"):
         session.sql("SELECT strpos('abc', 'a', 0)").to_pylist()
     assert row(
-        session, "SELECT hamming_distance('abcde', 'abxdy'), levenshtein_distance('kitten', 'sitting')"
+        session,
+        "SELECT hamming_distance('abcde', 'abxdy'), levenshtein_distance('kitten', 'sitting')",
     ) == [2, 3]
     with pytest.raises(spintrail.SqlError, match="same length"):
         session.sql("SELECT hamming_distance('ab', 'abc')").to_pylist()
     assert one(session, "SELECT format('%s made %d calls (%.2f%%)', 'alice', 42, 12.3456e0)") == (
         "alice made 42 calls (12.35%)"
     )
-    assert one(session, "SELECT format('%05d|%-4s|%,d', 42, 'ab', 1234567)") == "00042|ab  |1,234,567"
+    assert (
+        one(session, "SELECT format('%05d|%-4s|%,d', 42, 'ab', 1234567)") == "00042|ab  |1,234,567"
+    )
     with pytest.raises(spintrail.SqlError, match="format"):
         session.sql("SELECT format('%d', 'x')").to_pylist()
 
@@ -852,10 +868,12 @@ def test_session_clock_functions(session: spintrail.Session) -> None:
     assert before - timedelta(seconds=1) <= local_ts <= after + timedelta(seconds=1)
     assert local_ts.tzinfo is None
     assert zone == "UTC"
-    assert abs(
-        datetime.combine(local_ts.date(), local_time) - local_ts
-    ) < timedelta(seconds=5)
+    assert abs(datetime.combine(local_ts.date(), local_time) - local_ts) < timedelta(seconds=5)
     assert one(session, "SELECT current_time IS NOT NULL")
+    assert row(session, "SELECT typeof(localtimestamp), typeof(localtime)") == [
+        "timestamp(3)",
+        "time(3)",
+    ]
 
 
 def test_typeof_names_trino_types(session: spintrail.Session) -> None:

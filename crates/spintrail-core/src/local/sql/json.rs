@@ -561,8 +561,11 @@ pub fn json_array_contains(args: &ScalarFunctionArgs) -> DfResult<ColumnarValue>
     )
 }
 
+/// A parsed SQL/JSON path: lax mode (true) or strict, and its steps.
+type SqlJsonPath = (bool, Vec<Step>);
+
 /// A SQL/JSON path of `json_query` / `json_value`: `lax`/`strict` and member and index steps.
-fn parse_sql_json_path(function: &str, path: &str) -> Result<(bool, Vec<Step>), String> {
+fn parse_sql_json_path(function: &str, path: &str) -> Result<SqlJsonPath, String> {
     let text = path.trim();
     let (lax, rest) = if let Some(r) = text.strip_prefix("strict ") {
         (false, r)
@@ -572,7 +575,17 @@ fn parse_sql_json_path(function: &str, path: &str) -> Result<(bool, Vec<Step>), 
         (true, text)
     };
     let rest = rest.trim();
-    let unsupported = ["*", "..", "?(", " to ", "last", "()", "@", "like_regex", "exists"];
+    let unsupported = [
+        "*",
+        "..",
+        "?(",
+        " to ",
+        "last",
+        "()",
+        "@",
+        "like_regex",
+        "exists",
+    ];
     if unsupported.iter().any(|u| rest.contains(u)) {
         return Err(format!(
             "{function}: the JSON path '{path}' is not supported by the local engine; it takes member and index steps only ('lax $.a.b', '$.a[0]')"
@@ -624,12 +637,16 @@ fn select<'a>(doc: &'a str, lax: bool, steps: &[Step]) -> Vec<&'a str> {
 /// Trino `json_query(json, path)` (`value` false) and `json_value(json, path)` (`value` true) with
 /// their defaults: no wrapper, NULL on empty, NULL on error. `json_query` gives the one selected
 /// item as JSON text; `json_value` the one scalar as text.
-pub fn json_query(args: &ScalarFunctionArgs, lenient: bool, value: bool) -> DfResult<ColumnarValue> {
+pub fn json_query(
+    args: &ScalarFunctionArgs,
+    lenient: bool,
+    value: bool,
+) -> DfResult<ColumnarValue> {
     let function = if value { "json_value" } else { "json_query" };
     let a = arrays(&args.args, args.number_rows)?;
     let docs = string_array(&a.arrays[0])?;
     let paths = string_array(&a.arrays[1])?;
-    let mut cache: Option<(String, Result<(bool, Vec<Step>), String>)> = None;
+    let mut cache: Option<(String, Result<SqlJsonPath, String>)> = None;
     let mut out = StringBuilder::with_capacity(a.len, 0);
     for i in 0..a.len {
         if docs.is_null(i) || paths.is_null(i) {

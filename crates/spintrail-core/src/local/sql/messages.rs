@@ -30,6 +30,7 @@ pub fn trino_type(t: &DataType) -> String {
                 None => format!("timestamp({p})"),
             }
         }
+        DataType::Time32(unit) | DataType::Time64(unit) => format!("time({})", precision(*unit)),
         DataType::Duration(_) => "interval day to second".into(),
         DataType::Interval(_) => "interval".into(),
         DataType::Decimal32(p, s)

@@ -498,7 +498,7 @@ fn to_hex(args: &ScalarFunctionArgs) -> DfResult<ColumnarValue> {
 }
 
 fn decode_hex(text: &str) -> Result<Vec<u8>, String> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return Err(format!("from_hex: invalid input length {}", text.len()));
     }
     let digit = |c: u8| -> Result<u8, String> {
@@ -603,7 +603,10 @@ fn position_of(text: &str, needle: &str, instance: i64) -> Result<i64, String> {
         starts.get((instance - 1) as usize)
     } else {
         let back = (-instance - 1) as usize;
-        starts.len().checked_sub(back + 1).and_then(|k| starts.get(k))
+        starts
+            .len()
+            .checked_sub(back + 1)
+            .and_then(|k| starts.get(k))
     };
     Ok(wanted.map_or(0, |&byte| text[..byte].chars().count() as i64 + 1))
 }
@@ -641,7 +644,8 @@ fn hamming_distance(args: &ScalarFunctionArgs, lenient: bool) -> DfResult<Column
             out.append_null();
             continue;
         }
-        let (l, r): (Vec<char>, Vec<char>) = (x.value(i).chars().collect(), y.value(i).chars().collect());
+        let (l, r): (Vec<char>, Vec<char>) =
+            (x.value(i).chars().collect(), y.value(i).chars().collect());
         let d = if l.len() != r.len() {
             Err("hamming_distance: the input strings must have the same length".to_string())
         } else {
@@ -707,9 +711,9 @@ fn java_text(v: &ScalarValue) -> String {
     match v {
         ScalarValue::Float64(Some(f)) => java_double(*f),
         ScalarValue::Float32(Some(f)) => java_double(*f as f64),
-        ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => {
-            s.clone()
-        }
+        ScalarValue::Utf8(Some(s))
+        | ScalarValue::LargeUtf8(Some(s))
+        | ScalarValue::Utf8View(Some(s)) => s.clone(),
         other if other.is_null() => "null".into(),
         other => other.to_string(),
     }
@@ -781,7 +785,11 @@ fn format_one(spec: &Spec, v: &ScalarValue) -> Result<String, String> {
             let t = match spec.conversion {
                 'd' => {
                     let t = n.to_string();
-                    let t = if spec.flags.contains(',') { group_thousands(&t) } else { t };
+                    let t = if spec.flags.contains(',') {
+                        group_thousands(&t)
+                    } else {
+                        t
+                    };
                     if spec.flags.contains('+') && n >= 0 {
                         format!("+{t}")
                     } else {
@@ -823,7 +831,11 @@ fn format_one(spec: &Spec, v: &ScalarValue) -> Result<String, String> {
                     }
                 }
             };
-            let t = if spec.flags.contains(',') && spec.conversion == 'f' { group_thousands(&t) } else { t };
+            let t = if spec.flags.contains(',') && spec.conversion == 'f' {
+                group_thousands(&t)
+            } else {
+                t
+            };
             if spec.flags.contains('+') && f >= 0.0 {
                 format!("+{t}")
             } else {
@@ -878,7 +890,10 @@ fn java_format(fmt: &str, values: &[ScalarValue]) -> Result<String, String> {
                 i += 1;
             }
             precision = Some(p.parse::<usize>().map_err(|_| {
-                format!("invalid format string '{fmt}' at '%{}'", chars[start..i].iter().collect::<String>())
+                format!(
+                    "invalid format string '{fmt}' at '%{}'",
+                    chars[start..i].iter().collect::<String>()
+                )
             })?);
         }
         let Some(&conversion) = chars.get(i) else {
@@ -911,9 +926,14 @@ fn java_format(fmt: &str, values: &[ScalarValue]) -> Result<String, String> {
             }
         };
         let v = values.get(k).ok_or_else(|| {
-            format!("format string '{fmt}' needs more arguments than the {} given", values.len())
+            format!(
+                "format string '{fmt}' needs more arguments than the {} given",
+                values.len()
+            )
         })?;
-        out.push_str(&format_one(&spec, v).map_err(|e| format!("invalid format string '{fmt}': {e}"))?);
+        out.push_str(
+            &format_one(&spec, v).map_err(|e| format!("invalid format string '{fmt}': {e}"))?,
+        );
     }
     Ok(out)
 }
@@ -950,13 +970,15 @@ fn sign(args: &ScalarFunctionArgs) -> DfResult<ColumnarValue> {
     let out: ArrayRef = match x.data_type() {
         DataType::Float64 => {
             let v: &Float64Array = x.as_primitive();
-            Arc::new(v.unary::<_, datafusion::arrow::datatypes::Float64Type>(|f| {
-                if f.is_nan() || f == 0.0 {
-                    f
-                } else {
-                    f.signum()
-                }
-            }))
+            Arc::new(
+                v.unary::<_, datafusion::arrow::datatypes::Float64Type>(|f| {
+                    if f.is_nan() || f == 0.0 {
+                        f
+                    } else {
+                        f.signum()
+                    }
+                }),
+            )
         }
         DataType::Decimal128(p, s) => {
             let v: &Decimal128Array = x.as_primitive();
@@ -1013,8 +1035,11 @@ fn interval_step(array: &ArrayRef, i: usize) -> Result<Option<(i32, i64)>, Strin
     }
     match array.data_type() {
         DataType::Interval(_) => {
-            let v = cast(array, &DataType::Interval(datafusion::arrow::datatypes::IntervalUnit::MonthDayNano))
-                .map_err(|e| e.to_string())?;
+            let v = cast(
+                array,
+                &DataType::Interval(datafusion::arrow::datatypes::IntervalUnit::MonthDayNano),
+            )
+            .map_err(|e| e.to_string())?;
             let iv = v.as_primitive::<IntervalMonthDayNanoType>().value(i);
             Ok(Some((
                 iv.months,
@@ -1022,13 +1047,18 @@ fn interval_step(array: &ArrayRef, i: usize) -> Result<Option<(i32, i64)>, Strin
             )))
         }
         DataType::Duration(_) => {
-            let v = cast(array, &DataType::Duration(TimeUnit::Millisecond)).map_err(|e| e.to_string())?;
+            let v = cast(array, &DataType::Duration(TimeUnit::Millisecond))
+                .map_err(|e| e.to_string())?;
             Ok(Some((
                 0,
-                v.as_primitive::<datafusion::arrow::datatypes::DurationMillisecondType>().value(i),
+                v.as_primitive::<datafusion::arrow::datatypes::DurationMillisecondType>()
+                    .value(i),
             )))
         }
-        other => Err(format!("sequence: step of type {} is not an interval", messages::trino_type(other))),
+        other => Err(format!(
+            "sequence: step of type {} is not an interval",
+            messages::trino_type(other)
+        )),
     }
 }
 
@@ -1045,7 +1075,9 @@ where
 {
     let (months, ms) = step;
     if months != 0 && ms != 0 {
-        return Err("sequence: the step must be either a year-to-month or a day-to-second interval".into());
+        return Err(
+            "sequence: the step must be either a year-to-month or a day-to-second interval".into(),
+        );
     }
     if months == 0 && ms == 0 {
         return Err("step must not be zero".into());
@@ -1058,9 +1090,12 @@ where
     }
     let mut out = Vec::new();
     let mut k = 0i64;
-    loop {
-        let Some(v) = add(start, k) else { break };
-        let within = if positive { le(&v, &stop) } else { le(&stop, &v) };
+    while let Some(v) = add(start, k) {
+        let within = if positive {
+            le(&v, &stop)
+        } else {
+            le(&stop, &v)
+        };
         if !within {
             break;
         }
@@ -1083,9 +1118,14 @@ fn sequence(args: &ScalarFunctionArgs, lenient: bool) -> DfResult<ColumnarValue>
             for i in 0..a.len {
                 let step = match a.arrays.get(2) {
                     Some(st) => interval_step(st, i).map_err(fail)?,
-                    None if !s.is_null(i) && !e.is_null(i) => {
-                        Some((0, if s.value(i) <= e.value(i) { 86_400_000 } else { -86_400_000 }))
-                    }
+                    None if !s.is_null(i) && !e.is_null(i) => Some((
+                        0,
+                        if s.value(i) <= e.value(i) {
+                            86_400_000
+                        } else {
+                            -86_400_000
+                        },
+                    )),
                     None => None,
                 };
                 let (Some(step), false, false) = (step, s.is_null(i), e.is_null(i)) else {
@@ -1093,23 +1133,32 @@ fn sequence(args: &ScalarFunctionArgs, lenient: bool) -> DfResult<ColumnarValue>
                     continue;
                 };
                 let r = if step.0 == 0 && step.1 % 86_400_000 != 0 {
-                    Err("sequence step must be a day interval if start and end values are dates".to_string())
+                    Err(
+                        "sequence step must be a day interval if start and end values are dates"
+                            .to_string(),
+                    )
                 } else {
                     let start = s.value(i);
-                    stepped(start, e.value(i), step, |d, k| {
-                        if step.0 != 0 {
-                            let date = epoch + TimeDelta::days(d as i64);
-                            let months = step.0 as i64 * k;
-                            let moved = if months >= 0 {
-                                date.checked_add_months(Months::new(months as u32))
+                    stepped(
+                        start,
+                        e.value(i),
+                        step,
+                        |d, k| {
+                            if step.0 != 0 {
+                                let date = epoch + TimeDelta::days(d as i64);
+                                let months = step.0 as i64 * k;
+                                let moved = if months >= 0 {
+                                    date.checked_add_months(Months::new(months as u32))
+                                } else {
+                                    date.checked_sub_months(Months::new((-months) as u32))
+                                }?;
+                                i32::try_from((moved - epoch).num_days()).ok()
                             } else {
-                                date.checked_sub_months(Months::new((-months) as u32))
-                            }?;
-                            i32::try_from((moved - epoch).num_days()).ok()
-                        } else {
-                            i32::try_from(d as i64 + k * (step.1 / 86_400_000)).ok()
-                        }
-                    }, |x, y| x <= y)
+                                i32::try_from(d as i64 + k * (step.1 / 86_400_000)).ok()
+                            }
+                        },
+                        |x, y| x <= y,
+                    )
                     .map(Some)
                 };
                 match lenient_or(r, lenient)? {
@@ -1138,20 +1187,26 @@ fn sequence(args: &ScalarFunctionArgs, lenient: bool) -> DfResult<ColumnarValue>
                     continue;
                 };
                 let start = s.value(i);
-                let r = stepped(start, e.value(i), step, |t, k| {
-                    if step.0 != 0 {
-                        let dt = chrono::DateTime::from_timestamp_millis(t)?.naive_utc();
-                        let months = step.0 as i64 * k;
-                        let moved = if months >= 0 {
-                            dt.checked_add_months(Months::new(months as u32))
+                let r = stepped(
+                    start,
+                    e.value(i),
+                    step,
+                    |t, k| {
+                        if step.0 != 0 {
+                            let dt = chrono::DateTime::from_timestamp_millis(t)?.naive_utc();
+                            let months = step.0 as i64 * k;
+                            let moved = if months >= 0 {
+                                dt.checked_add_months(Months::new(months as u32))
+                            } else {
+                                dt.checked_sub_months(Months::new((-months) as u32))
+                            }?;
+                            Some(moved.and_utc().timestamp_millis())
                         } else {
-                            dt.checked_sub_months(Months::new((-months) as u32))
-                        }?;
-                        Some(moved.and_utc().timestamp_millis())
-                    } else {
-                        t.checked_add(step.1.checked_mul(k)?)
-                    }
-                }, |x, y| x <= y);
+                            t.checked_add(step.1.checked_mul(k)?)
+                        }
+                    },
+                    |x, y| x <= y,
+                );
                 values.push(lenient_or(r.map(Some), lenient)?);
             }
             let mut offsets = vec![0i32];
@@ -1209,7 +1264,9 @@ fn slice_range(len: usize, start: i64, length: i64) -> Result<std::ops::Range<us
         return Err("slice: SQL array indices start at 1".into());
     }
     if length < 0 {
-        return Err(format!("slice: length must be greater than or equal to 0, got {length}"));
+        return Err(format!(
+            "slice: length must be greater than or equal to 0, got {length}"
+        ));
     }
     let len = len as i64;
     let from = if start > 0 { start - 1 } else { len + start };
@@ -1235,7 +1292,10 @@ fn slice(args: &ScalarFunctionArgs, lenient: bool) -> DfResult<ColumnarValue> {
             None
         } else {
             let n = (offsets[i + 1] - offsets[i]) as usize;
-            lenient_or(slice_range(n, start.value(i), length.value(i)).map(Some), lenient)?
+            lenient_or(
+                slice_range(n, start.value(i), length.value(i)).map(Some),
+                lenient,
+            )?
         };
         valid.push(range.is_some());
         if let Some(r) = range {
@@ -1292,7 +1352,10 @@ fn map_from_entries(args: &ScalarFunctionArgs, lenient: bool) -> DfResult<Column
             }
             let key = ScalarValue::try_from_array(keys, j)?;
             if seen.contains(&key) {
-                problem = Some(format!("map_from_entries: duplicate map keys ({}) are not allowed", java_text(&key)));
+                problem = Some(format!(
+                    "map_from_entries: duplicate map keys ({}) are not allowed",
+                    java_text(&key)
+                ));
                 break;
             }
             seen.push(key);
@@ -1336,7 +1399,9 @@ fn timezone_field(args: &ScalarFunctionArgs, hours: bool) -> DfResult<ColumnarVa
     let a = arrays(&args.args, args.number_rows)?;
     let x = &a.arrays[0];
     let DataType::Timestamp(_, tz) = x.data_type() else {
-        return Err(fail("timezone_hour: expects a timestamp with time zone".into()));
+        return Err(fail(
+            "timezone_hour: expects a timestamp with time zone".into(),
+        ));
     };
     let zone = Zone::of_arrow(tz.as_deref())
         .map_err(fail)?
@@ -1349,7 +1414,11 @@ fn timezone_field(args: &ScalarFunctionArgs, hours: bool) -> DfResult<ColumnarVa
             let utc = chrono::DateTime::from_timestamp_millis(v?)?.naive_utc();
             let offset = zone.offset_at(&utc) as i64;
             // Java's division: the sign of the offset on both fields.
-            Some(if hours { offset / 3600 } else { (offset % 3600) / 60 })
+            Some(if hours {
+                offset / 3600
+            } else {
+                (offset % 3600) / 60
+            })
         })
         .collect();
     finish(Arc::new(out), a.all_scalar)
@@ -1363,12 +1432,24 @@ mod tests {
     fn java_formatting() {
         let v = |vals: Vec<ScalarValue>, f: &str| java_format(f, &vals);
         assert_eq!(
-            v(vec![ScalarValue::from("a"), ScalarValue::Int64(Some(7))], "%s-%03d"),
+            v(
+                vec![ScalarValue::from("a"), ScalarValue::Int64(Some(7))],
+                "%s-%03d"
+            ),
             Ok("a-007".into())
         );
-        assert_eq!(v(vec![ScalarValue::Float64(Some(1.005))], "%.2f"), Ok("1.00".into()));
-        assert_eq!(v(vec![ScalarValue::Float64(Some(2.0))], "%s"), Ok("2.0".into()));
-        assert_eq!(v(vec![ScalarValue::Int64(Some(1234567))], "%,d"), Ok("1,234,567".into()));
+        assert_eq!(
+            v(vec![ScalarValue::Float64(Some(1.005))], "%.2f"),
+            Ok("1.00".into())
+        );
+        assert_eq!(
+            v(vec![ScalarValue::Float64(Some(2.0))], "%s"),
+            Ok("2.0".into())
+        );
+        assert_eq!(
+            v(vec![ScalarValue::Int64(Some(1234567))], "%,d"),
+            Ok("1,234,567".into())
+        );
         assert_eq!(v(vec![], "100%%"), Ok("100%".into()));
         assert!(v(vec![ScalarValue::from("x")], "%d").is_err());
         assert!(v(vec![], "%s").is_err());

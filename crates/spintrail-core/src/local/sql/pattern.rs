@@ -919,14 +919,37 @@ mod tests {
     #[test]
     fn zone_names_and_offsets() {
         let p = |pattern: &str, text: &str| {
-            parse(&compile_joda(pattern).unwrap_or_default(), text, &Zone::utc()).map(|(t, _)| t)
+            parse(
+                &compile_joda(pattern).unwrap_or_default(),
+                text,
+                &Zone::utc(),
+            )
+            .map(|(t, _)| t)
         };
-        assert_eq!(p("yyyy-MM-dd HH:mm z", "2024-01-01 10:00 UTC"), Ok(at(2024, 1, 1, 10, 0, 0)));
-        assert_eq!(p("yyyy-MM-dd HH:mm z", "2024-01-01 10:00 GMT"), Ok(at(2024, 1, 1, 10, 0, 0)));
-        assert_eq!(p("yyyy-MM-dd HH:mm z", "2024-01-01 10:00 EST"), Ok(at(2024, 1, 1, 15, 0, 0)));
-        assert_eq!(p("yyyy-MM-dd HH:mm Z", "2024-01-01 10:00 -0700"), Ok(at(2024, 1, 1, 17, 0, 0)));
-        assert_eq!(p("yyyy-MM-dd HH:mm ZZ", "2024-01-01 10:00 +00:00"), Ok(at(2024, 1, 1, 10, 0, 0)));
-        assert_eq!(p("yyyy-MM-dd HH:mm Z", "2024-01-01 10:00 Z"), Ok(at(2024, 1, 1, 10, 0, 0)));
+        assert_eq!(
+            p("yyyy-MM-dd HH:mm z", "2024-01-01 10:00 UTC"),
+            Ok(at(2024, 1, 1, 10, 0, 0))
+        );
+        assert_eq!(
+            p("yyyy-MM-dd HH:mm z", "2024-01-01 10:00 GMT"),
+            Ok(at(2024, 1, 1, 10, 0, 0))
+        );
+        assert_eq!(
+            p("yyyy-MM-dd HH:mm z", "2024-01-01 10:00 EST"),
+            Ok(at(2024, 1, 1, 15, 0, 0))
+        );
+        assert_eq!(
+            p("yyyy-MM-dd HH:mm Z", "2024-01-01 10:00 -0700"),
+            Ok(at(2024, 1, 1, 17, 0, 0))
+        );
+        assert_eq!(
+            p("yyyy-MM-dd HH:mm ZZ", "2024-01-01 10:00 +00:00"),
+            Ok(at(2024, 1, 1, 10, 0, 0))
+        );
+        assert_eq!(
+            p("yyyy-MM-dd HH:mm Z", "2024-01-01 10:00 Z"),
+            Ok(at(2024, 1, 1, 10, 0, 0))
+        );
         assert_eq!(
             p("yyyy-MM-dd HH:mm ZZZ", "2024-07-01 10:00 America/New_York"),
             Ok(at(2024, 7, 1, 14, 0, 0))

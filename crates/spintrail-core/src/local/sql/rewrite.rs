@@ -484,7 +484,10 @@ fn rewrite_function(expr: &mut Expr, name: &str) -> Result<()> {
             *expr = template("arrow_cast(now(), 'Timestamp(Millisecond, None)')", &[])?;
         }
         "localtime" if matches!(f.args, FunctionArguments::None) => {
-            *expr = template("CAST(arrow_cast(now(), 'Timestamp(Millisecond, None)') AS TIME)", &[])?;
+            *expr = template(
+                "arrow_cast(CAST(arrow_cast(now(), 'Timestamp(Millisecond, None)') AS TIME), 'Time32(Millisecond)')",
+                &[],
+            )?;
         }
         "current_timezone" => {
             let args = plain_args(f).unwrap_or_default();
