@@ -2,7 +2,8 @@
 //! `to_hex`, `from_hex`, `md5`, `sha1`, `sha256`, `sha512`), strings (`split` with a limit,
 //! `strpos` with an instance, `hamming_distance`, `format`), numbers (`sign`), collections
 //! (`sequence`, `slice`, `map_from_entries`), JSON (`json_array_get`, `json_array_contains`,
-//! `json_query`, `json_value`), `typeof` and the zone fields `timezone_hour`/`timezone_minute`.
+//! `json_query`, `json_value`), `typeof`, `reverse` (strings, arrays, varbinary) and the zone
+//! fields `timezone_hour`/`timezone_minute`.
 //!
 //! As in [`super::functions`], every function that can fail on data has a lenient twin
 //! (`__try_<name>`) used inside `try(...)`.
@@ -60,6 +61,7 @@ pub enum More {
     Typeof,
     TimezoneHour,
     TimezoneMinute,
+    Reverse,
 }
 
 impl More {
@@ -87,6 +89,7 @@ impl More {
         More::Typeof,
         More::TimezoneHour,
         More::TimezoneMinute,
+        More::Reverse,
     ];
 
     pub fn name(self) -> &'static str {
@@ -114,6 +117,7 @@ impl More {
             More::Typeof => "typeof",
             More::TimezoneHour => "timezone_hour",
             More::TimezoneMinute => "timezone_minute",
+            More::Reverse => "reverse",
         }
     }
 
@@ -342,6 +346,17 @@ impl ScalarUDFImpl for MoreFn {
                 [a @ DataType::Timestamp(..)] => Ok(vec![a.clone()]),
                 _ => bad("timestamp with time zone"),
             },
+            More::Reverse => match t {
+                [a] if is_string(a) => Ok(vec![utf8]),
+                [a] if list_item(a).is_some() => {
+                    let item = list_item(a)
+                        .cloned()
+                        .ok_or_else(|| type_error(name, "array(E)", t))?;
+                    Ok(vec![DataType::List(item)])
+                }
+                [a] if is_binary(a) => Ok(vec![bin]),
+                _ => bad("varchar or array(E) or varbinary"),
+            },
         }
     }
 
@@ -373,6 +388,10 @@ impl ScalarUDFImpl for MoreFn {
                 _ => DataType::new_list(DataType::Int64, true),
             },
             More::Slice => t.first().cloned().unwrap_or(DataType::Null),
+            More::Reverse => match t.first() {
+                Some(DataType::Null) | None => DataType::Utf8,
+                Some(other) => other.clone(),
+            },
             More::MapFromEntries => match t.first().and_then(list_item).map(|f| f.data_type()) {
                 Some(DataType::Struct(fields)) if fields.len() == 2 => {
                     map_type(fields[0].data_type(), fields[1].data_type())
@@ -415,6 +434,7 @@ impl ScalarUDFImpl for MoreFn {
             }
             More::TimezoneHour => timezone_field(&args, true),
             More::TimezoneMinute => timezone_field(&args, false),
+            More::Reverse => reverse(args),
         }
     }
 }
@@ -956,6 +976,29 @@ fn format(args: &ScalarFunctionArgs, lenient: bool) -> DfResult<ColumnarValue> {
             Some(t) => out.append_value(t),
             None => out.append_null(),
         }
+    }
+    finish(Arc::new(out.finish()), a.all_scalar)
+}
+
+/// Trino `reverse`: of a string (by code point), of an array, of a varbinary.
+fn reverse(args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+    let first = args.arg_fields.first().map(|f| f.data_type().clone());
+    if first.as_ref().and_then(list_item).is_some() {
+        return datafusion::functions_nested::reverse::array_reverse_udf().invoke_with_args(args);
+    }
+    let a = arrays(&args.args, args.number_rows)?;
+    if matches!(a.arrays[0].data_type(), DataType::Binary) {
+        let b = a.arrays[0].as_binary::<i32>();
+        let mut out = BinaryBuilder::new();
+        for v in b.iter() {
+            out.append_option(v.map(|bytes| bytes.iter().rev().copied().collect::<Vec<u8>>()));
+        }
+        return finish(Arc::new(out.finish()), a.all_scalar);
+    }
+    let s = string_array(&a.arrays[0])?;
+    let mut out = StringBuilder::new();
+    for v in s.iter() {
+        out.append_option(v.map(|text| text.chars().rev().collect::<String>()));
     }
     finish(Arc::new(out.finish()), a.all_scalar)
 }
