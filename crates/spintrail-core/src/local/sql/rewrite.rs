@@ -472,31 +472,6 @@ fn rewrite_function(expr: &mut Expr, name: &str) -> Result<()> {
                 hint: " (it would name the embedded engine, not Athena's)".into(),
             })
         }
-        "substr" | "substring" => {
-            // Trino counts a negative start from the end and gives '' for start 0; DataFusion
-            // clamps both to the first character. A positive literal start needs no change.
-            let args = plain_args(f).unwrap_or_default();
-            let positive_literal = matches!(
-                args.get(1),
-                Some(Expr::Value(v)) if matches!(&v.value, Value::Number(n, _) if n.parse::<i64>().is_ok_and(|n| n > 0))
-            );
-            if !positive_literal && (args.len() == 2 || args.len() == 3) {
-                let call = |start: &str| {
-                    if args.len() == 3 {
-                        format!("substr(__0, {start}, __2)")
-                    } else {
-                        format!("substr(__0, {start})")
-                    }
-                };
-                let text = format!(
-                    "CASE WHEN __0 IS NULL OR __1 IS NULL THEN NULL WHEN __1 > 0 THEN {} \
-                     WHEN __1 < 0 AND -(__1) <= length(__0) THEN {} ELSE '' END",
-                    call("__1"),
-                    call("length(__0) + __1 + 1")
-                );
-                *expr = template(&text, &args)?;
-            }
-        }
         "last_day_of_month" => {
             let mut args = plain_args(f).unwrap_or_default();
             if args.len() != 1 {
