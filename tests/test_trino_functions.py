@@ -635,3 +635,344 @@ def test_wrong_argument_types_name_function_and_signature(
     assert not isinstance(info.value, spintrail.UnsupportedFunctionError)
     assert expected in str(info.value)
     assert_clean(str(info.value))
+
+
+# --- JSON: json_array_get, json_array_contains, json_query, json_value ---------------------------
+
+
+def test_json_array_get_and_contains(session: spintrail.Session) -> None:
+    assert one(session, """SELECT json_array_get('["a", [3, 9], "c"]', 0)""") == '"a"'
+    assert one(session, """SELECT json_array_get('["a", [3, 9], "c"]', 1)""") == "[3,9]"
+    assert one(session, """SELECT json_array_get('["a", [3, 9], "c"]', -1)""") == '"c"'
+    assert one(session, """SELECT json_array_get('["a", [3, 9], "c"]', 10)""") is None
+    assert one(session, """SELECT json_array_get('{"a": 1}', 0)""") is None
+    assert one(session, "SELECT json_array_get(NULL, 0)") is None
+    assert row(
+        session,
+        """SELECT json_array_contains('[1, 2, 3]', 2), json_array_contains('[1, 2, 3]', 4),
+                  json_array_contains('["x", true]', 'x'), json_array_contains('[1.5]', 1.5e0),
+                  json_array_contains('["2"]', 2), json_array_contains('not json', 1),
+                  json_array_contains('[true]', true)""",
+    ) == [True, False, True, True, False, None, True]
+
+
+def test_json_query_and_json_value(
+    session: spintrail.Session, records: list[dict[str, Any]]
+) -> None:
+    doc = """'{"a": {"b": [10, {"c": "x"}], "n": null}, "list": [{"k": 1}, {"k": 2}]}'"""
+    assert one(session, f"SELECT json_query({doc}, 'lax $.a.b')") == '[10,{"c":"x"}]'
+    assert one(session, f"SELECT json_query({doc}, 'strict $.a.b[1]')") == '{"c":"x"}'
+    assert one(session, f"SELECT json_value({doc}, 'lax $.a.b[1].c')") == "x"
+    assert one(session, f"SELECT json_value({doc}, '$.a.b[0]')") == "10"
+    # An object is not a scalar; a missing member is empty; several items are an error: NULL.
+    assert one(session, f"SELECT json_value({doc}, 'lax $.a')") is None
+    assert one(session, f"SELECT json_value({doc}, 'lax $.a.missing')") is None
+    assert one(session, f"SELECT json_value({doc}, 'lax $.a.n')") is None
+    assert one(session, f"SELECT json_value({doc}, 'lax $.list.k')") is None
+    assert one(session, f"SELECT json_query({doc}, 'lax $.list[1]')") == '{"k":2}'
+    assert one(session, "SELECT json_query('not json', 'lax $.a')") is None
+    # On CloudTrail's JSON text columns, as people write it.
+    got = session.sql(
+        "SELECT eventid, json_value(requestparameters, 'lax $.roleArn') AS role, "
+        "json_query(requestparameters, 'lax $.roleSessionName') AS session_name "
+        "FROM cloudtrail_logs WHERE eventname = 'AssumeRole'"
+    ).to_pylist()
+    expected = {
+        r["eventID"]: r.get("requestParameters") or {}
+        for r in records
+        if r["eventName"] == "AssumeRole"
+    }
+    assert any(expected.values())
+    assert {g["eventid"]: g["role"] for g in got} == {
+        k: v.get("roleArn") for k, v in expected.items()
+    }
+    assert {g["eventid"]: g["session_name"] for g in got} == {
+        k: json.dumps(v["roleSessionName"]) if "roleSessionName" in v else None
+        for k, v in expected.items()
+    }
+    with pytest.raises(spintrail.SqlError, match=r"json_query: the JSON path 'lax \$\.a\[\*\]'"):
+        session.sql(f"SELECT json_query({doc}, 'lax $.a[*]')")
+
+
+# --- varbinary and hashes ------------------------------------------------------------------------
+
+
+def test_varbinary_and_hashes(session: spintrail.Session) -> None:
+    import hashlib
+
+    assert one(session, "SELECT to_utf8('abc')") == b"abc"
+    assert one(session, "SELECT from_utf8(to_utf8('héllo'))") == "héllo"
+    assert one(session, "SELECT from_utf8(from_hex('61ff62'))") == "a\ufffdb"
+    assert one(session, "SELECT to_hex(to_utf8('abc'))") == "616263"
+    assert one(session, "SELECT from_hex('4A6b')") == b"Jk"
+    for name in ("md5", "sha1", "sha256", "sha512"):
+        expected = hashlib.new(name, b"AssumeRole").hexdigest().upper()
+        assert one(session, f"SELECT to_hex({name}(to_utf8('AssumeRole')))") == expected
+    assert one(session, "SELECT md5(NULL)") is None
+    with pytest.raises(spintrail.SqlError, match=r"md5\(to_utf8\(x\)\)") as info:
+        session.sql("SELECT md5('abc')")
+    assert "Unexpected parameters (varchar) for function md5" in str(info.value)
+    with pytest.raises(spintrail.SqlError, match="for function to_hex"):
+        session.sql("SELECT to_hex(255)")
+    with pytest.raises(spintrail.SqlError, match="from_hex: invalid input length 3"):
+        session.sql("SELECT from_hex('abc')").to_pylist()
+    assert one(session, "SELECT try(from_hex('zz'))") is None
+
+
+# --- collections ---------------------------------------------------------------------------------
+
+
+def test_sequence(session: spintrail.Session) -> None:
+    assert one(session, "SELECT sequence(1, 5)") == [1, 2, 3, 4, 5]
+    assert one(session, "SELECT sequence(5, 1)") == [5, 4, 3, 2, 1]
+    assert one(session, "SELECT sequence(0, 10, 4)") == [0, 4, 8]
+    days = one(session, "SELECT sequence(DATE '2024-02-27', DATE '2024-03-01')")
+    assert [d.isoformat() for d in days] == [
+        "2024-02-27",
+        "2024-02-28",
+        "2024-02-29",
+        "2024-03-01",
+    ]
+    weekly = one(session, "SELECT sequence(DATE '2024-01-01', DATE '2024-01-20', INTERVAL '7' DAY)")
+    assert [d.isoformat() for d in weekly] == ["2024-01-01", "2024-01-08", "2024-01-15"]
+    monthly = one(
+        session, "SELECT sequence(DATE '2024-01-31', DATE '2024-04-30', INTERVAL '1' MONTH)"
+    )
+    assert [d.isoformat() for d in monthly] == [
+        "2024-01-31",
+        "2024-02-29",
+        "2024-03-31",
+        "2024-04-30",
+    ]
+    hours = one(
+        session,
+        "SELECT sequence(from_iso8601_timestamp('2024-01-01T00:00:00Z'), "
+        "from_iso8601_timestamp('2024-01-01T02:00:00Z'), INTERVAL '1' HOUR)",
+    )
+    assert hours == [utc(2024, 1, 1, h) for h in range(3)]
+    assert one(session, "SELECT sequence(1, NULL)") is None
+    with pytest.raises(spintrail.SqlError, match="step must not be zero"):
+        session.sql("SELECT sequence(1, 5, 0)").to_pylist()
+    with pytest.raises(spintrail.SqlError, match="stop value should be greater"):
+        session.sql("SELECT sequence(1, 5, -1)").to_pylist()
+    with pytest.raises(spintrail.SqlError, match="must not have more than 10000 entries"):
+        session.sql("SELECT sequence(1, 20000)").to_pylist()
+    with pytest.raises(spintrail.SqlError, match="must be a day interval"):
+        session.sql(
+            "SELECT sequence(DATE '2024-01-01', DATE '2024-01-02', INTERVAL '1' HOUR)"
+        ).to_pylist()
+
+
+def test_slice_and_maps(session: spintrail.Session) -> None:
+    assert one(session, "SELECT slice(ARRAY[1, 2, 3, 4], 2, 2)") == [2, 3]
+    assert one(session, "SELECT slice(ARRAY[1, 2, 3, 4], -2, 5)") == [3, 4]
+    assert one(session, "SELECT slice(ARRAY[1, 2, 3, 4], 5, 1)") == []
+    with pytest.raises(spintrail.SqlError, match="SQL array indices start at 1"):
+        session.sql("SELECT slice(ARRAY[1, 2], 0, 1)").to_pylist()
+    entries = one(session, "SELECT map_from_entries(ARRAY[ROW('a', 1), ROW('b', 2)])")
+    assert dict(entries) == {"a": 1, "b": 2}
+    assert row(
+        session,
+        "SELECT cardinality(m), map_keys(m), map_values(m), element_at(m, 'b') "
+        "FROM (SELECT map_from_entries(ARRAY[ROW('a', 1), ROW('b', 2)]) AS m)",
+    ) == [2, ["a", "b"], [1, 2], 2]
+    with pytest.raises(spintrail.SqlError, match=r"duplicate map keys \(a\)"):
+        session.sql("SELECT map_from_entries(ARRAY[ROW('a', 1), ROW('a', 2)])").to_pylist()
+    # Trino's array semantics where DataFusion's differ.
+    assert row(
+        session,
+        "SELECT array_position(ARRAY['a', 'b'], 'c'), array_position(ARRAY['a', 'b'], 'b'), "
+        "repeat('x', 3), array_remove(ARRAY[1, 2, 1], 1), array_sort(ARRAY[3, NULL, 1]), "
+        "greatest(1, NULL, 3), least(2, 1)",
+    ) == [0, 2, ["x", "x", "x"], [2], [1, 3, None], None, 1]
+
+
+# --- strings, numbers, dates ---------------------------------------------------------------------
+
+
+def test_string_functions(session: spintrail.Session) -> None:
+    assert one(session, "SELECT split('a,b,c,d', ',', 2)") == ["a", "b,c,d"]
+    assert one(session, "SELECT split('a,b,', ',')") == ["a", "b", ""]
+    with pytest.raises(spintrail.SqlError, match="limit must be positive"):
+        session.sql("SELECT split('a,b', ',', 0)").to_pylist()
+    with pytest.raises(spintrail.SqlError, match="delimiter may not be the empty string"):
+        session.sql("SELECT split('a,b', '')").to_pylist()
+    assert row(
+        session,
+        "SELECT strpos('abcabc', 'c', 2), strpos('abcabc', 'c', -2), strpos('abc', 'x', 1), "
+        "strpos('äbc', 'c')",
+    ) == [6, 3, 0, 3]
+    with pytest.raises(spintrail.SqlError, match="'instance' must be a positive or negative"):
+        session.sql("SELECT strpos('abc', 'a', 0)").to_pylist()
+    assert row(
+        session,
+        "SELECT hamming_distance('abcde', 'abxdy'), levenshtein_distance('kitten', 'sitting')",
+    ) == [2, 3]
+    with pytest.raises(spintrail.SqlError, match="same length"):
+        session.sql("SELECT hamming_distance('ab', 'abc')").to_pylist()
+    assert one(session, "SELECT format('%s made %d calls (%.2f%%)', 'alice', 42, 12.3456e0)") == (
+        "alice made 42 calls (12.35%)"
+    )
+    assert (
+        one(session, "SELECT format('%05d|%-4s|%,d', 42, 'ab', 1234567)") == "00042|ab  |1,234,567"
+    )
+    with pytest.raises(spintrail.SqlError, match="format"):
+        session.sql("SELECT format('%d', 'x')").to_pylist()
+
+
+def test_numeric_functions(session: spintrail.Session) -> None:
+    assert row(
+        session,
+        "SELECT ceiling(1.2e0), sign(-3), sign(0), sign(2.5e0), truncate(1.7e0), truncate(-1.7e0)",
+    ) == [2.0, -1, 0, 1.0, 1.0, -1.0]
+    with pytest.raises(spintrail.SqlError, match="ln\\(x\\) or log10\\(x\\)"):
+        session.sql("SELECT log(100)")
+
+
+def test_date_fields_and_last_day(session: spintrail.Session) -> None:
+    assert row(
+        session,
+        "SELECT last_day_of_month(DATE '2024-02-10'), last_day_of_month(DATE '2023-02-10'), "
+        "year_of_week(DATE '2021-01-01'), yow(DATE '2021-01-04'), week(DATE '2021-01-01'), "
+        "week_of_year(DATE '2021-01-04'), day_of_week(DATE '2024-01-07'), doy(DATE '2024-12-31')",
+    ) == [
+        datetime(2024, 2, 29).date(),
+        datetime(2023, 2, 28).date(),
+        2020,
+        2021,
+        53,
+        1,
+        7,
+        366,
+    ]
+    assert one(session, "SELECT last_day_of_month(NULL)") is None
+
+
+def test_timezone_fields(session: spintrail.Session) -> None:
+    ts = "from_iso8601_timestamp('2024-01-15T12:00:00Z')"
+    assert row(
+        session,
+        f"SELECT timezone_hour(at_timezone({ts}, 'Asia/Kolkata')), "
+        f"timezone_minute(at_timezone({ts}, 'Asia/Kolkata')), "
+        f"timezone_hour(at_timezone({ts}, 'America/New_York')), timezone_hour({ts}), "
+        f"timezone_minute({ts})",
+    ) == [5, 30, -5, 0, 0]
+
+
+def test_session_clock_functions(session: spintrail.Session) -> None:
+    before = datetime.now(timezone.utc).replace(tzinfo=None)
+    local_ts, local_time, zone = row(
+        session, "SELECT localtimestamp, localtime, current_timezone()"
+    )
+    after = datetime.now(timezone.utc).replace(tzinfo=None)
+    assert before - timedelta(seconds=1) <= local_ts <= after + timedelta(seconds=1)
+    assert local_ts.tzinfo is None
+    assert zone == "UTC"
+    assert abs(datetime.combine(local_ts.date(), local_time) - local_ts) < timedelta(seconds=5)
+    assert one(session, "SELECT current_time IS NOT NULL")
+    assert row(session, "SELECT typeof(localtimestamp), typeof(localtime)") == [
+        "timestamp(3)",
+        "time(3)",
+    ]
+
+
+def test_typeof_names_trino_types(session: spintrail.Session) -> None:
+    assert row(
+        session,
+        "SELECT typeof(eventname), typeof(count(*)), typeof(1e0), typeof(true), "
+        "typeof(from_iso8601_timestamp(eventtime)), typeof(split(eventname, 'e')), "
+        "typeof(date_parse('2024-01-01', '%Y-%m-%d')), typeof(DATE '2024-01-01') "
+        "FROM cloudtrail_logs GROUP BY eventname, eventtime LIMIT 1",
+    ) == [
+        "varchar",
+        "bigint",
+        "double",
+        "boolean",
+        "timestamp(3) with time zone",
+        "array(varchar)",
+        "timestamp(3)",
+        "date",
+    ]
+
+
+def test_listagg(session: spintrail.Session, records: list[dict[str, Any]]) -> None:
+    got = session.sql(
+        "SELECT eventsource, listagg(eventname, ',') WITHIN GROUP (ORDER BY eventname) AS names "
+        "FROM cloudtrail_logs GROUP BY eventsource"
+    ).to_pylist()
+    expected: dict[str, list[str]] = {}
+    for r in records:
+        expected.setdefault(r["eventSource"], []).append(r["eventName"])
+    assert {g["eventsource"]: g["names"] for g in got} == {
+        k: ",".join(sorted(v)) for k, v in expected.items()
+    }
+
+
+def test_parse_datetime_zone_names_and_offsets(session: spintrail.Session) -> None:
+    assert row(
+        session,
+        "SELECT parse_datetime('2024-01-01 10:00 UTC', 'yyyy-MM-dd HH:mm z'), "
+        "parse_datetime('2024-01-01 10:00 GMT', 'yyyy-MM-dd HH:mm z'), "
+        "parse_datetime('2024-01-01 10:00 EST', 'yyyy-MM-dd HH:mm z'), "
+        "parse_datetime('2024-01-01 10:00 -0700', 'yyyy-MM-dd HH:mm Z'), "
+        "parse_datetime('2024-01-01 10:00 +00:00', 'yyyy-MM-dd HH:mm ZZ'), "
+        "parse_datetime('2024-01-01 10:00 Z', 'yyyy-MM-dd HH:mm ZZ'), "
+        "parse_datetime('2024-07-01 10:00 America/New_York', 'yyyy-MM-dd HH:mm ZZZ')",
+    ) == [
+        utc(2024, 1, 1, 10),
+        utc(2024, 1, 1, 10),
+        utc(2024, 1, 1, 15),
+        utc(2024, 1, 1, 17),
+        utc(2024, 1, 1, 10),
+        utc(2024, 1, 1, 10),
+        utc(2024, 7, 1, 14),
+    ]
+    with pytest.raises(spintrail.SqlError, match="malformed"):
+        session.sql("SELECT parse_datetime('2024-01-01 Mars', 'yyyy-MM-dd z')").to_pylist()
+
+
+# --- the allowlist: DataFusion-only names are refused as Athena refuses them ---------------------
+
+
+@pytest.mark.parametrize(
+    ("sql", "name", "instead"),
+    [
+        ("SELECT to_timestamp(eventtime) FROM cloudtrail_logs", "to_timestamp", "from_iso8601"),
+        ("SELECT string_to_array(eventname, 'e')", "string_to_array", "split("),
+        ("SELECT array_has(ARRAY[1], 1)", "array_has", "contains("),
+        ("SELECT date_bin(INTERVAL '1' HOUR, now())", "date_bin", "date_trunc"),
+        ("SELECT make_array(1, 2)", "make_array", "ARRAY["),
+        ("SELECT array_length(ARRAY[1])", "array_length", "cardinality"),
+        ("SELECT * FROM generate_series(1, 3)", "generate_series", "sequence"),
+        ("SELECT arrow_typeof(1)", "arrow_typeof", "typeof"),
+        ("SELECT btrim(' a ')", "btrim", "trim("),
+    ],
+)
+def test_datafusion_only_functions_are_refused(
+    session: spintrail.Session, sql: str, name: str, instead: str
+) -> None:
+    with pytest.raises(spintrail.UnsupportedFunctionError) as info:
+        session.sql(sql)
+    message = str(info.value)
+    assert f"function {name} " in message
+    assert "not an Athena (Trino) function" in message
+    assert instead in message
+    assert_clean(message)
+
+
+def test_refusal_suggests_only_close_trino_names(session: spintrail.Session) -> None:
+    with pytest.raises(spintrail.UnsupportedFunctionError, match=r"did you mean date_format\?"):
+        session.sql("SELECT date_formt(now(), '%Y')")
+    with pytest.raises(spintrail.UnsupportedFunctionError) as info:
+        session.sql("SELECT initcap(eventname) FROM cloudtrail_logs")
+    assert "did you mean" not in str(info.value)
+    # Our own rewrites use DataFusion's functions internally: the check reads the SQL as written.
+    assert one(session, "SELECT max_by(eventname, eventtime, 2) IS NOT NULL FROM cloudtrail_logs")
+
+
+def test_reverse_and_version_as_in_trino(session: spintrail.Session) -> None:
+    assert row(
+        session, "SELECT reverse('abç'), reverse(ARRAY[1, 2, 3]), reverse(to_utf8('ab'))"
+    ) == ["çba", [3, 2, 1], b"ba"]
+    with pytest.raises(spintrail.UnsupportedFunctionError, match="version"):
+        session.sql("SELECT version()")

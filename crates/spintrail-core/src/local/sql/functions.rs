@@ -30,7 +30,7 @@ pub const TRY_PREFIX: &str = "__try_";
 
 /// The functions of ours that can fail on data and have a lenient twin.
 pub fn is_fallible(name: &str) -> bool {
-    Kind::from_name(name).is_some_and(|k| k.fallible())
+    Kind::from_name(name).is_some_and(|k| k.fallible()) || super::more_functions::is_fallible(name)
 }
 
 /// Hints for Trino functions the local engine does not provide: what to use instead.
@@ -45,9 +45,6 @@ pub fn trino_hint(name: &str) -> Option<&'static str> {
         }
         "multimap_agg" => "use map_agg, or array_agg grouped by the key",
         "approx_most_frequent" => "use histogram, or count(*) with GROUP BY and ORDER BY",
-        "timezone_hour" | "timezone_minute" => {
-            "timestamps are UTC unless at_timezone gave them a zone; use date_format(ts, '%H')"
-        }
         "human_readable_seconds" | "to_milliseconds" => {
             "use date_diff('millisecond', a, b) for an elapsed time"
         }

@@ -1,5 +1,6 @@
 //! Trino JSON functions over JSON text columns: `json_extract`, `json_extract_scalar`,
-//! `json_array_length`, `json_size`, `json_parse`, `json_format`.
+//! `json_array_length`, `json_size`, `json_parse`, `json_format`, `json_array_get`,
+//! `json_array_contains`, `json_query`, `json_value`.
 //!
 //! A small zero-copy scanner walks the JSON text along the path without building a document:
 //! only the containers on the path are scanned, other values are skipped. Invalid JSON along the
@@ -12,7 +13,7 @@ use datafusion::arrow::array::{Array, Int64Array, StringArray, StringBuilder};
 use datafusion::error::Result as DfResult;
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs};
 
-use super::args::{arrays, finish, lenient_or, literal_str, string_array};
+use super::args::{arrays, finish, int64_array, lenient_or, literal_str, string_array};
 
 /// One step of a JSONPath.
 #[derive(Debug, Clone, PartialEq)]
@@ -486,6 +487,205 @@ pub fn json_size(args: &ScalarFunctionArgs, lenient: bool) -> DfResult<ColumnarV
         out.push(size);
     }
     finish(Arc::new(Int64Array::from(out)), a.all_scalar)
+}
+
+/// Trino `json_array_get(json_array, index)`: the element as JSON text (negative index: from
+/// the end); NULL when out of range, not an array or not JSON.
+pub fn json_array_get(args: &ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+    let a = arrays(&args.args, args.number_rows)?;
+    let docs = string_array(&a.arrays[0])?;
+    let idx = int64_array(&a.arrays[1])?;
+    let mut out = StringBuilder::with_capacity(a.len, 0);
+    for i in 0..a.len {
+        if docs.is_null(i) || idx.is_null(i) {
+            out.append_null();
+            continue;
+        }
+        let doc = docs.value(i);
+        let n = idx.value(i);
+        let found = if doc.trim_start().starts_with('[') {
+            let index = if n >= 0 {
+                Some(n as usize)
+            } else {
+                let size = Scanner {
+                    b: doc.as_bytes(),
+                    i: 0,
+                }
+                .size();
+                size.and_then(|size| usize::try_from(size + n).ok())
+            };
+            index.and_then(|k| locate(doc, &[Step::Index(k)]))
+        } else {
+            None
+        };
+        match found {
+            Some(raw) => out.append_value(compact(raw)),
+            None => out.append_null(),
+        }
+    }
+    finish(Arc::new(out.finish()), a.all_scalar)
+}
+
+/// Trino `json_array_contains(json, value)`: whether the top-level array holds an element of
+/// the value's JSON type equal to it (a bigint matches integral numbers only); NULL when the text
+/// is not a JSON array.
+pub fn json_array_contains(args: &ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+    use serde_json::Value;
+    let a = arrays(&args.args, args.number_rows)?;
+    let docs = string_array(&a.arrays[0])?;
+    let wanted = &a.arrays[1];
+    let mut out: Vec<Option<bool>> = Vec::with_capacity(a.len);
+    for i in 0..a.len {
+        if docs.is_null(i) || wanted.is_null(i) {
+            out.push(None);
+            continue;
+        }
+        let Ok(Value::Array(items)) = serde_json::from_str::<Value>(docs.value(i)) else {
+            out.push(None);
+            continue;
+        };
+        let target = datafusion::common::ScalarValue::try_from_array(wanted, i)?;
+        use datafusion::common::ScalarValue as S;
+        let hit = items.iter().any(|item| match (&target, item) {
+            (S::Boolean(Some(b)), Value::Bool(x)) => b == x,
+            (S::Int64(Some(n)), Value::Number(x)) => x.as_i64() == Some(*n),
+            (S::Float64(Some(f)), Value::Number(x)) => x.as_f64() == Some(*f),
+            (S::Utf8(Some(t)), Value::String(x)) => t == x,
+            _ => false,
+        });
+        out.push(Some(hit));
+    }
+    finish(
+        Arc::new(datafusion::arrow::array::BooleanArray::from(out)),
+        a.all_scalar,
+    )
+}
+
+/// A parsed SQL/JSON path: lax mode (true) or strict, and its steps.
+type SqlJsonPath = (bool, Vec<Step>);
+
+/// A SQL/JSON path of `json_query` / `json_value`: `lax`/`strict` and member and index steps.
+fn parse_sql_json_path(function: &str, path: &str) -> Result<SqlJsonPath, String> {
+    let text = path.trim();
+    let (lax, rest) = if let Some(r) = text.strip_prefix("strict ") {
+        (false, r)
+    } else if let Some(r) = text.strip_prefix("lax ") {
+        (true, r)
+    } else {
+        (true, text)
+    };
+    let rest = rest.trim();
+    let unsupported = [
+        "*",
+        "..",
+        "?(",
+        " to ",
+        "last",
+        "()",
+        "@",
+        "like_regex",
+        "exists",
+    ];
+    if unsupported.iter().any(|u| rest.contains(u)) {
+        return Err(format!(
+            "{function}: the JSON path '{path}' is not supported by the local engine; it takes member and index steps only ('lax $.a.b', '$.a[0]')"
+        ));
+    }
+    let steps = parse_path(function, rest)?;
+    Ok((lax, steps))
+}
+
+/// The items a SQL/JSON path selects in `doc` (lax mode unwraps arrays for member steps and
+/// wraps a non-array for `[0]`).
+fn select<'a>(doc: &'a str, lax: bool, steps: &[Step]) -> Vec<&'a str> {
+    let mut items: Vec<&'a str> = vec![doc.trim()];
+    for step in steps {
+        let mut next = Vec::new();
+        for item in items {
+            let first = item.as_bytes().first().copied();
+            match step {
+                Step::Key(_) if first == Some(b'{') => {
+                    next.extend(locate(item, std::slice::from_ref(step)));
+                }
+                Step::Key(_) if first == Some(b'[') && lax => {
+                    let n = Scanner {
+                        b: item.as_bytes(),
+                        i: 0,
+                    }
+                    .size()
+                    .unwrap_or(0);
+                    for k in 0..n as usize {
+                        if let Some(element) = locate(item, &[Step::Index(k)]) {
+                            if element.starts_with('{') {
+                                next.extend(locate(element, std::slice::from_ref(step)));
+                            }
+                        }
+                    }
+                }
+                Step::Index(_) if first == Some(b'[') => {
+                    next.extend(locate(item, std::slice::from_ref(step)));
+                }
+                Step::Index(0) if lax => next.push(item),
+                _ => {}
+            }
+        }
+        items = next;
+    }
+    items
+}
+
+/// Trino `json_query(json, path)` (`value` false) and `json_value(json, path)` (`value` true) with
+/// their defaults: no wrapper, NULL on empty, NULL on error. `json_query` gives the one selected
+/// item as JSON text; `json_value` the one scalar as text.
+pub fn json_query(
+    args: &ScalarFunctionArgs,
+    lenient: bool,
+    value: bool,
+) -> DfResult<ColumnarValue> {
+    let function = if value { "json_value" } else { "json_query" };
+    let a = arrays(&args.args, args.number_rows)?;
+    let docs = string_array(&a.arrays[0])?;
+    let paths = string_array(&a.arrays[1])?;
+    let mut cache: Option<(String, Result<SqlJsonPath, String>)> = None;
+    let mut out = StringBuilder::with_capacity(a.len, 0);
+    for i in 0..a.len {
+        if docs.is_null(i) || paths.is_null(i) {
+            out.append_null();
+            continue;
+        }
+        let p = paths.value(i);
+        if !matches!(&cache, Some((k, _)) if k == p) {
+            cache = Some((p.to_string(), parse_sql_json_path(function, p)));
+        }
+        let parsed = match cache.as_ref().map(|(_, r)| r) {
+            Some(Ok(parsed)) => parsed,
+            Some(Err(e)) => {
+                lenient_or::<()>(Err(e.clone()), lenient)?;
+                out.append_null();
+                continue;
+            }
+            None => {
+                out.append_null();
+                continue;
+            }
+        };
+        let doc = docs.value(i);
+        if serde_json::from_str::<&serde_json::value::RawValue>(doc).is_err() {
+            out.append_null();
+            continue;
+        }
+        let items = select(doc, parsed.0, &parsed.1);
+        let text = match items.as_slice() {
+            [one] if value => scalar_text(one),
+            [one] => Some(compact(one)),
+            _ => None,
+        };
+        match text {
+            Some(t) => out.append_value(t),
+            None => out.append_null(),
+        }
+    }
+    finish(Arc::new(out.finish()), a.all_scalar)
 }
 
 /// `json_parse` / `json_format`: validates the text and returns it without insignificant

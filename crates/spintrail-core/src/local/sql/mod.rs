@@ -2,8 +2,9 @@
 //!
 //! [`plan_query`] tokenises the SQL text, lower-cases every identifier (quoted or not, as Trino
 //! does), parses exactly one statement, rewrites the Trino constructs that DataFusion plans
-//! differently (see [`rewrite`]) and hands the result to DataFusion's planner. Planner errors about
-//! unknown functions become [`Error::UnsupportedFunction`].
+//! differently (see [`rewrite`]) and hands the result to DataFusion's planner. A call of a function
+//! Athena does not know is refused first (see [`trino_names`]); planner errors about unknown
+//! functions become [`Error::UnsupportedFunction`].
 //!
 //! [`register_trino_functions`] registers the Trino functions DataFusion lacks or has with other
 //! semantics (see [`functions`]).
@@ -13,12 +14,14 @@ pub mod functions;
 pub mod json;
 mod map_aggregate;
 pub mod messages;
+mod more_functions;
 mod parse;
 pub mod pattern;
 mod percentile;
 pub mod rewrite;
 pub mod rules;
 pub mod time;
+pub mod trino_names;
 mod url;
 
 use datafusion::logical_expr::LogicalPlan;
@@ -33,6 +36,7 @@ pub fn register_trino_functions(ctx: &SessionContext) -> Result<()> {
     use datafusion::execution::FunctionRegistry;
     use datafusion::logical_expr::AggregateUDF;
     functions::register(ctx)?;
+    more_functions::register(ctx);
     for kind in [
         map_aggregate::MapKind::MapAgg,
         map_aggregate::MapKind::Histogram,
@@ -78,6 +82,8 @@ pub async fn plan_statement(ctx: &SessionContext, sql: &str) -> Result<PlannedQu
         Statement::Query(query) => query,
         other => return Err(refuse_statement(&other)),
     };
+    // As written, before our rewrites introduce DataFusion's own functions.
+    trino_names::refuse_foreign_functions(&query)?;
     rules::refuse_having_aliases(ctx, &query).await?;
     rules::keep_exponent_literals_double(&mut query)?;
     rewrite::rewrite_query(ctx, &mut query).await?;

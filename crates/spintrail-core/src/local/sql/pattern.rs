@@ -126,7 +126,7 @@ pub enum Piece {
     },
     /// `ZZZ`: the zone id (`UTC`, `America/New_York`).
     ZoneId,
-    /// `z`/`zzzz`: the zone's abbreviation (printing only).
+    /// `z`/`zzzz`: the zone's abbreviation; parsing takes Joda's names (`UTC`, `GMT`, `EST`, ...).
     ZoneName,
 }
 
@@ -622,6 +622,21 @@ impl Input<'_> {
     }
 }
 
+/// The zone names `z` parses: Joda-Time's default table (`DateTimeUtils.getDefaultTimeZoneNames`).
+const ZONE_NAMES: &[(&str, &str)] = &[
+    ("UT", "UTC"),
+    ("UTC", "UTC"),
+    ("GMT", "UTC"),
+    ("EST", "America/New_York"),
+    ("EDT", "America/New_York"),
+    ("CST", "America/Chicago"),
+    ("CDT", "America/Chicago"),
+    ("MST", "America/Denver"),
+    ("MDT", "America/Denver"),
+    ("PST", "America/Los_Angeles"),
+    ("PDT", "America/Los_Angeles"),
+];
+
 /// Parses `text` with `pieces`: the UTC instant (as a naive date-time), its nanoseconds and the
 /// zone the text named, if any. `default_zone` applies to text without a zone.
 pub fn parse(
@@ -728,9 +743,25 @@ pub fn parse(
                 parsed.zone = Some(zone);
             }
             Piece::ZoneName => {
-                return Err(
-                    "time zone names (z) cannot be parsed; use Z, ZZ or ZZZ in the pattern".into(),
-                )
+                // Joda-Time parses the names of its default table (longest match, exact case).
+                let rest = input.rest();
+                let (name, id) = ZONE_NAMES
+                    .iter()
+                    .filter(|(name, _)| rest.starts_with(name))
+                    .max_by_key(|(name, _)| name.len())
+                    .ok_or_else(|| {
+                        format!(
+                            "{} (a time zone name 'z' is one of {})",
+                            malformed(&input),
+                            ZONE_NAMES
+                                .iter()
+                                .map(|(n, _)| *n)
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    })?;
+                input.pos += name.len();
+                parsed.zone = Zone::parse(id);
             }
         }
     }
@@ -883,6 +914,47 @@ mod tests {
             "{err:?}"
         );
         assert!(compile_mysql_for_parsing("%D").is_err());
+    }
+
+    #[test]
+    fn zone_names_and_offsets() {
+        let p = |pattern: &str, text: &str| {
+            parse(
+                &compile_joda(pattern).unwrap_or_default(),
+                text,
+                &Zone::utc(),
+            )
+            .map(|(t, _)| t)
+        };
+        assert_eq!(
+            p("yyyy-MM-dd HH:mm z", "2024-01-01 10:00 UTC"),
+            Ok(at(2024, 1, 1, 10, 0, 0))
+        );
+        assert_eq!(
+            p("yyyy-MM-dd HH:mm z", "2024-01-01 10:00 GMT"),
+            Ok(at(2024, 1, 1, 10, 0, 0))
+        );
+        assert_eq!(
+            p("yyyy-MM-dd HH:mm z", "2024-01-01 10:00 EST"),
+            Ok(at(2024, 1, 1, 15, 0, 0))
+        );
+        assert_eq!(
+            p("yyyy-MM-dd HH:mm Z", "2024-01-01 10:00 -0700"),
+            Ok(at(2024, 1, 1, 17, 0, 0))
+        );
+        assert_eq!(
+            p("yyyy-MM-dd HH:mm ZZ", "2024-01-01 10:00 +00:00"),
+            Ok(at(2024, 1, 1, 10, 0, 0))
+        );
+        assert_eq!(
+            p("yyyy-MM-dd HH:mm Z", "2024-01-01 10:00 Z"),
+            Ok(at(2024, 1, 1, 10, 0, 0))
+        );
+        assert_eq!(
+            p("yyyy-MM-dd HH:mm ZZZ", "2024-07-01 10:00 America/New_York"),
+            Ok(at(2024, 7, 1, 14, 0, 0))
+        );
+        assert!(p("yyyy-MM-dd HH:mm z", "2024-01-01 10:00 Mars").is_err());
     }
 
     #[test]

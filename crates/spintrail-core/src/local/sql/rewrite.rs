@@ -5,8 +5,10 @@
 //! 1. Expressions ([`rewrite_expressions`]): `try(...)`, `if(...)`, `count_if`, `arbitrary`,
 //!    `approx_percentile`, `max_by`/`min_by` (also with n), two-argument `replace`, `every`,
 //!    `variance`, `is_nan`, `mod`, `from_unixtime(x, zone)`, bigint results (`approx_distinct`,
-//!    `cardinality`, `length`, `strpos`), `year(...)` and friends, `date(...)`, `split(...)`, and a dot after a
-//!    subscript (`resources[1].arn` → `resources[1]['arn']`).
+//!    `cardinality`, `length`, `strpos`), `year(...)` and friends, `date(...)`, `listagg`,
+//!    `last_day_of_month`, `localtimestamp`/`localtime`/`current_timezone()`, Trino's meaning of
+//!    `repeat`, `array_remove`, `array_position`, `array_sort`, `greatest`/`least`, and a dot after
+//!    a subscript (`resources[1].arn` → `resources[1]['arn']`).
 //! 2. Row expansion ([`rewrite_unnest`]): `<rel> CROSS JOIN UNNEST(<array>) AS t(c1, ...)`, the comma
 //!    form and `CROSS JOIN LATERAL UNNEST(...)` become a derived table that uses DataFusion's
 //!    `unnest` in its select list (DataFusion cannot execute the lateral join it would otherwise
@@ -201,6 +203,7 @@ fn date_part_template(name: &str) -> Option<&'static str> {
         "minute" => "CAST(date_part('minute', __0) AS BIGINT)",
         "second" => "CAST(date_part('second', __0) AS BIGINT) % 60",
         "millisecond" => "CAST(date_part('millisecond', __0) AS BIGINT) % 1000",
+        "year_of_week" | "yow" => "CAST(date_part('isoyear', __0) AS BIGINT)",
         _ => return None,
     })
 }
@@ -447,18 +450,95 @@ fn rewrite_function(expr: &mut Expr, name: &str) -> Result<()> {
             }
             *expr = template("CAST(__0 AS DATE)", &args)?;
         }
-        "split" => {
+        "ceiling" => rename(f, "ceil"),
+        "truncate" => rename(f, "trunc"),
+        "rand" => rename(f, "random"),
+        // Trino's repeat builds an array; DataFusion's repeats a string.
+        "repeat" => rename(f, "array_repeat"),
+        // Trino removes every occurrence.
+        "array_remove" => rename(f, "array_remove_all"),
+        "array_position" => {
+            // Trino gives 0 when the element is absent (DataFusion: NULL).
             let args = plain_args(f).unwrap_or_default();
-            match args.len() {
-                2 => *expr = template("string_to_array(__0, __1)", &args)?,
-                3 => {
-                    return Err(Error::Sql(
-                        "split(string, delimiter, limit) with a limit is not supported by the local engine".into(),
-                    ))
-                }
-                n => return Err(arity_error("split", "2", n)),
+            if args.len() != 2 {
+                return Err(arity_error("array_position", "2", args.len()));
+            }
+            *expr = template(
+                "CASE WHEN __0 IS NULL THEN CAST(NULL AS BIGINT) ELSE coalesce(CAST(array_position(__0, __1) AS BIGINT), 0) END",
+                &args,
+            )?;
+        }
+        "array_sort" => {
+            // Trino sorts NULLs last.
+            let args = plain_args(f).unwrap_or_default();
+            if args.len() == 1 {
+                *expr = template("array_sort(__0, 'ASC', 'NULLS LAST')", &args)?;
             }
         }
+        "greatest" | "least" => {
+            // Trino: NULL when any argument is NULL (DataFusion skips NULLs).
+            let args = plain_args(f).unwrap_or_default();
+            if !args.is_empty() {
+                let any_null: Vec<String> =
+                    (0..args.len()).map(|i| format!("__{i} IS NULL")).collect();
+                let all: Vec<String> = (0..args.len()).map(|i| format!("__{i}")).collect();
+                *expr = template(
+                    &format!(
+                        "CASE WHEN {} THEN NULL ELSE {name}({}) END",
+                        any_null.join(" OR "),
+                        all.join(", ")
+                    ),
+                    &args,
+                )?;
+            }
+        }
+        "log" => {
+            let args = plain_args(f).unwrap_or_default();
+            if args.len() != 2 {
+                return Err(Error::Sql(format!(
+                    "function log expects 2 arguments (base, x), got {}; use ln(x) or log10(x)",
+                    args.len()
+                )));
+            }
+        }
+        "row" => rename(f, "struct"),
+        "version" => {
+            return Err(Error::UnsupportedFunction {
+                name: "version".into(),
+                hint: " (it would name the embedded engine, not Athena's)".into(),
+            })
+        }
+        "last_day_of_month" => {
+            let mut args = plain_args(f).unwrap_or_default();
+            if args.len() != 1 {
+                return Err(arity_error(name, "1", args.len()));
+            }
+            if matches!(&args[0], Expr::Value(v) if v.value == Value::Null) {
+                args[0] = template("CAST(NULL AS DATE)", &[])?;
+            }
+            *expr = template(
+                "CAST(date_trunc('month', __0) + INTERVAL '1' MONTH - INTERVAL '1' DAY AS DATE)",
+                &args,
+            )?;
+        }
+        "localtimestamp" if matches!(f.args, FunctionArguments::None) => {
+            // The session time zone is UTC: the wall clock of now() in UTC, timestamp(3).
+            *expr = template("arrow_cast(now(), 'Timestamp(Millisecond, None)')", &[])?;
+        }
+        "localtime" if matches!(f.args, FunctionArguments::None) => {
+            *expr = template(
+                "arrow_cast(CAST(arrow_cast(now(), 'Timestamp(Millisecond, None)') AS TIME), 'Time32(Millisecond)')",
+                &[],
+            )?;
+        }
+        "current_timezone" => {
+            let args = plain_args(f).unwrap_or_default();
+            if !args.is_empty() {
+                return Err(arity_error(name, "0", args.len()));
+            }
+            *expr = string_literal("UTC");
+        }
+        "listagg" => *expr = listagg(f)?,
         _ => {
             if let Some(t) = date_part_template(name) {
                 let mut args = plain_args(f).unwrap_or_default();
@@ -474,6 +554,45 @@ fn rewrite_function(expr: &mut Expr, name: &str) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Trino `listagg(x, separator) WITHIN GROUP (ORDER BY ...)` as
+/// `array_join(array_agg(x ORDER BY ...), separator)` (NULL values are skipped, as in Trino).
+fn listagg(f: &Function) -> Result<Expr> {
+    let FunctionArguments::List(list) = &f.args else {
+        return Err(arity_error("listagg", "1 or 2", 0));
+    };
+    if !list.clauses.is_empty() || f.over.is_some() {
+        return Err(Error::Sql(
+            "listagg with ON OVERFLOW or OVER (...) is not supported by the local engine; use array_join(array_agg(x ORDER BY y), ',')".into(),
+        ));
+    }
+    let mut args: Vec<Expr> = Vec::new();
+    for a in &list.args {
+        match a {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => args.push(e.clone()),
+            _ => return Err(arity_error("listagg", "1 or 2", list.args.len())),
+        }
+    }
+    let separator = match args.len() {
+        1 => string_literal(""),
+        2 => args.remove(1),
+        n => return Err(arity_error("listagg", "1 or 2", n)),
+    };
+    let mut agg = f.clone();
+    rename(&mut agg, "array_agg");
+    agg.within_group = Vec::new();
+    if let FunctionArguments::List(agg_list) = &mut agg.args {
+        agg_list.args.truncate(1);
+        if !f.within_group.is_empty() {
+            agg_list.clauses.push(
+                datafusion::sql::sqlparser::ast::FunctionArgumentClause::OrderBy(
+                    f.within_group.clone(),
+                ),
+            );
+        }
+    }
+    template("array_join(__0, __1)", &[Expr::Function(agg), separator])
 }
 
 /// Turns the errors that can occur while evaluating `expr` into NULLs (see the module docs).
