@@ -7,13 +7,16 @@ What moto cannot express, and how the tests deal with it:
 - CloudTrail never delivers files: the tests upload a real log file under today's folder.
 - GetTrailStatus reports the last delivery as "now" while logging, so a stale delivery and a
   LatestDeliveryError cannot be planted; the Rust unit tests cover those states.
-- S3 does not evaluate bucket policies; a caller denied read is planted with an IAM user whose
-  policy denies s3:GetObject, with moto's IAM enforcement switched on (/moto-api/reset-auth).
+- moto evaluates bucket policies on object reads and writes as if every conditional statement
+  denied; doctor_moto.py evaluates them as AWS does for the tests' (TLS-standing-in) requests.
+- A caller denied read is planted with an IAM user whose policy denies s3:GetObject, with moto's
+  IAM enforcement switched on (/moto-api/reset-auth).
 """
 
 from __future__ import annotations
 
 import json
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -31,11 +34,12 @@ BUCKET = "spintrail-doctor-logs"
 TRAIL_ARN = f"arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/spintrail"
 LOG_FILE = Path(__file__).parent / "data" / "real" / "stratus-red-team.json.gz"
 APPLY = "spintrail provision apply"
+LAUNCHER = str(Path(__file__).parent / "doctor_moto.py")
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[MotoServer]:
-    with moto_server() as s:
+    with moto_server(LAUNCHER) as s:
         yield s
 
 
@@ -347,6 +351,19 @@ def test_each_planted_fault_is_found_with_its_fix(provisioned: MotoServer, name:
         assert severities(repaired) == dict.fromkeys(CHECKS, "ok"), str(repaired)
 
 
+def enforce_iam(server: MotoServer, after_requests: str) -> None:
+    """moto checks every request against IAM once `after_requests` more have passed ("inf":
+    never)."""
+    request = urllib.request.Request(
+        server.url + "/moto-api/reset-auth",
+        data=after_requests.encode(),
+        method="POST",
+        headers={"Content-Type": "text/plain"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        answer.read()
+
+
 def test_caller_denied_read(provisioned: MotoServer, monkeypatch: pytest.MonkeyPatch) -> None:
     iam = client(provisioned, "iam")
     iam.create_user(UserName="auditor")
@@ -367,11 +384,11 @@ def test_caller_denied_read(provisioned: MotoServer, monkeypatch: pytest.MonkeyP
     key = iam.create_access_key(UserName="auditor")["AccessKey"]
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
-    provisioned.post("/moto-api/reset-auth", b"0")  # from now on moto enforces IAM
+    enforce_iam(provisioned, "0")
     try:
         diagnosis = stack(provisioned).doctor()
     finally:
-        provisioned.post("/moto-api/reset-auth", b"inf")
+        enforce_iam(provisioned, "inf")
     assert diagnosis.caller == f"arn:aws:iam::{ACCOUNT}:user/auditor"
     read = diagnosis.finding("read")
     assert read.severity == "error", str(diagnosis)
