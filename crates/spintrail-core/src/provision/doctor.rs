@@ -173,8 +173,11 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: HttpStatus + std::fmt::Debug + 'static,
 {
-    let denied = status(&err) == Some(403)
-        || code(&err).is_some_and(|c| c.contains("AccessDenied") || c.contains("Unauthorized"));
+    // A 403 for a bad signature, key or token is a credentials problem, not a missing grant.
+    let denied = match code(&err) {
+        Some(c) => c.contains("AccessDenied") || c.contains("Unauthorized") || c == "Forbidden",
+        None => status(&err) == Some(403),
+    };
     Failure {
         denied,
         message: sdk_error(step, err).to_string(),
@@ -2128,7 +2131,7 @@ mod tests {
         let today = Utc::now().format("%Y/%m/%d");
         let file =
             format!("s3://logs-bucket/AWSLogs/111122223333/CloudTrail/eu-west-1/{today}/x.json.gz");
-        let ok = template_finding("t", &p, &[file.clone()], None, now);
+        let ok = template_finding("t", &p, std::slice::from_ref(&file), None, now);
         assert_eq!(ok.severity, Severity::Ok, "{ok:?}");
         let stranger =
             format!("s3://logs-bucket/AWSLogs/999999999999/CloudTrail/eu-west-1/{today}/x.json.gz");
