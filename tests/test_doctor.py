@@ -119,6 +119,25 @@ def test_clean_setup_passes_every_check(provisioned: MotoServer) -> None:
     assert severities(again) == severities(diagnosis)
 
 
+@pytest.mark.parametrize("layout", ["aws-projection", "aws-manual"])
+def test_the_user_guides_layouts_pass_too(moto: MotoServer, layout: str) -> None:
+    options: dict[str, Any] = {"partitions": layout, "multi_region": False}
+    Stack(BUCKET, region=REGION, endpoint_url=moto.url, max_attempts=1, **options).apply()
+    deliver(moto)
+    diagnosis = Stack(
+        BUCKET, region=REGION, endpoint_url=moto.url, max_attempts=1, **options
+    ).doctor()
+    assert severities(diagnosis) == dict.fromkeys(CHECKS, "ok"), str(diagnosis)
+    # A file of another region is outside these one-region (or listed-region) projections.
+    deliver(moto, "me-central-1")
+    diagnosis = Stack(
+        BUCKET, region=REGION, endpoint_url=moto.url, max_attempts=1, **options
+    ).doctor()
+    template = diagnosis.finding("table.projection.template")
+    assert template.severity == "error", str(diagnosis)
+    assert "me-central-1" in template.message
+
+
 def test_before_the_first_delivery_nothing_is_claimed(moto: MotoServer) -> None:
     stack(moto).apply()
     diagnosis = stack(moto).doctor()
