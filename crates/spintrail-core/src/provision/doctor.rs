@@ -1598,7 +1598,8 @@ impl DateFormat {
                 run += 1;
             }
             if c.is_ascii_alphabetic() {
-                if !matches!(c, 'y' | 'M' | 'd' | 'H' | 'm' | 's') {
+                // MMM and longer are month names, not numbers.
+                if !matches!(c, 'y' | 'M' | 'd' | 'H' | 'm' | 's') || (c == 'M' && run > 2) {
                     return None;
                 }
                 pattern.push_str(&format!("(\\d{{{run}}})"));
