@@ -84,6 +84,15 @@ impl Stack {
         report_json(&report)
     }
 
+    /// Checks the live set-up (reads only); returns the findings as JSON.
+    fn doctor(&self, py: Python<'_>) -> PyResult<String> {
+        let stack = self.inner.clone();
+        let diagnosis = wait_for(py, async move { stack.doctor().await })?;
+        serde_json::to_string(&diagnosis).map_err(|e| {
+            EngineError::new_err(format!("internal error: cannot encode the findings: {e}"))
+        })
+    }
+
     /// The equivalent `CREATE EXTERNAL TABLE` statement.
     fn ddl(&self, py: Python<'_>) -> PyResult<String> {
         let stack = self.inner.clone();

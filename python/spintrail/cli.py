@@ -1,5 +1,5 @@
 """The ``spintrail`` command: ``generate``, ``query``, ``insights``, ``report``, ``demo``,
-``provision`` and ``verify``."""
+``provision``, ``doctor`` and ``verify``."""
 
 from __future__ import annotations
 
@@ -629,6 +629,19 @@ def add_provision_parser(sub: Any) -> None:
         "Athena. Options not given come from --config (TOML, same names with '_') or defaults.",
     )
     p.add_argument("action", nargs="?", choices=("plan", "apply", "destroy"))
+    add_stack_options(p)
+    p.add_argument(
+        "--delete-bucket",
+        action="store_true",
+        help="with destroy: also delete the log bucket, its objects and the log group",
+    )
+    p.add_argument("--print-ddl", action="store_true", help="print CREATE EXTERNAL TABLE and exit")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(run=cmd_provision)
+
+
+def add_stack_options(p: Any) -> None:
+    """The options of a stack (``provision`` and ``doctor`` share them)."""
     p.add_argument("--config", "-c", help="TOML file with the desired state")
     p.add_argument("--bucket", help="log bucket (created if absent, reused if yours)")
     p.add_argument("--prefix", help="key prefix of the logs in the bucket")
@@ -674,14 +687,31 @@ def add_provision_parser(sub: Any) -> None:
         type=int,
         help="attempts per AWS request, the first included (default: the retry policy's 14)",
     )
-    p.add_argument(
-        "--delete-bucket",
-        action="store_true",
-        help="with destroy: also delete the log bucket, its objects and the log group",
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    diagnosis = stack_from_args(args).doctor()
+    if args.json:
+        print(json.dumps(diagnosis.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        print(diagnosis)
+    return 0 if diagnosis.ok else 1
+
+
+def add_doctor_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "doctor",
+        help="check a live set-up (trail, bucket, table, workgroup, read access) and say how to "
+        "fix what is wrong",
+        description="Reads (changes nothing) the trail and its delivery status, the log bucket's "
+        "policy, public access block and encryption, the log folders in the bucket, the Glue "
+        "table's location, format and partition projection, the Athena workgroup, and whether "
+        "the caller can read a log file. One line per check: ✓ ok, ! warning, ✗ error, ? could "
+        "not check. Exit status 1 when any check is an error. Takes provision's options.",
     )
-    p.add_argument("--print-ddl", action="store_true", help="print CREATE EXTERNAL TABLE and exit")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.set_defaults(run=cmd_provision)
+    add_stack_options(p)
+    p.add_argument("--json", action="store_true", help="print the findings as JSON")
+    p.set_defaults(run=cmd_doctor)
 
 
 def add_report_parser(sub: Any) -> None:
@@ -873,6 +903,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_insights_parser(sub)
     add_provision_parser(sub)
+    add_doctor_parser(sub)
     return parser
 
 

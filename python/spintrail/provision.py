@@ -8,6 +8,7 @@ plan / apply / destroy::
     print(stack.plan())          # what would change, changing nothing
     result = stack.apply()       # idempotent; a second apply reports no changes
     stack.destroy()              # removes what spintrail created; keeps the bucket and its logs
+    print(stack.doctor())        # checks the live set-up: one line per check, with fixes
 
 Credentials and region come from the standard AWS chain (environment, profile, SSO, instance
 role); ``profile`` and ``endpoint_url`` (an AWS-compatible server) are optional. Options may also
@@ -93,6 +94,116 @@ class ProvisionResult:
                 for c in raw["changes"]
             ),
             resources=dict(raw["resources"]),
+        )
+
+
+Severity = Literal["ok", "unchecked", "warning", "error"]
+
+_SYMBOLS = {"ok": "✓", "unchecked": "?", "warning": "!", "error": "✗"}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One check of :meth:`Stack.doctor`: how it stands and, when something is wrong, the fix."""
+
+    #: Which check: ``trail``, ``trail.logging``, ``bucket``, ``bucket.policy.write``,
+    #: ``bucket.policy.scope``, ``bucket.policy.tls``, ``bucket.public_access_block``,
+    #: ``bucket.encryption``, ``bucket.logs``, ``table``, ``table.format``, ``table.location``,
+    #: ``table.projection.template``, ``table.projection.range``, ``workgroup`` or ``read``.
+    check: str
+    #: What was checked (a name, ARN or ``s3://`` location).
+    subject: str
+    #: ``unchecked`` means the check could not be made (a call was denied or failed, or there
+    #: was nothing to compare with yet); it never counts as passing.
+    severity: Severity
+    message: str
+    fix: str | None = None
+
+    def __str__(self) -> str:
+        line = f"{_SYMBOLS[self.severity]} {self.check:<27} {self.message}"
+        return f"{line}\n      fix: {self.fix}" if self.fix else line
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """What :meth:`Stack.doctor` found, in the order the checks ran."""
+
+    stack: str
+    region: str
+    account: str
+    #: The identity the checks ran as (an ARN).
+    caller: str
+    #: When the checks ran (UTC, ISO-8601).
+    checked_at: str
+    findings: tuple[Finding, ...]
+
+    @property
+    def errors(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.severity == "error")
+
+    @property
+    def warnings(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.severity == "warning")
+
+    @property
+    def ok(self) -> bool:
+        """No finding is an error (warnings and unchecked findings allowed)."""
+        return not self.errors
+
+    def finding(self, check: str) -> Finding:
+        """The finding of one check, by its name (``"trail.logging"``)."""
+        for f in self.findings:
+            if f.check == check:
+                return f
+        names = ", ".join(f.check for f in self.findings)
+        raise KeyError(f"no check named {check!r}; the checks are: {names}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "stack": self.stack,
+            "region": self.region,
+            "account": self.account,
+            "caller": self.caller,
+            "checked_at": self.checked_at,
+            "ok": self.ok,
+            "findings": [
+                {
+                    "check": f.check,
+                    "subject": f.subject,
+                    "severity": f.severity,
+                    "message": f.message,
+                    "fix": f.fix,
+                }
+                for f in self.findings
+            ],
+        }
+
+    def __str__(self) -> str:
+        counts = {s: sum(1 for f in self.findings if f.severity == s) for s in _SYMBOLS}
+        lines = [
+            f"doctor: stack {self.stack}, account {self.account}, region {self.region}, "
+            f"as {self.caller}"
+        ]
+        lines += [str(f) for f in self.findings]
+        lines.append(
+            f"{counts['error']} error(s), {counts['warning']} warning(s), "
+            f"{counts['unchecked']} not checked, {counts['ok']} ok"
+        )
+        return "\n".join(lines)
+
+    @classmethod
+    def _from_json(cls, text: str) -> Diagnosis:
+        raw = json.loads(text)
+        return cls(
+            stack=raw["stack"],
+            region=raw["region"],
+            account=raw["account"],
+            caller=raw["caller"],
+            checked_at=raw["checked_at"],
+            findings=tuple(
+                Finding(f["check"], f["subject"], f["severity"], f["message"], f["fix"])
+                for f in raw["findings"]
+            ),
         )
 
 
@@ -191,10 +302,35 @@ class Stack:
         log group) and their data are kept unless ``delete_bucket=True``."""
         return ProvisionResult._from_json(self._inner.destroy(delete_bucket=delete_bucket))
 
+    def doctor(self) -> Diagnosis:
+        """Checks the live set-up this stack describes, changing nothing: the trail is logging
+        and delivering; the bucket policy lets this trail (and only it) write and denies requests
+        without TLS; Block Public Access and encryption are on; the Glue table's location, format
+        and partition projection match the log files actually in the bucket (today's partition
+        included); the workgroup has a result location; the caller can read a log file. Raises
+        only when AWS cannot be reached at all; every other problem is a :class:`Finding`."""
+        return Diagnosis._from_json(self._inner.doctor())
+
     def ddl(self) -> str:
         """The ``CREATE EXTERNAL TABLE`` statement equivalent to the Glue table ``apply``
         creates, for those who prefer to run it in Athena themselves."""
         return self._inner.ddl()
 
 
-__all__ = ["Action", "Change", "ProvisionResult", "Stack"]
+def doctor(bucket: str | None = None, **options: Any) -> Diagnosis:
+    """``Stack(bucket, **options).doctor()``: checks a live set-up; ``options`` are
+    :class:`Stack`'s keyword arguments (``config_file``, ``region``, ``profile``,
+    ``endpoint_url``, ``trail``, ``table``, ...)."""
+    return Stack(bucket, **options).doctor()
+
+
+__all__ = [
+    "Action",
+    "Change",
+    "Diagnosis",
+    "Finding",
+    "ProvisionResult",
+    "Severity",
+    "Stack",
+    "doctor",
+]

@@ -18,7 +18,7 @@ use super::{Action, Change, Ctx};
 use crate::{Error, Result};
 
 /// Statement ids spintrail owns in a bucket policy; other statements are left as they are.
-const SID_PREFIX: &str = "Spintrail";
+pub(crate) const SID_PREFIX: &str = "Spintrail";
 const LIFECYCLE_RULE_ID: &str = "spintrail-expire-logs";
 
 /// The bucket policy statements spintrail manages: CloudTrail may check the ACL and write only

@@ -13,6 +13,7 @@ mod aws;
 mod bucket;
 mod config;
 mod ddl;
+mod doctor;
 mod glue;
 mod logs;
 mod resource;
@@ -24,6 +25,7 @@ use serde::Serialize;
 
 pub use crate::aws::ConnectOptions;
 pub use config::StackConfig;
+pub use doctor::{Diagnosis, Finding, Severity};
 
 use resource::Driver;
 
