@@ -976,3 +976,48 @@ def test_reverse_and_version_as_in_trino(session: spintrail.Session) -> None:
     ) == ["çba", [3, 2, 1], b"ba"]
     with pytest.raises(spintrail.UnsupportedFunctionError, match="version"):
         session.sql("SELECT version()")
+
+
+# Trino's own substr cases: a negative start counts from the end, a start of 0 or before the
+# string gives '' (DataFusion alone would follow the SQL standard and return the whole string).
+SUBSTR_CASES = [
+    ("substr('Quadratically', 5)", "ratically"),
+    ("substr('Quadratically', 50)", ""),
+    ("substr('Quadratically', -5)", "cally"),
+    ("substr('Quadratically', -50)", ""),
+    ("substr('Quadratically', 0)", ""),
+    ("substr('Quadratically', 5, 6)", "ratica"),
+    ("substr('Quadratically', 5, 50)", "ratically"),
+    ("substr('Quadratically', 50, 10)", ""),
+    ("substr('Quadratically', -5, 4)", "call"),
+    ("substr('Quadratically', -5, 40)", "cally"),
+    ("substr('Quadratically', -50, 4)", ""),
+    ("substr('Quadratically', 0, 4)", ""),
+    ("substr('Quadratically', 5, 0)", ""),
+    ("substring('Quadratically' FROM -5)", "cally"),
+    ("substring('Quadratically' FROM -5 FOR 4)", "call"),
+    ("substring('Quadratically', -13)", "Quadratically"),
+    ("substr('héllo wörld', -5)", "wörld"),
+]
+
+
+@pytest.mark.parametrize(("expr", "expected"), SUBSTR_CASES)
+def test_substr_positions_as_in_trino(session: spintrail.Session, expr: str, expected: str) -> None:
+    assert one(session, f"SELECT {expr}") == expected
+
+
+def test_substr_null_rules_and_columns(
+    session: spintrail.Session, records: list[dict[str, Any]]
+) -> None:
+    assert row(
+        session,
+        "SELECT substr(CAST(NULL AS varchar), -2), substr('abc', CAST(NULL AS bigint)), "
+        "substr('abc', -2, CAST(NULL AS bigint))",
+    ) == [None, None, None]
+    got = session.sql(
+        "SELECT eventid, substr(eventname, -4) AS tail FROM cloudtrail_logs"
+    ).to_pylist()
+    expected = {
+        r["eventID"]: r["eventName"][-4:] if len(r["eventName"]) >= 4 else "" for r in records
+    }
+    assert {g["eventid"]: g["tail"] for g in got} == expected

@@ -234,8 +234,58 @@ fn rewrite_expr(expr: &mut Expr) -> Result<()> {
             type_decimal_literal(typed);
             Ok(())
         }
+        Expr::Substring {
+            expr: source,
+            substring_from: Some(from),
+            substring_for,
+            ..
+        } => {
+            let trino = trino_substring(source, from, substring_for.as_deref())?;
+            *expr = trino;
+            Ok(())
+        }
         _ => Ok(()),
     }
+}
+
+/// `substr(s, start[, length])` with Trino's positions: a negative start counts from the end of
+/// the string, and a start of 0 or before the string's first character gives `''`. DataFusion
+/// follows the SQL standard instead (a window that begins before position 1), so
+/// `substr('Quadratically', -5)` would be the whole string rather than `'cally'`.
+fn trino_substring(source: &Expr, from: &Expr, length: Option<&Expr>) -> Result<Expr> {
+    let window = |start: Expr| Expr::Substring {
+        expr: Box::new(source.clone()),
+        substring_from: Some(Box::new(start)),
+        substring_for: length.map(|l| Box::new(l.clone())),
+        special: true,
+        shorthand: true,
+    };
+    let from_end = template(
+        "char_length(__0) + __1 + 1",
+        &[source.clone(), from.clone()],
+    )?;
+    let any_null = match length {
+        Some(l) => template(
+            "__0 IS NULL OR __1 IS NULL OR __2 IS NULL",
+            &[source.clone(), from.clone(), l.clone()],
+        )?,
+        None => template(
+            "__0 IS NULL OR __1 IS NULL",
+            &[source.clone(), from.clone()],
+        )?,
+    };
+    template(
+        "CASE WHEN __0 > 0 THEN __1 \
+         WHEN __0 < 0 AND -(__0) <= char_length(__2) THEN __3 \
+         WHEN __4 THEN NULL ELSE '' END",
+        &[
+            from.clone(),
+            window(from.clone()),
+            source.clone(),
+            window(from_end),
+            any_null,
+        ],
+    )
 }
 
 /// `DECIMAL '1.50'` → `DECIMAL(3,2) '1.50'`: Trino types a decimal literal by its digits (as a
