@@ -112,3 +112,22 @@ def isolate_aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, region: str
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+
+
+def moto_fixtures(region: str, launcher: str | None = None) -> tuple[Any, Any]:
+    """A test module's ``server`` (one moto per module) and ``moto`` (that server, reset, with
+    only moto's credentials and ``region`` in the environment) fixtures:
+    ``server, moto = moto_fixtures(REGION)``."""
+
+    @pytest.fixture(scope="module")
+    def server() -> Iterator[MotoServer]:
+        with moto_server(launcher) as s:
+            yield s
+
+    @pytest.fixture()
+    def moto(server: MotoServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> MotoServer:
+        server.reset()
+        isolate_aws_env(monkeypatch, tmp_path, region)
+        return server
+
+    return server, moto

@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
-from moto_server import MotoServer, isolate_aws_env, moto_server
+from moto_server import MotoServer, moto_fixtures
 from spintrail.cli import main
 from spintrail.provision import Diagnosis, Stack, doctor
 
@@ -37,17 +37,7 @@ APPLY = "spintrail provision apply"
 LAUNCHER = str(Path(__file__).parent / "doctor_moto.py")
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[MotoServer]:
-    with moto_server(LAUNCHER) as s:
-        yield s
-
-
-@pytest.fixture()
-def moto(server: MotoServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> MotoServer:
-    server.reset()
-    isolate_aws_env(monkeypatch, tmp_path, REGION)
-    return server
+server, moto = moto_fixtures(REGION, LAUNCHER)
 
 
 def client(server: MotoServer, service: str) -> Any:

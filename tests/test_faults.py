@@ -22,7 +22,7 @@ import pytest
 import spintrail
 from botocore.exceptions import ClientError
 from fault_proxy import FaultProxy
-from moto_server import MotoServer, free_port, isolate_aws_env, moto_server
+from moto_server import MotoServer, free_port, isolate_aws_env, moto_fixtures, moto_server
 from spintrail.provision import Stack
 
 REGION = "eu-west-1"
@@ -45,17 +45,7 @@ def figures(proxy: FaultProxy, label: str, record: Callable[[str, object], None]
 # ---------------------------------------------------------------- provisioning
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[MotoServer]:
-    with moto_server() as s:
-        yield s
-
-
-@pytest.fixture()
-def moto(server: MotoServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> MotoServer:
-    server.reset()
-    isolate_aws_env(monkeypatch, tmp_path, REGION)
-    return server
+server, moto = moto_fixtures(REGION)
 
 
 def stack(url: str, **connect: Any) -> Stack:

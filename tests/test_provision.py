@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import socket
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ import boto3
 import pytest
 import spintrail
 from botocore.exceptions import ClientError
-from moto_server import MotoServer, isolate_aws_env, moto_server
+from moto_server import MotoServer, moto_fixtures
 from spintrail.cli import main
 from spintrail.provision import Stack
 
@@ -30,17 +29,7 @@ ACCOUNT = "123456789012"  # moto's default account
 BUCKET = "spintrail-test-logs"
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[MotoServer]:
-    with moto_server() as s:
-        yield s
-
-
-@pytest.fixture()
-def moto(server: MotoServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> MotoServer:
-    server.reset()
-    isolate_aws_env(monkeypatch, tmp_path, REGION)
-    return server
+server, moto = moto_fixtures(REGION)
 
 
 def client(server: MotoServer, service: str) -> Any:

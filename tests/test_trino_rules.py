@@ -8,7 +8,6 @@ refused queries are the ones Athena refuses, with a message that names the rule 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ import pyarrow as pa
 import pytest
 import spintrail
 from conftest import CONFORMING
-from moto_server import MotoServer, isolate_aws_env, moto_server
+from moto_server import MotoServer, moto_fixtures
 from spintrail.cli import main
 from spintrail.provision import Stack
 
@@ -278,17 +277,7 @@ ACCOUNT = "123456789012"  # moto's default account
 BUCKET = "spintrail-layout-logs"
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[MotoServer]:
-    with moto_server() as s:
-        yield s
-
-
-@pytest.fixture()
-def moto(server: MotoServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> MotoServer:
-    server.reset()
-    isolate_aws_env(monkeypatch, tmp_path, REGION)
-    return server
+server, moto = moto_fixtures(REGION)
 
 
 def stack(server: MotoServer, **options: Any) -> Stack:

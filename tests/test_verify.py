@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import gzip
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow.compute as pc
 import pytest
 import spintrail
-from moto_server import MotoServer, isolate_aws_env, moto_server
+from moto_server import MotoServer, moto_fixtures
 from spintrail.cli import main
 from spintrail.generate import generate
 from spintrail.verify import verify
@@ -243,17 +242,7 @@ def test_session_verify_returns_a_typed_result(trail: Path) -> None:
     assert result.files.schema.field("hour").type.tz == "UTC"
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[MotoServer]:
-    with moto_server() as s:
-        yield s
-
-
-@pytest.fixture()
-def moto(server: MotoServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> MotoServer:
-    server.reset()
-    isolate_aws_env(monkeypatch, tmp_path, REGION)
-    return server
+server, moto = moto_fixtures(REGION)
 
 
 def upload(moto: MotoServer, root: Path, bucket: str) -> None:
