@@ -583,15 +583,15 @@ def test_cli_runs_on_athena_and_prints_the_cost(
     assert "scanned 5.00 MB" in out.err and "cost $0.000048" in out.err
 
 
-def test_throttled_calls_are_retried_with_backoff(moto: MotoServer) -> None:
+def test_throttled_calls_are_retried(moto: MotoServer) -> None:
+    # No timing here: the backoff is full jitter (a wait may be near zero), and timings belong in
+    # benchmarks; the fault-proxy tests show the policy rides out throttling.
     seed(moto, [("n", "integer")], [["1"]])
     s = session(moto, max_attempts=4)
-    started = time.monotonic()
     table = s.sql("SELECT 1 AS n /* moto:throttle 2 */")
     assert table.column("n").to_pylist() == [1]
     refused = latest_execution(moto)["Statistics"]["ServicePreProcessingTimeInMillis"]
     assert refused == 2, "two ThrottlingException answers, then the third attempt ran"
-    assert time.monotonic() - started > 0.1, "the retries backed off"
 
 
 def test_throttling_beyond_the_attempts_is_an_error_naming_the_call(moto: MotoServer) -> None:
