@@ -1,8 +1,9 @@
 //! Trino functions as DataFusion UDFs.
 //!
-//! One [`TrinoFn`] implementation dispatches on [`Kind`]. Every fallible function is registered
-//! twice: under its Trino name (errors name the function and the offending value) and as
-//! `__try_<name>`, the lenient twin used inside `try(...)`, which yields NULL instead.
+//! One `ScalarUDFImpl` (for [`Twin<Kind>`]) dispatches on [`Kind`]. Every fallible function is
+//! registered twice (see [`Family`]): under its Trino name (errors name the function and the
+//! offending value) and as `__try_<name>`, the lenient twin used inside `try(...)`, which yields
+//! NULL instead.
 //! Literal arguments (units, JSON paths, formats, patterns) are parsed once per batch.
 
 use std::sync::Arc;
@@ -13,24 +14,23 @@ use datafusion::arrow::array::{
 use datafusion::arrow::compute::take;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, TimeUnit};
 use datafusion::common::ScalarValue;
-use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::error::Result as DfResult;
 use datafusion::logical_expr::{
     ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
-    Volatility,
 };
-use datafusion::prelude::SessionContext;
 use regex::Regex;
 
-use super::args::{arrays, fail, finish, int64_array, lenient_or, string_array};
-use super::{json, messages, time, url};
-use crate::Result;
-
-/// Prefix of the lenient twins used inside `try(...)`.
-pub const TRY_PREFIX: &str = "__try_";
+pub use super::args::TRY_PREFIX;
+use super::args::{
+    arrays, fail, finish, has_lenient_twin, int64_array, is_integer, is_string, lenient_or,
+    optional_int64, string_array, type_error, Family, Twin,
+};
+use super::more_functions::More;
+use super::{json, time, url};
 
 /// The functions of ours that can fail on data and have a lenient twin.
 pub fn is_fallible(name: &str) -> bool {
-    Kind::from_name(name).is_some_and(|k| k.fallible()) || super::more_functions::is_fallible(name)
+    has_lenient_twin::<Kind>(name) || has_lenient_twin::<More>(name)
 }
 
 /// Hints for Trino functions the local engine does not provide: what to use instead.
@@ -52,18 +52,7 @@ pub fn trino_hint(name: &str) -> Option<&'static str> {
     })
 }
 
-/// Registers all functions (both the strict and the lenient variants).
-pub fn register(ctx: &SessionContext) -> Result<()> {
-    for kind in Kind::ALL {
-        ctx.register_udf(ScalarUDF::new_from_impl(TrinoFn::new(*kind, false)));
-        if kind.fallible() {
-            ctx.register_udf(ScalarUDF::new_from_impl(TrinoFn::new(*kind, true)));
-        }
-    }
-    Ok(())
-}
-
-/// Which Trino function a [`TrinoFn`] is.
+/// Which Trino function a [`Twin<Kind>`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
     FromIso8601Timestamp,
@@ -106,7 +95,7 @@ pub enum Kind {
     UrlDecode,
 }
 
-impl Kind {
+impl Family for Kind {
     const ALL: &'static [Kind] = &[
         Kind::FromIso8601Timestamp,
         Kind::FromIso8601Date,
@@ -148,7 +137,7 @@ impl Kind {
         Kind::UrlDecode,
     ];
 
-    pub fn name(self) -> &'static str {
+    fn name(self) -> &'static str {
         match self {
             Kind::FromIso8601Timestamp => "from_iso8601_timestamp",
             Kind::FromIso8601Date => "from_iso8601_date",
@@ -191,10 +180,6 @@ impl Kind {
         }
     }
 
-    fn from_name(name: &str) -> Option<Kind> {
-        Kind::ALL.iter().copied().find(|k| k.name() == name)
-    }
-
     fn fallible(self) -> bool {
         !matches!(
             self,
@@ -213,39 +198,10 @@ impl Kind {
                 | Kind::UrlEncode
         )
     }
-}
 
-/// A Trino function (strict or lenient).
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct TrinoFn {
-    kind: Kind,
-    lenient: bool,
-    name: String,
-    signature: Signature,
-}
-
-impl TrinoFn {
-    pub fn new(kind: Kind, lenient: bool) -> Self {
-        let name = if lenient {
-            format!("{TRY_PREFIX}{}", kind.name())
-        } else {
-            kind.name().to_string()
-        };
-        let volatility = Volatility::Immutable;
-        TrinoFn {
-            kind,
-            lenient,
-            name,
-            signature: Signature::user_defined(volatility),
-        }
+    fn udf(self, lenient: bool) -> ScalarUDF {
+        ScalarUDF::new_from_impl(Twin::new(self, lenient))
     }
-}
-
-fn is_string(t: &DataType) -> bool {
-    matches!(
-        t,
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null
-    )
 }
 
 fn is_temporal(t: &DataType) -> bool {
@@ -253,14 +209,6 @@ fn is_temporal(t: &DataType) -> bool {
         t,
         DataType::Timestamp(..) | DataType::Date32 | DataType::Null
     )
-}
-
-fn is_integer(t: &DataType) -> bool {
-    t.is_integer() || matches!(t, DataType::Null)
-}
-
-fn type_error(name: &str, expected: &str, got: &[DataType]) -> DataFusionError {
-    fail(messages::unexpected_parameters(name, got, expected))
 }
 
 fn temporal(t: &DataType) -> DataType {
@@ -271,7 +219,7 @@ fn temporal(t: &DataType) -> DataType {
     }
 }
 
-impl ScalarUDFImpl for TrinoFn {
+impl ScalarUDFImpl for Twin<Kind> {
     fn name(&self) -> &str {
         &self.name
     }
@@ -634,10 +582,7 @@ fn regexp_extract(args: &ScalarFunctionArgs, lenient: bool) -> DfResult<Columnar
     let a = arrays(&args.args, args.number_rows)?;
     let s = string_array(&a.arrays[0])?;
     let p = string_array(&a.arrays[1])?;
-    let g = match a.arrays.get(2) {
-        Some(g) => Some(int64_array(g)?),
-        None => None,
-    };
+    let g = optional_int64(&a.arrays, 2)?;
     let mut cache = RegexCache::new("regexp_extract");
     let mut out = StringBuilder::with_capacity(a.len, 0);
     for i in 0..a.len {
@@ -696,10 +641,7 @@ fn regexp_replace(args: &ScalarFunctionArgs, lenient: bool) -> DfResult<Columnar
     let a = arrays(&args.args, args.number_rows)?;
     let s = string_array(&a.arrays[0])?;
     let p = string_array(&a.arrays[1])?;
-    let r = match a.arrays.get(2) {
-        Some(r) => Some(string_array(r)?),
-        None => None,
-    };
+    let r = a.arrays.get(2).map(string_array).transpose()?;
     let mut cache = RegexCache::new("regexp_replace");
     let mut last_replacement: Option<(String, String)> = None;
     let mut out = StringBuilder::with_capacity(a.len, 0);
@@ -764,10 +706,7 @@ fn regexp_extract_all(args: &ScalarFunctionArgs, lenient: bool) -> DfResult<Colu
     let a = arrays(&args.args, args.number_rows)?;
     let s = string_array(&a.arrays[0])?;
     let p = string_array(&a.arrays[1])?;
-    let g = match a.arrays.get(2) {
-        Some(g) => Some(int64_array(g)?),
-        None => None,
-    };
+    let g = optional_int64(&a.arrays, 2)?;
     let mut cache = RegexCache::new("regexp_extract_all");
     let mut out = ListBuilder::new(StringBuilder::new());
     for i in 0..a.len {
@@ -982,5 +921,29 @@ mod tests {
         assert!(is_fallible("from_iso8601_timestamp"));
         assert!(!is_fallible("contains"));
         assert!(!is_fallible("sum"));
+        // Both families answer, through the one shared lookup.
+        assert!(is_fallible("from_hex"));
+        assert!(!is_fallible("to_hex"));
+    }
+
+    /// Every function of both families is registered under its Trino name, and exactly the
+    /// fallible ones have a lenient twin for `try(...)`.
+    #[test]
+    fn both_families_register_strict_functions_and_lenient_twins() {
+        let ctx = datafusion::prelude::SessionContext::new();
+        super::super::register_trino_functions(&ctx).unwrap();
+        fn check<F: Family>(ctx: &datafusion::prelude::SessionContext) {
+            use datafusion::execution::FunctionRegistry;
+            for member in F::ALL {
+                let name = member.name();
+                let strict = ctx.udf(name).unwrap();
+                assert_eq!(strict.name(), name);
+                let twin = ctx.udf(&format!("{TRY_PREFIX}{name}"));
+                assert_eq!(twin.is_ok(), member.fallible(), "{name}");
+                assert_eq!(is_fallible(name), member.fallible(), "{name}");
+            }
+        }
+        check::<Kind>(&ctx);
+        check::<More>(&ctx);
     }
 }

@@ -65,7 +65,7 @@ fn entries_field(key: &DataType, value: &DataType) -> FieldRef {
     ))
 }
 
-fn map_type(key: &DataType, value: &DataType) -> DataType {
+pub fn map_type(key: &DataType, value: &DataType) -> DataType {
     DataType::Map(entries_field(key, value), false)
 }
 

@@ -35,8 +35,8 @@ use crate::{Error, Result};
 pub fn register_trino_functions(ctx: &SessionContext) -> Result<()> {
     use datafusion::execution::FunctionRegistry;
     use datafusion::logical_expr::AggregateUDF;
-    functions::register(ctx)?;
-    more_functions::register(ctx);
+    args::register::<functions::Kind>(ctx);
+    args::register::<more_functions::More>(ctx);
     for kind in [
         map_aggregate::MapKind::MapAgg,
         map_aggregate::MapKind::Histogram,

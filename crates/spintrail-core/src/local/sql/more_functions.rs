@@ -6,7 +6,7 @@
 //! fields `timezone_hour`/`timezone_minute`.
 //!
 //! As in [`super::functions`], every function that can fail on data has a lenient twin
-//! (`__try_<name>`) used inside `try(...)`.
+//! (`__try_<name>`) used inside `try(...)`: see [`Family`].
 
 use std::sync::Arc;
 
@@ -19,23 +19,25 @@ use datafusion::arrow::array::{
 use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::compute::{cast, take};
 use datafusion::arrow::datatypes::{
-    DataType, Field, Fields, IntervalMonthDayNanoType, TimeUnit, TimestampMillisecondType,
+    DataType, Field, IntervalMonthDayNanoType, TimeUnit, TimestampMillisecondType,
 };
 use datafusion::common::ScalarValue;
-use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::error::Result as DfResult;
 use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
 };
-use datafusion::prelude::SessionContext;
 use md5::Digest as _;
 
-use super::args::{arrays, fail, finish, int64_array, lenient_or, string_array};
-use super::functions::TRY_PREFIX;
+use super::args::{
+    arrays, fail, finish, int64_array, is_integer, is_string, lenient_or, optional_int64,
+    string_array, type_error, Family, Twin,
+};
 use super::json;
+use super::map_aggregate::map_type;
 use super::messages;
 use super::pattern::Zone;
 
-/// Which function a [`MoreFn`] is.
+/// Which function a [`Twin<More>`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum More {
     ToUtf8,
@@ -64,7 +66,7 @@ pub enum More {
     Reverse,
 }
 
-impl More {
+impl Family for More {
     const ALL: &'static [More] = &[
         More::ToUtf8,
         More::FromUtf8,
@@ -92,7 +94,7 @@ impl More {
         More::Reverse,
     ];
 
-    pub fn name(self) -> &'static str {
+    fn name(self) -> &'static str {
         match self {
             More::ToUtf8 => "to_utf8",
             More::FromUtf8 => "from_utf8",
@@ -136,52 +138,10 @@ impl More {
                 | More::JsonValue
         )
     }
-}
 
-/// Whether `name` is one of these functions with a lenient twin.
-pub fn is_fallible(name: &str) -> bool {
-    More::ALL.iter().any(|m| m.name() == name && m.fallible())
-}
-
-/// Registers the functions (strict and lenient variants).
-pub fn register(ctx: &SessionContext) {
-    for kind in More::ALL {
-        ctx.register_udf(ScalarUDF::new_from_impl(MoreFn::new(*kind, false)));
-        if kind.fallible() {
-            ctx.register_udf(ScalarUDF::new_from_impl(MoreFn::new(*kind, true)));
-        }
+    fn udf(self, lenient: bool) -> ScalarUDF {
+        ScalarUDF::new_from_impl(Twin::new(self, lenient))
     }
-}
-
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct MoreFn {
-    kind: More,
-    lenient: bool,
-    name: String,
-    signature: Signature,
-}
-
-impl MoreFn {
-    fn new(kind: More, lenient: bool) -> Self {
-        let name = if lenient {
-            format!("{TRY_PREFIX}{}", kind.name())
-        } else {
-            kind.name().to_string()
-        };
-        MoreFn {
-            kind,
-            lenient,
-            name,
-            signature: Signature::user_defined(Volatility::Immutable),
-        }
-    }
-}
-
-fn is_string(t: &DataType) -> bool {
-    matches!(
-        t,
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null
-    )
 }
 
 fn is_binary(t: &DataType) -> bool {
@@ -195,10 +155,6 @@ fn is_binary(t: &DataType) -> bool {
     )
 }
 
-fn is_integer(t: &DataType) -> bool {
-    t.is_integer() || matches!(t, DataType::Null)
-}
-
 fn is_interval(t: &DataType) -> bool {
     matches!(t, DataType::Interval(_) | DataType::Duration(_))
 }
@@ -210,11 +166,7 @@ fn list_item(t: &DataType) -> Option<&Arc<Field>> {
     }
 }
 
-fn type_error(name: &str, expected: &str, got: &[DataType]) -> DataFusionError {
-    fail(messages::unexpected_parameters(name, got, expected))
-}
-
-impl ScalarUDFImpl for MoreFn {
+impl ScalarUDFImpl for Twin<More> {
     fn name(&self) -> &str {
         &self.name
     }
@@ -439,18 +391,6 @@ impl ScalarUDFImpl for MoreFn {
     }
 }
 
-fn map_type(key: &DataType, value: &DataType) -> DataType {
-    let entries = Field::new(
-        "entries",
-        DataType::Struct(Fields::from(vec![
-            Field::new("key", key.clone(), false),
-            Field::new("value", value.clone(), true),
-        ])),
-        false,
-    );
-    DataType::Map(Arc::new(entries), false)
-}
-
 // ---------------------------------------------------------------------------------------------
 // varbinary.
 
@@ -568,10 +508,7 @@ fn split(args: &ScalarFunctionArgs, lenient: bool) -> DfResult<ColumnarValue> {
     let a = arrays(&args.args, args.number_rows)?;
     let s = string_array(&a.arrays[0])?;
     let d = string_array(&a.arrays[1])?;
-    let limit = match a.arrays.get(2) {
-        Some(l) => Some(int64_array(l)?),
-        None => None,
-    };
+    let limit = optional_int64(&a.arrays, 2)?;
     let mut out = ListBuilder::new(StringBuilder::new());
     for i in 0..a.len {
         if s.is_null(i) || d.is_null(i) || limit.is_some_and(|l| l.is_null(i)) {
@@ -635,10 +572,7 @@ fn strpos(args: &ScalarFunctionArgs, lenient: bool) -> DfResult<ColumnarValue> {
     let a = arrays(&args.args, args.number_rows)?;
     let s = string_array(&a.arrays[0])?;
     let sub = string_array(&a.arrays[1])?;
-    let instance = match a.arrays.get(2) {
-        Some(n) => Some(int64_array(n)?),
-        None => None,
-    };
+    let instance = optional_int64(&a.arrays, 2)?;
     let mut out = Int64Builder::with_capacity(a.len);
     for i in 0..a.len {
         if s.is_null(i) || sub.is_null(i) || instance.is_some_and(|n| n.is_null(i)) {
@@ -1276,10 +1210,7 @@ fn sequence(args: &ScalarFunctionArgs, lenient: bool) -> DfResult<ColumnarValue>
         _ => {
             let s = int64_array(&a.arrays[0])?;
             let e = int64_array(&a.arrays[1])?;
-            let st = match a.arrays.get(2) {
-                Some(st) => Some(int64_array(st)?),
-                None => None,
-            };
+            let st = optional_int64(&a.arrays, 2)?;
             let mut out = ListBuilder::new(Int64Builder::new());
             for i in 0..a.len {
                 if s.is_null(i) || e.is_null(i) || st.is_some_and(|st| st.is_null(i)) {
