@@ -1,55 +1,31 @@
 //! Queries through a local session over real records laid out as CloudTrail delivers them.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 
 use arrow::array::{Array, AsArray, Int64Array};
 use arrow::datatypes::Int64Type;
 use spintrail_core::{Error, LocalSession, OnError, QueryResult, SessionOptions};
 
-fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/data/real")
-        .join(name)
-}
+use common::data;
 
-/// Copies the real files into an S3-style tree: two accounts, two regions, three days, plus a
-/// digest file and an unrelated file that must not be read.
+/// The real files in an S3-style tree: two accounts, two regions, three days, plus a digest file
+/// and an unrelated file that must not be read.
 fn layout() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let put = |rel: &str, src: &str| {
-        let path = dir.path().join(rel);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::copy(data(src), path).unwrap();
-    };
-    put(
-        "AWSLogs/111111111111/CloudTrail/us-east-1/2024/07/30/a.json.gz",
-        "stratus-red-team.json.gz",
-    );
-    put(
-        "AWSLogs/111111111111/CloudTrail/eu-west-1/2024/07/31/b.json.gz",
-        "panther-analysis.json.gz",
-    );
-    put(
-        "AWSLogs/o-abc/222222222222/CloudTrail/us-east-1/2024/08/01/c.json.gz",
-        "otrf-security-datasets.json.gz",
-    );
-    put(
-        "AWSLogs/111111111111/CloudTrail-Digest/us-east-1/2024/07/30/d.json.gz",
-        "otrf-security-datasets.json.gz",
-    );
+    let dir = common::log_tree(&[common::SINGLE_ACCOUNT, common::ORGANIZATION_AND_DIGEST].concat());
     std::fs::write(dir.path().join("README.txt"), "not a log").unwrap();
     dir
 }
 
 fn session(dir: &Path, on_error: OnError) -> LocalSession {
-    LocalSession::new(
-        vec![dir.display().to_string()],
+    common::session(
+        dir,
         SessionOptions {
             on_error,
             ..SessionOptions::default()
         },
     )
-    .unwrap()
 }
 
 async fn count(s: &LocalSession, sql: &str) -> (i64, QueryResult) {

@@ -1,47 +1,23 @@
 //! Trino's rules on a local session (duplicate names, decimal literals, refused comparisons and
 //! HAVING aliases) and the partition layouts of AWS's documented tables.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 
 use arrow::array::AsArray;
 use arrow::datatypes::{DataType, Int64Type};
 use futures::StreamExt;
 use spintrail_core::{Error, LocalSession, PartitionLayout, SessionOptions};
 
-fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/data/real")
-        .join(name)
-}
-
-fn layout() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for (rel, src) in [
-        (
-            "AWSLogs/111111111111/CloudTrail/us-east-1/2024/07/30/a.json.gz",
-            "stratus-red-team.json.gz",
-        ),
-        (
-            "AWSLogs/111111111111/CloudTrail/eu-west-1/2024/07/31/b.json.gz",
-            "panther-analysis.json.gz",
-        ),
-    ] {
-        let path = dir.path().join(rel);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::copy(data(src), path).unwrap();
-    }
-    dir
-}
-
 fn session(dir: &Path, partitions: PartitionLayout) -> LocalSession {
-    LocalSession::new(
-        vec![dir.display().to_string()],
+    common::session(
+        dir,
         SessionOptions {
             partitions,
             ..SessionOptions::default()
         },
     )
-    .unwrap()
 }
 
 async fn sql_error(s: &LocalSession, sql: &str) -> String {
@@ -54,7 +30,7 @@ async fn sql_error(s: &LocalSession, sql: &str) -> String {
 
 #[tokio::test]
 async fn duplicate_output_names_reach_the_result_and_the_stream() {
-    let dir = layout();
+    let dir = common::log_tree(common::SINGLE_ACCOUNT);
     let s = session(dir.path(), PartitionLayout::Spintrail);
     let sql = "SELECT eventname AS name, eventsource AS name FROM cloudtrail_logs LIMIT 2";
     let result = s.collect(sql).await.unwrap();
@@ -73,7 +49,7 @@ async fn duplicate_output_names_reach_the_result_and_the_stream() {
 
 #[tokio::test]
 async fn decimal_literals_have_trino_types() {
-    let dir = layout();
+    let dir = common::log_tree(common::SINGLE_ACCOUNT);
     let s = session(dir.path(), PartitionLayout::Spintrail);
     let result = s
         .collect("SELECT 1.0, count(*) * 100.0 / 7, 1e3 FROM cloudtrail_logs")
@@ -99,7 +75,7 @@ async fn decimal_literals_have_trino_types() {
 
 #[tokio::test]
 async fn what_athena_refuses_is_refused() {
-    let dir = layout();
+    let dir = common::log_tree(common::SINGLE_ACCOUNT);
     let s = session(dir.path(), PartitionLayout::Spintrail);
     let message = sql_error(
         &s,
@@ -124,7 +100,7 @@ async fn what_athena_refuses_is_refused() {
 
 #[tokio::test]
 async fn aws_layouts_prune_on_their_columns() {
-    let dir = layout();
+    let dir = common::log_tree(common::SINGLE_ACCOUNT);
     let pp = session(dir.path(), PartitionLayout::AwsProjection);
     let result = pp
         .collect("SELECT count(*) FROM cloudtrail_logs WHERE \"timestamp\" = '2024/07/31'")
