@@ -184,6 +184,30 @@ where
     }
 }
 
+/// The finding of a bucket setting that S3 reports with one call (`operation`): a warning with
+/// the fix when S3 answers `absent` (its error code, and the message), unchecked when the call
+/// fails otherwise, else `judge`'s verdict on the answer.
+fn bucket_setting<T, E, R>(
+    check: &str,
+    url: &str,
+    operation: &str,
+    answer: std::result::Result<T, SdkError<E, R>>,
+    (absent_code, absent): (&str, &str),
+    judge: impl FnOnce(T) -> Finding,
+) -> Finding
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: HttpStatus + std::fmt::Debug + 'static,
+{
+    match answer {
+        Err(e) if code(&e).as_deref() == Some(absent_code) => {
+            Finding::warning(check, url, absent).fix(APPLY)
+        }
+        Err(e) => Finding::unchecked(check, url, failure(operation, e)),
+        Ok(out) => judge(out),
+    }
+}
+
 /// The newest log folder of one account and region, as found in the bucket.
 #[derive(Debug, Clone)]
 struct LogFolder {
@@ -501,18 +525,18 @@ impl Doctor {
             .send()
             .await;
         const CHECK: &str = "bucket.public_access_block";
-        let finding = match answer {
-            Err(e) if code(&e).as_deref() == Some("NoSuchPublicAccessBlockConfiguration") => {
-                Finding::warning(
-                    CHECK,
-                    &url,
-                    "the bucket has no Block Public Access configuration: a bucket policy or ACL \
-                     could make the logs public (unless the account blocks public access)",
-                )
-                .fix(APPLY)
-            }
-            Err(e) => Finding::unchecked(CHECK, &url, failure("s3 (GetPublicAccessBlock)", e)),
-            Ok(out) => {
+        let absent = (
+            "NoSuchPublicAccessBlockConfiguration",
+            "the bucket has no Block Public Access configuration: a bucket policy or ACL could \
+             make the logs public (unless the account blocks public access)",
+        );
+        let finding = bucket_setting(
+            CHECK,
+            &url,
+            "s3 (GetPublicAccessBlock)",
+            answer,
+            absent,
+            |out| {
                 let c = out.public_access_block_configuration();
                 let flags = [
                     ("BlockPublicAcls", c.and_then(|c| c.block_public_acls())),
@@ -542,8 +566,8 @@ impl Doctor {
                     )
                     .fix(APPLY)
                 }
-            }
-        };
+            },
+        );
         self.push(finding);
     }
 
@@ -557,15 +581,15 @@ impl Doctor {
             .send()
             .await;
         const CHECK: &str = "bucket.encryption";
-        let finding = match answer {
-            Err(e)
-                if code(&e).as_deref()
-                    == Some("ServerSideEncryptionConfigurationNotFoundError") =>
-            {
-                Finding::warning(CHECK, &url, "the bucket has no default encryption").fix(APPLY)
-            }
-            Err(e) => Finding::unchecked(CHECK, &url, failure("s3 (GetBucketEncryption)", e)),
-            Ok(out) => {
+        const NONE: &str = "the bucket has no default encryption";
+        let absent = ("ServerSideEncryptionConfigurationNotFoundError", NONE);
+        let finding = bucket_setting(
+            CHECK,
+            &url,
+            "s3 (GetBucketEncryption)",
+            answer,
+            absent,
+            |out| {
                 let by_default = out
                     .server_side_encryption_configuration()
                     .and_then(|c| c.rules().first())
@@ -573,10 +597,7 @@ impl Doctor {
                 let algorithm = by_default.map(|d| d.sse_algorithm().as_str().to_string());
                 let key = by_default.and_then(|d| d.kms_master_key_id().map(str::to_string));
                 match (&algorithm, &self.want.cfg.kms_key) {
-                    (None, _) => {
-                        Finding::warning(CHECK, &url, "the bucket has no default encryption")
-                            .fix(APPLY)
-                    }
+                    (None, _) => Finding::warning(CHECK, &url, NONE).fix(APPLY),
                     (Some(_), Some(want)) if key.as_deref() != Some(want.as_str()) => {
                         Finding::warning(
                             CHECK,
@@ -599,8 +620,8 @@ impl Doctor {
                         },
                     ),
                 }
-            }
-        };
+            },
+        );
         self.push(finding);
     }
 
