@@ -16,11 +16,15 @@
 //!   transiently, so backing off 13 times would only delay the answer by a minute;
 //! - no shared retry quota across calls (the SDK's token bucket): a burst of throttling spent on
 //!   one call must not make a later call fail at its first fault. Attempts per call stay bounded.
+//! - an idempotent read that must not fail on a transient fault while the client allows fewer
+//!   attempts (an Athena status poll or result page, a ranged GET of a result object) is called
+//!   again after [`backoff`] until [`DEFAULT_MAX_ATTEMPTS`] attempts are made in all
+//!   ([`patient_calls`]); a body cut off while streaming is read again the same way.
 
 use std::cell::Cell;
 use std::time::Duration;
 
-use aws_config::retry::RetryConfig;
+pub(crate) use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_s3::config::interceptors::{FinalizerInterceptorContextRef, InterceptorContext};
@@ -67,6 +71,14 @@ pub const DEFAULT_MAX_ATTEMPTS: u32 = 14;
 pub const INITIAL_BACKOFF: Duration = Duration::from_millis(200);
 /// The longest wait between two attempts.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// How many calls an idempotent read makes while it fails transiently, when each call makes the
+/// attempts of its client's `retry` configuration: as many as make [`DEFAULT_MAX_ATTEMPTS`]
+/// attempts in all (one when a call already makes that many), and the attempts per call.
+pub(crate) fn patient_calls(retry: Option<&RetryConfig>) -> (u32, u32) {
+    let per_call = retry.map_or(1, RetryConfig::max_attempts).max(1);
+    (DEFAULT_MAX_ATTEMPTS.div_ceil(per_call).max(1), per_call)
+}
 
 /// The retry configuration of every client: standard mode with the policy's backoff.
 fn retry_config(max_attempts: u32) -> RetryConfig {
@@ -533,6 +545,16 @@ mod tests {
 
     #[test]
     fn the_policy_rides_out_half_of_all_requests_failing() {
+        // A patient read makes the policy's attempts in all, whatever its client allows per call.
+        for (max_attempts, calls) in [(1, 14), (2, 7), (3, 5), (4, 4), (14, 1), (20, 1)] {
+            let config = retry_config(max_attempts);
+            assert_eq!(
+                patient_calls(Some(&config)),
+                (calls, max_attempts),
+                "{max_attempts}"
+            );
+        }
+        assert_eq!(patient_calls(None), (DEFAULT_MAX_ATTEMPTS, 1));
         // Each call fails only when all its attempts do: 0.5^attempts; ~40 calls per apply.
         let call_fails = 0.5f64.powi(DEFAULT_MAX_ATTEMPTS as i32);
         let apply_succeeds = (1.0 - call_fails).powi(40);

@@ -11,7 +11,7 @@ use aws_sdk_athena::types::{
 };
 
 use super::{AthenaFailure, AthenaOptions, Progress, ProgressFn, QueryInfo};
-use crate::aws::{sdk_error, HttpStatus};
+use crate::aws::{backoff, patient_calls, sdk_error, HttpStatus, RetryConfig};
 use crate::{Error, Result};
 
 /// Error codes of an answer refused for load: the call did not happen and can be repeated.
@@ -27,9 +27,6 @@ const THROTTLED: &[&str] = &[
     "ProvisionedThroughputExceededException",
 ];
 
-/// Rounds of [`patiently`], each of them the SDK's own attempts.
-const PATIENT_ROUNDS: u32 = 8;
-
 /// Whether a failed call was refused for load or failed on the server's side (5xx): a read
 /// that can simply be made again.
 pub(super) fn is_transient<E, R>(err: &aws_sdk_s3::error::SdkError<E, R>) -> bool
@@ -43,8 +40,11 @@ where
 
 /// Makes an idempotent read (a status poll, a result page, a ranged GET) again while it fails
 /// transiently, after the SDK's own attempts are spent: a throttled poll says nothing about the
-/// query, so it must not end the wait for it (or lose a result that is already there).
+/// query, so it must not end the wait for it (or lose a result that is already there). The one
+/// retry policy of [`crate::aws`] bounds it: calls until the policy's attempts are made in all
+/// ([`patient_calls`], from the client's `retry` configuration), with the policy's backoff.
 pub(super) async fn patiently<T, E, R, F, Fut>(
+    retry: Option<&RetryConfig>,
     mut call: F,
 ) -> std::result::Result<T, aws_sdk_s3::error::SdkError<E, R>>
 where
@@ -53,17 +53,17 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = std::result::Result<T, aws_sdk_s3::error::SdkError<E, R>>>,
 {
-    let mut delay = Duration::from_millis(100);
-    for _ in 1..PATIENT_ROUNDS {
+    let (calls, per_call) = patient_calls(retry);
+    let mut made = 1;
+    loop {
         match call().await {
-            Err(err) if is_transient(&err) => {
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(2));
+            Err(err) if made < calls && is_transient(&err) => {
+                backoff(made * per_call).await;
+                made += 1;
             }
             other => return other,
         }
     }
-    call().await
 }
 
 /// Stops the query when dropped while armed: dropping the future that waits for a query (Ctrl-C
@@ -199,7 +199,7 @@ pub(super) async fn run(
     let began = Instant::now();
     let mut delay = Duration::from_millis(100);
     loop {
-        let answer = patiently(|| {
+        let answer = patiently(client.config().retry_config(), || {
             client
                 .get_query_execution()
                 .query_execution_id(&query_id)

@@ -71,15 +71,17 @@ pub(super) async fn object_size(
     key: &str,
     query_id: &str,
 ) -> Result<u64> {
-    let head = patiently(|| s3.head_object().bucket(bucket).key(key).send())
-        .await
-        .map_err(|e| {
-            call_error(
-                &format!("s3:HeadObject s3://{bucket}/{key}"),
-                Some(query_id),
-                e,
-            )
-        })?;
+    let head = patiently(s3.config().retry_config(), || {
+        s3.head_object().bucket(bucket).key(key).send()
+    })
+    .await
+    .map_err(|e| {
+        call_error(
+            &format!("s3:HeadObject s3://{bucket}/{key}"),
+            Some(query_id),
+            e,
+        )
+    })?;
     Ok(head.content_length().unwrap_or(0).max(0) as u64)
 }
 
@@ -106,12 +108,13 @@ pub(super) fn ranged_chunks(
                 .range(format!("bytes={start}-{end}"));
             let step = format!("s3:GetObject s3://{bucket}/{key} bytes {start}-{end}");
             let query_id = query_id.clone();
+            let retry = s3.config().retry_config().cloned();
             async move {
                 // A body cut off mid-stream surfaces after the SDK's retries: read it again
                 // under the same retry policy.
                 let mut cut_off = 0;
                 let bytes = loop {
-                    let answer = patiently(|| request.clone().send())
+                    let answer = patiently(retry.as_ref(), || request.clone().send())
                         .await
                         .map_err(|e| call_error(&step, Some(&query_id), e))?;
                     match answer.body.collect().await {

@@ -25,7 +25,7 @@ pub(super) async fn get_page(
     max_results: i32,
     token: Option<String>,
 ) -> Result<GetQueryResultsOutput> {
-    patiently(|| {
+    patiently(client.config().retry_config(), || {
         client
             .get_query_results()
             .query_execution_id(query_id)
