@@ -10,7 +10,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -114,10 +114,17 @@ def isolate_aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, region: str
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
 
 
-def moto_fixtures(region: str, launcher: str | None = None) -> tuple[Any, Any]:
+def moto_fixtures(
+    region: str,
+    launcher: str | None = None,
+    setup: Callable[[MotoServer, pytest.MonkeyPatch], None] | None = None,
+    teardown: Callable[[MotoServer], None] | None = None,
+) -> tuple[Any, Any]:
     """A test module's ``server`` (one moto per module) and ``moto`` (that server, reset, with
     only moto's credentials and ``region`` in the environment) fixtures:
-    ``server, moto = moto_fixtures(REGION)``."""
+    ``server, moto = moto_fixtures(REGION)``. ``setup`` prepares what the module's tests share
+    (buckets, environment variables) after the reset; ``teardown`` undoes server state that a reset
+    keeps, after each test, passed or failed."""
 
     @pytest.fixture(scope="module")
     def server() -> Iterator[MotoServer]:
@@ -125,9 +132,15 @@ def moto_fixtures(region: str, launcher: str | None = None) -> tuple[Any, Any]:
             yield s
 
     @pytest.fixture()
-    def moto(server: MotoServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> MotoServer:
+    def moto(
+        server: MotoServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> Iterator[MotoServer]:
         server.reset()
         isolate_aws_env(monkeypatch, tmp_path, region)
-        return server
+        if setup is not None:
+            setup(server, monkeypatch)
+        yield server
+        if teardown is not None:
+            teardown(server)
 
     return server, moto

@@ -18,7 +18,6 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
@@ -28,7 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import spintrail
-from moto_server import MotoServer, isolate_aws_env, moto_server
+from moto_server import MotoServer, moto_fixtures
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account
@@ -37,24 +36,18 @@ LAUNCHER = str(Path(__file__).with_name("athena_moto.py"))
 RANGE_VARIABLE = "SPINTRAIL_S3_RANGE_BYTES"
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[MotoServer]:
-    with moto_server(LAUNCHER) as s:
-        yield s
-
-
-@pytest.fixture()
-def moto(
-    server: MotoServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Iterator[MotoServer]:
-    server.reset()
-    isolate_aws_env(monkeypatch, tmp_path, REGION)
+def prepare(server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(RANGE_VARIABLE, raising=False)
     client(server, "s3").create_bucket(Bucket="athena-results")
-    yield server
+
+
+def unset_transition(server: MotoServer) -> None:
     server.post_json(
         "/moto-api/state-manager/unset-transition", {"model_name": "athena::execution"}
     )
+
+
+server, moto = moto_fixtures(REGION, LAUNCHER, setup=prepare, teardown=unset_transition)
 
 
 def client(server: MotoServer, service: str) -> Any:

@@ -20,7 +20,6 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 import spintrail
-from moto_server import MotoServer, free_port, isolate_aws_env, moto_server
+from moto_server import MotoServer, free_port, moto_fixtures
 
 REGION = "us-east-1"
 GROUP = "aws-cloudtrail-logs-spintrail"
@@ -39,19 +38,7 @@ REAL = Path(__file__).parent / "data" / "real"
 UTC = dt.timezone.utc
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[MotoServer]:
-    with moto_server(LAUNCHER) as s:
-        yield s
-
-
-@pytest.fixture()
-def moto(
-    server: MotoServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Iterator[MotoServer]:
-    server.reset()
-    isolate_aws_env(monkeypatch, tmp_path, REGION)
-    yield server
+server, moto = moto_fixtures(REGION, LAUNCHER)
 
 
 def logs(server: MotoServer) -> Any:
