@@ -41,7 +41,8 @@ impl ScanStats {
     /// What the same scan would cost on Athena at the default price per TB.
     #[getter]
     fn athena_cost_usd(&self) -> f64 {
-        self.0.athena_cost_usd(spintrail_core::athena::DEFAULT_PRICE_PER_TB)
+        self.0
+            .athena_cost_usd(spintrail_core::athena::DEFAULT_PRICE_PER_TB)
     }
     #[getter]
     fn json_bytes(&self) -> u64 {

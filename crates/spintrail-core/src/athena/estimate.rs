@@ -898,15 +898,13 @@ fn plan_scan(state: &dyn Session, scan: &Scan, out: &mut Estimate) -> Result<Sca
                 .filter(|f| is_partition_filter(f, layout))
                 .map(strip_qualifiers)
                 .collect::<DFResult<_>>()?;
-            let timed = scan.filters.iter().filter_map(time_bounds).fold(
-                (i64::MIN, i64::MAX),
-                |(lo, hi), (l, h)| {
-                    (
-                        lo.max(l.unwrap_or(i64::MIN)),
-                        hi.min(h.unwrap_or(i64::MAX)),
-                    )
-                },
-            );
+            let timed = scan
+                .filters
+                .iter()
+                .filter_map(time_bounds)
+                .fold((i64::MIN, i64::MAX), |(lo, hi), (l, h)| {
+                    (lo.max(l.unwrap_or(i64::MIN)), hi.min(h.unwrap_or(i64::MAX)))
+                });
             if timed != (i64::MIN, i64::MAX) {
                 out.notes.push(eventtime_note(&table.name, layout, timed));
             }
@@ -1005,7 +1003,10 @@ fn eventtime_note(table: &str, layout: PartitionLayout, (low, high): (i64, i64))
     }
     if high != i64::MAX {
         // Files are delivered within minutes: the next day's folder holds the last events.
-        suggestion.push(format!("{column} <= '{}'", day(high.saturating_add(DAY_MS - 1))));
+        suggestion.push(format!(
+            "{column} <= '{}'",
+            day(high.saturating_add(DAY_MS - 1))
+        ));
     }
     format!(
         "{table}: the query bounds eventtime, but Athena prunes only on partition columns \
@@ -1193,11 +1194,7 @@ fn parse_unit(text: &str) -> std::result::Result<Unit, String> {
 }
 
 /// A range end: a date in the pattern, or `NOW`, `NOW-3DAYS`, `NOW+1MONTHS`.
-fn range_end(
-    text: &str,
-    format: &str,
-    today: NaiveDate,
-) -> std::result::Result<NaiveDate, String> {
+fn range_end(text: &str, format: &str, today: NaiveDate) -> std::result::Result<NaiveDate, String> {
     let text = text.trim();
     let Some(rest) = text.strip_prefix("NOW") else {
         return parse_date_in(text, format)
@@ -1394,7 +1391,10 @@ mod tests {
             classify("SELECT 1"),
             Statement::Query(q) if q == "SELECT 1"
         ));
-        assert!(matches!(classify("WITH a AS (SELECT 1) SELECT * FROM a"), Statement::Query(_)));
+        assert!(matches!(
+            classify("WITH a AS (SELECT 1) SELECT * FROM a"),
+            Statement::Query(_)
+        ));
         assert!(matches!(classify("SHOW TABLES"), Statement::NoScan));
         assert!(matches!(classify("EXPLAIN SELECT 1"), Statement::NoScan));
         assert!(matches!(
@@ -1409,7 +1409,10 @@ mod tests {
             classify("CREATE EXTERNAL TABLE x (a string) LOCATION 's3://b/'"),
             Statement::NoScan
         ));
-        assert!(matches!(classify("INSERT INTO x SELECT 1"), Statement::Unknown(_)));
+        assert!(matches!(
+            classify("INSERT INTO x SELECT 1"),
+            Statement::Unknown(_)
+        ));
     }
 
     #[test]
