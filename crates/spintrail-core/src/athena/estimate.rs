@@ -582,19 +582,9 @@ pub(super) async fn estimate(
         if matches!(err, Error::Athena { .. }) {
             return Err(err);
         }
-        // Planned or not, Athena reads the tables it names: without their filters, whole.
-        if found.tables.is_empty() {
-            let table = options.table.to_lowercase();
-            if let Some(schema) = ctx
-                .catalog(CATALOG)
-                .and_then(|c| c.schema(&options.database.to_lowercase()))
-            {
-                if schema.table(&table).await.map_err(Error::from)?.is_some() {
-                    found = std::mem::take(&mut *shared.lock().map_err(|_| poisoned())?);
-                }
-            }
-        }
-        if found.tables.is_empty() {
+        // A query naming a table that does not exist fails on Athena too; one the planner
+        // cannot read otherwise still reads the tables it names: counted whole.
+        if found.tables.is_empty() || err.to_string().contains("not found") {
             return Err(err);
         }
         out.upper_bound = true;
@@ -696,14 +686,19 @@ struct Counted {
     bytes: u64,
 }
 
+/// A listed prefix: `(bucket, prefix)`.
+type Place = (String, String);
+/// The objects under a prefix: `(key, size)`.
+type Objects = Vec<(String, u64)>;
+
 struct Lister<'a> {
     s3: &'a aws_sdk_s3::Client,
-    cache: HashMap<(String, String), Arc<Vec<(String, u64)>>>,
+    cache: HashMap<Place, Arc<Objects>>,
 }
 
 impl Lister<'_> {
     async fn count(&mut self, plan: &ScanPlan) -> Result<Counted> {
-        let missing: Vec<(String, String)> = plan
+        let missing: Vec<Place> = plan
             .lists
             .iter()
             .map(|j| (j.bucket.clone(), j.prefix.clone()))
@@ -712,7 +707,7 @@ impl Lister<'_> {
             .into_iter()
             .collect();
         let s3 = self.s3;
-        let listed: Vec<((String, String), Vec<(String, u64)>)> = futures::stream::iter(missing)
+        let listed: Vec<(Place, Objects)> = futures::stream::iter(missing)
             .map(|(bucket, prefix)| async move {
                 let objects = list_prefix(s3, &bucket, &prefix).await?;
                 Ok::<_, Error>(((bucket, prefix), objects))
