@@ -9,12 +9,15 @@ use futures::StreamExt;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use pyo3_arrow::PyRecordBatchReader;
-use spintrail_core::athena::{AthenaOptions, AthenaSession as CoreSession, Progress, ProgressFn};
+use spintrail_core::athena::{
+    AthenaOptions, AthenaSession as CoreSession, CostLimits, Progress, ProgressFn,
+};
 use spintrail_core::aws::ConnectOptions;
 use spintrail_core::parameters::Param;
 use spintrail_core::{Fetch, QueryInfo as CoreInfo, QueryResult as CoreResult};
 
 use crate::errors::{to_py, EngineError, InvalidArgumentError};
+use crate::estimate::Estimate;
 use crate::latest::Latest;
 use crate::parameters::to_params;
 use crate::query_info::QueryInfo;
@@ -37,6 +40,17 @@ fn request(
 ) -> PyResult<(String, Vec<Param>, Option<Fetch>)> {
     let fetch = fetch.map(|v| Fetch::parse(v).map_err(to_py)).transpose()?;
     Ok((query.to_string(), to_params(params)?, fetch))
+}
+
+/// A query's own limits `(max_cost, max_bytes)` when given, else the session's.
+fn limits_of(session: &CoreSession, given: Option<(Option<f64>, Option<u64>)>) -> CostLimits {
+    match given {
+        Some((max_cost_usd, max_bytes)) => CostLimits {
+            max_cost_usd,
+            max_bytes,
+        },
+        None => session.options().limits,
+    }
 }
 
 /// A Python callable as the progress callback; it receives a dict per poll. An exception it
@@ -89,7 +103,8 @@ impl AthenaSession {
         *, database = None, table = None, workgroup = None, region = None,
         output_location = None, endpoint_url = None, profile = None, catalog = None,
         timeout = None, result_reuse_minutes = None, fetch = None, fast_fetch_bytes = None,
-        batch_size = None, price_per_tb = None, max_poll_interval = None, max_attempts = None
+        batch_size = None, price_per_tb = None, max_poll_interval = None, max_attempts = None,
+        max_cost = None, max_bytes = None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -110,6 +125,8 @@ impl AthenaSession {
         price_per_tb: Option<f64>,
         max_poll_interval: Option<f64>,
         max_attempts: Option<u32>,
+        max_cost: Option<f64>,
+        max_bytes: Option<u64>,
     ) -> PyResult<Self> {
         let d = AthenaOptions::default();
         let options = AthenaOptions {
@@ -139,6 +156,10 @@ impl AthenaSession {
                 .map(|t| seconds("max_poll_interval", t))
                 .transpose()?
                 .unwrap_or(d.max_poll_interval),
+            limits: CostLimits {
+                max_cost_usd: max_cost,
+                max_bytes,
+            },
         };
         let inner = wait_for(py, CoreSession::connect(options))?;
         Ok(AthenaSession {
@@ -148,7 +169,8 @@ impl AthenaSession {
     }
 
     /// Runs a query on Athena and returns its whole result with the query's facts.
-    #[pyo3(signature = (query, params = None, *, fetch = None, progress = None))]
+    /// `limits` `(max_cost, max_bytes)` replace the session's for this query.
+    #[pyo3(signature = (query, params = None, *, fetch = None, progress = None, limits = None))]
     fn sql(
         &self,
         py: Python<'_>,
@@ -156,32 +178,44 @@ impl AthenaSession {
         params: Option<Vec<Bound<'_, PyAny>>>,
         fetch: Option<&str>,
         progress: Option<Py<PyAny>>,
+        limits: Option<(Option<f64>, Option<u64>)>,
     ) -> PyResult<QueryResult> {
         let (query, params, fetch) = request(query, params, fetch)?;
         let inner = self.inner.clone();
         let progress = progress_fn(progress);
-        let work = async move { inner.collect(&query, &params, fetch, progress).await };
+        let limits = limits_of(&inner, limits);
+        let work = async move {
+            inner
+                .collect_within(&query, &params, fetch, progress, &limits)
+                .await
+        };
         QueryResult::run(py, work, remember(self.last.handle()))
     }
 
     /// Like `sql`, as an awaitable; cancelling the task stops the query on Athena.
-    #[pyo3(signature = (query, params = None, *, fetch = None))]
+    #[pyo3(signature = (query, params = None, *, fetch = None, limits = None))]
     fn sql_async<'py>(
         &self,
         py: Python<'py>,
         query: &str,
         params: Option<Vec<Bound<'py, PyAny>>>,
         fetch: Option<&str>,
+        limits: Option<(Option<f64>, Option<u64>)>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let (query, params, fetch) = request(query, params, fetch)?;
         let inner = self.inner.clone();
-        let work = async move { inner.collect(&query, &params, fetch, None).await };
+        let limits = limits_of(&inner, limits);
+        let work = async move {
+            inner
+                .collect_within(&query, &params, fetch, None, &limits)
+                .await
+        };
         QueryResult::run_async(py, work, remember(self.last.handle()))
     }
 
     /// Runs a query and returns a reader over its result, batch by batch (page by page, or as
     /// the result object's ranges arrive).
-    #[pyo3(signature = (query, params = None, *, fetch = None, progress = None))]
+    #[pyo3(signature = (query, params = None, *, fetch = None, progress = None, limits = None))]
     fn sql_stream(
         &self,
         py: Python<'_>,
@@ -189,15 +223,45 @@ impl AthenaSession {
         params: Option<Vec<Bound<'_, PyAny>>>,
         fetch: Option<&str>,
         progress: Option<Py<PyAny>>,
+        limits: Option<(Option<f64>, Option<u64>)>,
     ) -> PyResult<PyRecordBatchReader> {
         let (query, params, fetch) = request(query, params, fetch)?;
         let inner = self.inner.clone();
         let progress = progress_fn(progress);
+        let limits = limits_of(&inner, limits);
         let stream = wait_for(py, async move {
-            inner.query(&query, &params, fetch, progress).await
+            inner
+                .query_within(&query, &params, fetch, progress, &limits)
+                .await
         })?;
         self.last.set(stream.info());
         Ok(BlockingReader::into_python(stream.schema(), stream.boxed()))
+    }
+
+    /// What a query would scan and cost, found without running it.
+    #[pyo3(signature = (query, params = None))]
+    fn estimate(
+        &self,
+        py: Python<'_>,
+        query: &str,
+        params: Option<Vec<Bound<'_, PyAny>>>,
+    ) -> PyResult<Estimate> {
+        let (query, params, _) = request(query, params, None)?;
+        let inner = self.inner.clone();
+        let found = wait_for(py, async move { inner.estimate(&query, &params).await })?;
+        Ok(Estimate(found))
+    }
+
+    /// The session's cost limits `(max_cost, max_bytes)`.
+    #[getter]
+    fn limits(&self) -> (Option<f64>, Option<u64>) {
+        let l = self.inner.options().limits;
+        (l.max_cost_usd, l.max_bytes)
+    }
+
+    #[getter]
+    fn price_per_tb(&self) -> f64 {
+        self.inner.options().price_per_tb
     }
 
     /// Athena's plan of a query (`EXPLAIN`), as text.

@@ -83,6 +83,13 @@ create_exception!(
 );
 create_exception!(
     spintrail,
+    CostLimitError,
+    SpintrailError,
+    "A query refused before it started: its estimated scan is above `max_cost` / `max_bytes` (the \
+     message states the estimate, the limit and what to do)."
+);
+create_exception!(
+    spintrail,
     CloudWatchError,
     SpintrailError,
     "An error on the CloudWatch Logs engine: a Logs Insights query that failed, or a call around \
@@ -149,6 +156,7 @@ pub fn class_name(err: &Error) -> &'static str {
         Error::Cancelled => "QueryCancelledError",
         Error::Aws { .. } => "ProvisionError",
         Error::Engine(_) => "EngineError",
+        Error::CostLimit(_) => "CostLimitError",
         Error::Athena { kind, .. } => match kind {
             AthenaFailure::Call => "AthenaError",
             AthenaFailure::Failed => "AthenaQueryError",
@@ -180,6 +188,7 @@ pub fn to_py(err: Error) -> PyErr {
         Error::Cancelled => QueryCancelledError::new_err(message),
         Error::Aws { .. } => ProvisionError::new_err(message),
         Error::Engine(_) => EngineError::new_err(message),
+        Error::CostLimit(_) => CostLimitError::new_err(message),
         Error::Athena { kind, query_id, .. } => {
             let err = match kind {
                 AthenaFailure::Call => AthenaError::new_err(message),
@@ -233,6 +242,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("AthenaQueryError", py.get_type::<AthenaQueryError>())?;
     m.add("QueryTimeoutError", py.get_type::<QueryTimeoutError>())?;
     m.add("AthenaResultError", py.get_type::<AthenaResultError>())?;
+    m.add("CostLimitError", py.get_type::<CostLimitError>())?;
     m.add("CloudWatchError", py.get_type::<CloudWatchError>())?;
     m.add(
         "CloudWatchTimeoutError",

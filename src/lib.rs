@@ -4,6 +4,7 @@
 mod athena;
 mod cloudwatch;
 mod errors;
+mod estimate;
 mod generate;
 mod insights_info;
 mod latest;
@@ -29,6 +30,7 @@ fn _internal(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<result::QueryResult>()?;
     m.add_class::<stats::ScanStats>()?;
     m.add_class::<query_info::QueryInfo>()?;
+    m.add_class::<estimate::Estimate>()?;
     m.add_class::<insights_info::InsightsInfo>()?;
     m.add_function(wrap_pyfunction!(generate::generate, m)?)?;
     m.add_function(wrap_pyfunction!(verify::verify, m)?)?;

@@ -33,6 +33,17 @@ impl ScanStats {
     fn bytes_read(&self) -> u64 {
         self.0.bytes_read
     }
+    /// The bytes Athena would bill for the same scan (compressed sizes, 10 MB minimum).
+    #[getter]
+    fn athena_billed_bytes(&self) -> u64 {
+        self.0.athena_billed_bytes()
+    }
+    /// What the same scan would cost on Athena at the default price per TB.
+    #[getter]
+    fn athena_cost_usd(&self) -> f64 {
+        self.0
+            .athena_cost_usd(spintrail_core::athena::DEFAULT_PRICE_PER_TB)
+    }
     #[getter]
     fn json_bytes(&self) -> u64 {
         self.0.json_bytes

@@ -12,7 +12,7 @@ to CloudWatch Logs, ``engine="cloudwatch"`` runs Logs Insights queries there::
 
 from spintrail import athena, cloudwatch, insights, plot, provision, spinnaker
 from spintrail._internal import __version__
-from spintrail.athena import AthenaSession, QueryInfo
+from spintrail.athena import AthenaSession, Estimate, QueryInfo
 from spintrail.cloudwatch import CloudWatchSession, InsightsInfo
 from spintrail.errors import (
     AthenaError,
@@ -20,6 +20,7 @@ from spintrail.errors import (
     AthenaResultError,
     CloudWatchError,
     CloudWatchTimeoutError,
+    CostLimitError,
     EngineError,
     InvalidArgumentError,
     LogFileError,
@@ -45,7 +46,9 @@ __all__ = [
     "CloudWatchError",
     "CloudWatchSession",
     "CloudWatchTimeoutError",
+    "CostLimitError",
     "EngineError",
+    "Estimate",
     "InsightsInfo",
     "InsightsSyntaxError",
     "InvalidArgumentError",

@@ -223,6 +223,8 @@ def athena_session(args: argparse.Namespace) -> AthenaSession:
         fetch=getattr(args, "fetch", "auto"),
         timeout=args.timeout,
         result_reuse_minutes=args.reuse_minutes,
+        max_cost=getattr(args, "max_cost", None),
+        max_bytes=getattr(args, "max_bytes", None),
     )
 
 
@@ -235,6 +237,9 @@ def cmd_query_athena(args: argparse.Namespace, sql: str) -> int:
             "apply (spintrail provision --partitions creates a table with them)"
         )
     session = athena_session(args)
+    if args.estimate:
+        print(session.estimate(sql, args.param))
+        return 0
     progress = AthenaProgress(sys.stderr.isatty())
     try:
         table = session.sql(sql, args.param, progress=progress)
@@ -251,6 +256,11 @@ def cmd_query(args: argparse.Namespace) -> int:
     sql = _read_sql(args)
     if args.engine == "athena":
         return cmd_query_athena(args, sql)
+    if args.estimate or args.max_cost is not None or args.max_bytes is not None:
+        raise SpintrailError(
+            "--estimate, --max-cost and --max-bytes are for --engine athena (the local engine's "
+            "--stats line shows what the scan would cost on Athena)"
+        )
     if not args.source:
         raise SpintrailError("--source is required with the local engine (or use --engine athena)")
     session = connect(
@@ -834,6 +844,21 @@ def build_parser() -> argparse.ArgumentParser:
     athena.add_argument("--timeout", type=float, help="stop the query after this many seconds")
     athena.add_argument(
         "--reuse-minutes", type=int, help="let Athena reuse an identical result up to this age"
+    )
+    athena.add_argument(
+        "--estimate",
+        action="store_true",
+        help="print what the query would scan and cost (objects, bytes, $) without running it",
+    )
+    athena.add_argument(
+        "--max-cost",
+        type=float,
+        help="refuse to start the query if its estimated cost is above this many dollars",
+    )
+    athena.add_argument(
+        "--max-bytes",
+        type=int,
+        help="refuse to start the query if it would scan more than this many bytes",
     )
     q.add_argument("--table", default="cloudtrail_logs", help="table name (default %(default)s)")
     q.add_argument("--database", default="default", help="schema name (default %(default)s)")

@@ -56,6 +56,11 @@ class ScanStats:
     records_rejected: int = 0
     rows: int = 0
     problems: tuple[Problem, ...] = field(default_factory=tuple)
+    #: What Athena would bill for the same scan: ``bytes_read`` (the files' stored, compressed
+    #: sizes, which is what Athena counts as data scanned) rounded up to a MB, 10 MB minimum.
+    athena_billed_bytes: int = 0
+    #: The cost of ``athena_billed_bytes`` at Athena's default $5 per TB.
+    athena_cost_usd: float = 0.0
 
     @classmethod
     def _from_internal(cls, raw: _internal.ScanStats) -> ScanStats:
@@ -71,6 +76,8 @@ class ScanStats:
             records_rejected=raw.records_rejected,
             rows=raw.rows,
             problems=tuple(Problem(p, r, why) for p, r, why in raw.problems),
+            athena_billed_bytes=raw.athena_billed_bytes,
+            athena_cost_usd=raw.athena_cost_usd,
         )
 
     def summary(self) -> str:
@@ -81,6 +88,8 @@ class ScanStats:
         )
         if self.files_pruned:
             text += f", {self.files_pruned} files pruned"
+        if self.bytes_read:
+            text += f"; on Athena ${self.athena_cost_usd:.6f}"
         if self.records_rejected or self.files_skipped:
             text += (
                 f"; skipped {self.files_skipped} files and "
@@ -266,6 +275,8 @@ def connect(
     batch_size: int | None = None,
     price_per_tb: float | None = None,
     max_attempts: int | None = None,
+    max_cost: float | None = None,
+    max_bytes: int | None = None,
 ) -> AthenaSession: ...
 
 
@@ -305,6 +316,8 @@ def connect(
     fast_fetch_bytes: int | None = None,
     price_per_tb: float | None = None,
     max_attempts: int | None = None,
+    max_cost: float | None = None,
+    max_bytes: int | None = None,
     log_group: str | Sequence[str] | None = None,
     verified_only: bool = False,
     public_keys: Sequence[Source] = (),
@@ -339,6 +352,9 @@ def connect(
     AWS-compatible server. ``timeout`` (seconds) stops longer
     queries; ``result_reuse_minutes`` lets Athena reuse a recent identical query's result;
     ``max_attempts`` bounds the SDK's retries (with backoff) of throttled and transient calls.
+    ``max_cost`` (dollars, as billed) and ``max_bytes`` (bytes scanned) make every query
+    estimated first (:meth:`AthenaSession.estimate`) and refused above them, before it starts,
+    with :class:`CostLimitError`; a query's own ``max_cost=``/``max_bytes=`` replace them.
     See :mod:`spintrail.athena` for ``fetch``.
 
     **engine="cloudwatch"**: Logs Insights queries (:meth:`CloudWatchSession.insights`, not
@@ -400,6 +416,13 @@ def connect(
             batch_size=batch_size,
             price_per_tb=price_per_tb,
             max_attempts=max_attempts,
+            max_cost=max_cost,
+            max_bytes=max_bytes,
+        )
+    if max_cost is not None or max_bytes is not None:
+        raise InvalidArgumentError(
+            f"max_cost / max_bytes are for engine='athena' (queries refused above an estimated "
+            f"cost), not engine={engine!r}"
         )
     if engine != "local":
         raise InvalidArgumentError(

@@ -72,6 +72,11 @@ pub enum Error {
         message: String,
     },
 
+    /// A query refused before it started because its estimated scan is above the session's
+    /// or the query's cost limit (or cannot be estimated while a limit is set).
+    #[error("{0}")]
+    CostLimit(String),
+
     /// Anything DataFusion or Arrow reports that is not one of ours.
     #[error("{0}")]
     Engine(String),

@@ -69,6 +69,17 @@ impl ScanStats {
             .extend(other.problems.iter().take(room).cloned());
     }
 
+    /// The bytes Athena would bill for this scan: the stored (compressed) size of the files
+    /// read, as Athena counts data scanned, rounded up to a MB with its 10 MB minimum.
+    pub fn athena_billed_bytes(&self) -> u64 {
+        crate::athena::billed_bytes(self.bytes_read)
+    }
+
+    /// What the same scan would cost on Athena at `price_per_tb` (US dollars per 2^40 bytes).
+    pub fn athena_cost_usd(&self, price_per_tb: f64) -> f64 {
+        self.athena_billed_bytes() as f64 / (1u64 << 40) as f64 * price_per_tb
+    }
+
     pub(crate) fn add_problem(&mut self, problem: Problem) {
         if self.problems.len() < MAX_PROBLEMS_KEPT {
             self.problems.push(problem);

@@ -7,6 +7,7 @@
 //! nested values — an `UNLOAD` to Parquet. Every result carries a [`QueryInfo`]: query id, bytes
 //! scanned, engine time and the cost at the price per TB scanned.
 
+mod estimate;
 mod execution;
 mod object;
 mod pages;
@@ -25,6 +26,8 @@ use crate::error::AthenaFailure;
 use crate::parameters::{self, Param};
 use crate::result::{Fetch, QueryFacts, QueryInfo, QueryResult};
 use crate::{Error, Result};
+
+pub use estimate::{human_bytes, CostLimits, Estimate, MAX_PREFIXES_KEPT};
 
 /// Athena's price per TB (2^40 bytes) scanned in most regions, in US dollars.
 pub const DEFAULT_PRICE_PER_TB: f64 = 5.0;
@@ -53,6 +56,9 @@ pub struct AthenaOptions {
     pub price_per_tb: f64,
     /// The longest wait between two polls of a running query.
     pub max_poll_interval: Duration,
+    /// Queries estimated above these limits are refused before they start (see
+    /// [`AthenaSession::estimate`]).
+    pub limits: CostLimits,
 }
 
 impl Default for AthenaOptions {
@@ -76,6 +82,7 @@ impl Default for AthenaOptions {
             batch_size: 65536,
             price_per_tb: DEFAULT_PRICE_PER_TB,
             max_poll_interval: Duration::from_secs(2),
+            limits: CostLimits::default(),
         }
     }
 }
@@ -141,15 +148,23 @@ pub fn cost(scanned_bytes: i64, price_per_tb: f64) -> f64 {
     if scanned_bytes <= 0 {
         return 0.0;
     }
-    const MB: i64 = 1 << 20;
-    let billed = ((scanned_bytes + MB - 1) / MB).max(10) * MB;
-    billed as f64 / (1u64 << 40) as f64 * price_per_tb
+    billed_bytes(scanned_bytes as u64) as f64 / (1u64 << 40) as f64 * price_per_tb
+}
+
+/// The bytes Athena bills for a scan: rounded up to the next MB, at least 10 MB; 0 for none.
+pub fn billed_bytes(scanned_bytes: u64) -> u64 {
+    const MB: u64 = 1 << 20;
+    if scanned_bytes == 0 {
+        return 0;
+    }
+    scanned_bytes.div_ceil(MB).max(10).saturating_mul(MB)
 }
 
 /// A session on Athena: clients and options, shared by all its queries.
 pub struct AthenaSession {
     athena: aws_sdk_athena::Client,
     s3: aws_sdk_s3::Client,
+    glue: aws_sdk_glue::Client,
     options: AthenaOptions,
     region: String,
 }
@@ -207,6 +222,7 @@ impl AthenaSession {
                 "price_per_tb must be a non-negative number".into(),
             ));
         }
+        options.limits.check()?;
         if let Some(location) = &options.output_location {
             object::parse_s3_url(location).map_err(|_| {
                 Error::InvalidArgument(format!(
@@ -225,6 +241,7 @@ impl AthenaSession {
         Ok(AthenaSession {
             athena: crate::aws::athena_client(&sdk),
             s3: crate::aws::s3_client(&sdk, &options.connect),
+            glue: crate::aws::glue_client(&sdk),
             options,
             region,
         })
@@ -238,6 +255,46 @@ impl AthenaSession {
         &self.region
     }
 
+    /// What a query would scan and cost on Athena, found without running it: the objects
+    /// under the partitions its filters select (see [`estimate`](self::estimate)).
+    pub async fn estimate(&self, sql: &str, params: &[Param]) -> Result<Estimate> {
+        let sql = parameters::bind(sql, params)?;
+        estimate::estimate(&self.glue, &self.s3, &self.options, &sql).await
+    }
+
+    /// Refuses a query whose estimate is above `limits` (before anything starts); returns the
+    /// estimate when one was made.
+    pub async fn check_limits(
+        &self,
+        sql: &str,
+        params: &[Param],
+        limits: &CostLimits,
+    ) -> Result<Option<Estimate>> {
+        limits.check()?;
+        if limits.is_empty() {
+            return Ok(None);
+        }
+        let bound = parameters::bind(sql, params)?;
+        match estimate::classify(&bound) {
+            estimate::Statement::NoScan => return Ok(None),
+            estimate::Statement::Unknown(kind) => {
+                return Err(estimate::unknown_cost(
+                    &format!("{kind} statements are not estimated"),
+                    limits,
+                ))
+            }
+            estimate::Statement::Query(_) => {}
+        }
+        let found = estimate::estimate(&self.glue, &self.s3, &self.options, &bound).await?;
+        if let Some(err) = estimate::over_limit(&found, limits) {
+            return Err(err);
+        }
+        if !found.complete {
+            return Err(estimate::unknown_cost(&found.notes.join("; "), limits));
+        }
+        Ok(Some(found))
+    }
+
     /// Runs a query and returns its whole result.
     pub async fn collect(
         &self,
@@ -246,7 +303,22 @@ impl AthenaSession {
         fetch: Option<Fetch>,
         progress: Option<ProgressFn>,
     ) -> Result<QueryResult> {
-        let stream = self.query(sql, params, fetch, progress).await?;
+        self.collect_within(sql, params, fetch, progress, &self.options.limits)
+            .await
+    }
+
+    /// [`collect`](Self::collect) with this query's own cost limits instead of the session's.
+    pub async fn collect_within(
+        &self,
+        sql: &str,
+        params: &[Param],
+        fetch: Option<Fetch>,
+        progress: Option<ProgressFn>,
+        limits: &CostLimits,
+    ) -> Result<QueryResult> {
+        let stream = self
+            .query_within(sql, params, fetch, progress, limits)
+            .await?;
         let schema = stream.schema();
         let info = stream.info();
         let batches: Vec<RecordBatch> = stream.try_collect().await?;
@@ -262,6 +334,7 @@ impl AthenaSession {
     }
 
     /// Runs a query to completion on Athena and returns its result as a stream of batches.
+    /// With the session's cost limits, the query is estimated first and refused above them.
     pub async fn query(
         &self,
         sql: &str,
@@ -269,7 +342,21 @@ impl AthenaSession {
         fetch: Option<Fetch>,
         progress: Option<ProgressFn>,
     ) -> Result<AthenaStream> {
+        self.query_within(sql, params, fetch, progress, &self.options.limits)
+            .await
+    }
+
+    /// [`query`](Self::query) with this query's own cost limits instead of the session's.
+    pub async fn query_within(
+        &self,
+        sql: &str,
+        params: &[Param],
+        fetch: Option<Fetch>,
+        progress: Option<ProgressFn>,
+        limits: &CostLimits,
+    ) -> Result<AthenaStream> {
         parameters::check_count(sql, params)?;
+        self.check_limits(sql, params, limits).await?;
         let literals = params
             .iter()
             .map(Param::literal)

@@ -159,7 +159,7 @@ impl TableProvider for CloudTrailTable {
     }
 }
 
-fn strip_qualifiers(expr: &Expr) -> DFResult<Expr> {
+pub(crate) fn strip_qualifiers(expr: &Expr) -> DFResult<Expr> {
     expr.clone()
         .transform(|e| {
             Ok(match e {
@@ -173,7 +173,7 @@ fn strip_qualifiers(expr: &Expr) -> DFResult<Expr> {
 }
 
 /// A filter that only looks at partition columns (and constants).
-fn is_partition_filter(expr: &Expr, layout: PartitionLayout) -> bool {
+pub(crate) fn is_partition_filter(expr: &Expr, layout: PartitionLayout) -> bool {
     let columns = expr.column_refs();
     !columns.is_empty()
         && !expr.is_volatile()
@@ -210,7 +210,7 @@ impl Measure {
 /// Bounds (ms since the epoch) that a filter puts on the instant `t` of `eventtime`, if any:
 /// `low <= t` and `t < high`. Bounds are never tighter than the filter: strict comparisons count as
 /// non-strict, and a literal that cannot be read exactly gives no bound.
-fn time_bounds(expr: &Expr) -> Option<(Option<i64>, Option<i64>)> {
+pub(crate) fn time_bounds(expr: &Expr) -> Option<(Option<i64>, Option<i64>)> {
     match expr {
         Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
             let (op, measure, value) = if let Some(m) = eventtime_measure(left) {
