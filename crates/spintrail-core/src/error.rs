@@ -95,7 +95,8 @@ fn memory_limit_message(limit: Option<u64>, operator: Option<&str>, detail: &str
         .unwrap_or_default();
     let operator = operator.map(|o| format!(" (in {o})")).unwrap_or_default();
     format!(
-        "the query needs more memory than the session's memory limit{limit} allows, even          spilling to disk{operator}. Raise the limit (connect(..., memory_limit=\"8GB\"), CLI \
+        "the query needs more memory than the session's memory limit{limit} allows, even \
+         spilling to disk{operator}. Raise the limit (connect(..., memory_limit=\"8GB\"), CLI \
          --memory-limit 8GB), add filters so less data is held (a shorter eventtime range, \
          fewer columns or groups), or run it on Athena (engine=\"athena\").\nDetail: {detail}"
     )
