@@ -104,6 +104,14 @@ create_exception!(
 );
 create_exception!(
     spintrail,
+    MemoryLimitError,
+    SpintrailError,
+    "A query that needs more memory than the session's memory_limit even spilling to disk; the \
+     message names the limit, the operator, and what to do (raise memory_limit, add filters, or \
+     use engine=\"athena\")."
+);
+create_exception!(
+    spintrail,
     EngineError,
     SpintrailError,
     "An error inside the query engine that is none of the above."
@@ -157,6 +165,7 @@ pub fn class_name(err: &Error) -> &'static str {
         Error::Aws { .. } => "ProvisionError",
         Error::Engine(_) => "EngineError",
         Error::CostLimit(_) => "CostLimitError",
+        Error::MemoryLimit { .. } => "MemoryLimitError",
         Error::Athena { kind, .. } => match kind {
             AthenaFailure::Call => "AthenaError",
             AthenaFailure::Failed => "AthenaQueryError",
@@ -189,6 +198,14 @@ pub fn to_py(err: Error) -> PyErr {
         Error::Aws { .. } => ProvisionError::new_err(message),
         Error::Engine(_) => EngineError::new_err(message),
         Error::CostLimit(_) => CostLimitError::new_err(message),
+        Error::MemoryLimit { limit, .. } => {
+            let err = MemoryLimitError::new_err(message);
+            Python::attach(|py| {
+                // Best effort: the attribute is a convenience, the limit is also in the message.
+                let _ = err.value(py).setattr("memory_limit", limit);
+            });
+            err
+        }
         Error::Athena { kind, query_id, .. } => {
             let err = match kind {
                 AthenaFailure::Call => AthenaError::new_err(message),
@@ -248,6 +265,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         "CloudWatchTimeoutError",
         py.get_type::<CloudWatchTimeoutError>(),
     )?;
+    m.add("MemoryLimitError", py.get_type::<MemoryLimitError>())?;
     m.add("EngineError", py.get_type::<EngineError>())?;
     m.add("OutputError", output_error_type(py)?)?;
     Ok(())

@@ -1,11 +1,14 @@
 //! `LocalSession`: the embedded engine as a Python class. Queries run without the GIL; results
 //! cross into Python as Arrow C streams (zero-copy), each with its own scan statistics.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use futures::StreamExt;
 use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyInt, PyString};
 use pyo3_arrow::PyRecordBatchReader;
+use spintrail_core::local::memory;
 use spintrail_core::{
     LocalSession as CoreSession, OnError, PartitionLayout, QueryResult as CoreResult,
     SessionOptions, StatsHandle,
@@ -41,6 +44,33 @@ fn bound(query: &str, params: Option<Vec<Bound<'_, PyAny>>>) -> PyResult<String>
     spintrail_core::parameters::bind(query, &to_params(params)?).map_err(to_py)
 }
 
+/// `memory_limit=`: bytes as an int, or a size as text ("2GB", "512MiB", "25%").
+fn memory_limit(value: &Bound<'_, PyAny>) -> PyResult<u64> {
+    let invalid = |message: String| to_py(spintrail_core::Error::InvalidArgument(message));
+    if value.is_instance_of::<PyBool>() {
+        return Err(invalid(
+            "memory_limit must be a number of bytes or a size such as \"2GB\", not a bool".into(),
+        ));
+    }
+    if value.is_instance_of::<PyInt>() {
+        let bytes: i128 = value.extract()?;
+        let bytes = u64::try_from(bytes).map_err(|_| {
+            invalid(format!(
+                "memory_limit must be a positive number of bytes (or a size such as \"2GB\"), \
+                 not {bytes}"
+            ))
+        })?;
+        return memory::check_memory_limit(bytes).map_err(to_py);
+    }
+    if let Ok(text) = value.cast::<PyString>() {
+        return memory::parse_memory_size(&text.to_cow()?).map_err(to_py);
+    }
+    Err(invalid(format!(
+        "memory_limit must be a number of bytes or a size such as \"2GB\", not {}",
+        value.get_type().name()?
+    )))
+}
+
 /// Records a finished query's statistics as the session's most recent.
 fn remember(last: Latest<LastStats>) -> impl FnOnce(&CoreResult) + Send + 'static {
     move |result| {
@@ -56,7 +86,7 @@ impl LocalSession {
     // The Python keyword arguments, one per session option.
     #[allow(clippy::too_many_arguments)]
     #[new]
-    #[pyo3(signature = (sources, *, database = None, table = None, on_error = None, batch_size = None, threads = 0, late_delivery_days = None, partitions = None))]
+    #[pyo3(signature = (sources, *, database = None, table = None, on_error = None, batch_size = None, threads = 0, late_delivery_days = None, partitions = None, memory_limit = None, spill_dir = None))]
     fn new(
         sources: Vec<String>,
         database: Option<String>,
@@ -66,6 +96,8 @@ impl LocalSession {
         threads: usize,
         late_delivery_days: Option<i64>,
         partitions: Option<&str>,
+        memory_limit: Option<Bound<'_, PyAny>>,
+        spill_dir: Option<PathBuf>,
     ) -> PyResult<Self> {
         let defaults = SessionOptions::default();
         let options = SessionOptions {
@@ -91,6 +123,10 @@ impl LocalSession {
                 .transpose()
                 .map_err(to_py)?
                 .unwrap_or(defaults.partitions),
+            memory_limit: memory_limit
+                .map(|value| self::memory_limit(&value))
+                .transpose()?,
+            spill_dir,
         };
         let inner = CoreSession::new(sources, options).map_err(to_py)?;
         Ok(LocalSession {
@@ -202,6 +238,18 @@ impl LocalSession {
     #[getter]
     fn partitions(&self) -> &'static str {
         self.inner.options().partitions.name()
+    }
+
+    /// The memory limit in force, in bytes.
+    #[getter]
+    fn memory_limit(&self) -> u64 {
+        self.inner.memory_limit()
+    }
+
+    /// The folder spill files go to.
+    #[getter]
+    fn spill_dir(&self) -> String {
+        self.inner.spill_dir().display().to_string()
     }
 
     #[getter]

@@ -60,6 +60,14 @@ impl ScanStats {
     fn rows(&self) -> u64 {
         self.0.rows
     }
+    #[getter]
+    fn spill_files(&self) -> u64 {
+        self.0.spill_files
+    }
+    #[getter]
+    fn spilled_bytes(&self) -> u64 {
+        self.0.spilled_bytes
+    }
     /// Each problem as (path, record index or None for a whole file, reason).
     #[getter]
     fn problems(&self) -> Vec<(String, Option<usize>, String)> {

@@ -1,5 +1,6 @@
 """Type stubs of the Rust extension module (checked with mypy.stubtest)."""
 
+import os
 from collections.abc import Callable
 from typing import Any, final
 
@@ -18,6 +19,7 @@ __all__ = [
     "InvalidArgumentError",
     "LocalSession",
     "LogFileError",
+    "MemoryLimitError",
     "OutputError",
     "ProvisionError",
     "QueryCancelledError",
@@ -60,6 +62,10 @@ class CloudWatchError(SpintrailError):
 
 class CloudWatchTimeoutError(CloudWatchError): ...
 class EngineError(SpintrailError): ...
+
+class MemoryLimitError(SpintrailError):
+    memory_limit: int | None
+
 class OutputError(SpintrailError, OSError): ...
 
 @final
@@ -84,6 +90,10 @@ class ScanStats:
     def records_rejected(self) -> int: ...
     @property
     def rows(self) -> int: ...
+    @property
+    def spill_files(self) -> int: ...
+    @property
+    def spilled_bytes(self) -> int: ...
     @property
     def problems(self) -> list[tuple[str, int | None, str]]: ...
     @property
@@ -205,6 +215,8 @@ class LocalSession:
         threads: int = 0,
         late_delivery_days: int | None = None,
         partitions: str | None = None,
+        memory_limit: int | str | None = None,
+        spill_dir: str | os.PathLike[str] | None = None,
     ) -> LocalSession: ...
     def sql(self, query: str, params: list[Any] | None = None) -> QueryResult: ...
     def sql_async(self, query: str, params: list[Any] | None = None) -> Any: ...
@@ -219,6 +231,10 @@ class LocalSession:
     def database(self) -> str: ...
     @property
     def partitions(self) -> str: ...
+    @property
+    def memory_limit(self) -> int: ...
+    @property
+    def spill_dir(self) -> str: ...
     @property
     def sources(self) -> list[str]: ...
 

@@ -269,6 +269,8 @@ def cmd_query(args: argparse.Namespace) -> int:
         table=args.table,
         on_error=args.on_error,
         partitions=args.partitions or "spintrail",
+        memory_limit=args.memory_limit,
+        spill_dir=args.spill_dir,
     )
     table = run_query(session, sql, progress=sys.stderr.isatty(), params=args.param)
     write_result(table, args.format, args.output, sys.stdout)
@@ -308,7 +310,14 @@ def cmd_insights(args: argparse.Namespace) -> int:
         return 0
     if not args.source:
         raise SpintrailError("--source is required with the local engine (or use --engine athena)")
-    session = connect(args.source, database=args.database, table=args.table, on_error=args.on_error)
+    session = connect(
+        args.source,
+        database=args.database,
+        table=args.table,
+        on_error=args.on_error,
+        memory_limit=args.memory_limit,
+        spill_dir=args.spill_dir,
+    )
     result = run_query(session, translation.sql, progress=sys.stderr.isatty(), params=params)
     write_result(insights.with_names(result, translation), args.format, args.output, sys.stdout)
     stats = session.last_stats
@@ -341,6 +350,18 @@ def _insights_on_cloudwatch(args: argparse.Namespace, text: str) -> int:
     if info is not None:
         print(info.summary(), file=sys.stderr)
     return 0
+
+
+def add_memory_arguments(p: argparse.ArgumentParser) -> None:
+    """The local engine's memory options (query, insights)."""
+    p.add_argument(
+        "--memory-limit",
+        help="memory the local engine's sorts, aggregations and joins may hold before they spill "
+        "to disk: bytes, or 2GB, 512MiB, 25%% (default: half the machine's memory)",
+    )
+    p.add_argument(
+        "--spill-dir", help="folder for spill files (default: the system's temporary folder)"
+    )
 
 
 def add_insights_parser(sub: Any) -> None:
@@ -389,6 +410,7 @@ def add_insights_parser(sub: Any) -> None:
     p.add_argument("--output", "-o", help="write the result to this file")
     p.add_argument("--on-error", choices=("raise", "skip"), default="raise")
     p.add_argument("--stats", action="store_true", help="print scan statistics on stderr")
+    add_memory_arguments(p)
     p.set_defaults(run=cmd_insights)
 
 
@@ -872,6 +894,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="invalid files/records: fail (default) or skip and report them",
     )
     q.add_argument("--stats", action="store_true", help="print scan statistics on stderr")
+    add_memory_arguments(q)
     q.set_defaults(run=cmd_query)
 
     add_report_parser(sub)

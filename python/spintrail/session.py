@@ -55,6 +55,10 @@ class ScanStats:
     records_read: int = 0
     records_rejected: int = 0
     rows: int = 0
+    #: Spill files the query's operators wrote to stay within the session's memory limit.
+    spill_files: int = 0
+    #: Bytes written to those spill files (0 when everything fit in memory).
+    spilled_bytes: int = 0
     problems: tuple[Problem, ...] = field(default_factory=tuple)
     #: What Athena would bill for the same scan: ``bytes_read`` (the files' stored, compressed
     #: sizes, which is what Athena counts as data scanned) rounded up to a MB, 10 MB minimum.
@@ -75,6 +79,8 @@ class ScanStats:
             records_read=raw.records_read,
             records_rejected=raw.records_rejected,
             rows=raw.rows,
+            spill_files=raw.spill_files,
+            spilled_bytes=raw.spilled_bytes,
             problems=tuple(Problem(p, r, why) for p, r, why in raw.problems),
             athena_billed_bytes=raw.athena_billed_bytes,
             athena_cost_usd=raw.athena_cost_usd,
@@ -90,6 +96,8 @@ class ScanStats:
             text += f", {self.files_pruned} files pruned"
         if self.bytes_read:
             text += f"; on Athena ${self.athena_cost_usd:.6f}"
+        if self.spilled_bytes:
+            text += f", spilled {self.spilled_bytes / 1e6:.1f} MB to disk"
         if self.records_rejected or self.files_skipped:
             text += (
                 f"; skipped {self.files_skipped} files and "
@@ -141,6 +149,16 @@ class Session:
     def partitions(self) -> str:
         """The table's partition layout (see :func:`spintrail.connect`)."""
         return self._inner.partitions
+
+    @property
+    def memory_limit(self) -> int:
+        """The memory limit in force, in bytes (see :func:`spintrail.connect`)."""
+        return self._inner.memory_limit
+
+    @property
+    def spill_dir(self) -> str:
+        """The folder spill files go to (inside it, a temporary folder of this session's)."""
+        return self._inner.spill_dir
 
     def verify(
         self,
@@ -248,6 +266,8 @@ def connect(
     threads: int = 0,
     late_delivery_days: int | None = None,
     partitions: Partitions = "spintrail",
+    memory_limit: int | str | None = None,
+    spill_dir: Source | None = None,
     verified_only: bool = False,
     public_keys: Sequence[Source] = (),
     region: str | None = None,
@@ -305,6 +325,8 @@ def connect(
     threads: int = 0,
     late_delivery_days: int | None = None,
     partitions: Partitions | None = None,
+    memory_limit: int | str | None = None,
+    spill_dir: Source | None = None,
     workgroup: str = "spintrail",
     region: str | None = None,
     output_location: str | None = None,
@@ -340,6 +362,12 @@ def connect(
     projection table: ``timestamp`` as ``yyyy/MM/dd``) or ``"aws-manual"`` (its manually
     partitioned table: ``region``, ``year``, ``month``, ``day`` as ``yyyy``, ``MM``, ``dd``).
     Filters on them skip whole files in every layout.
+    ``memory_limit`` bounds what the query's operators hold (hash tables of GROUP BY and
+    ``count(DISTINCT ...)``, sorts, windows): bytes as an int, or text such as ``"2GB"``,
+    ``"512MiB"`` or ``"25%"`` (of the machine's memory); the default is half the machine's
+    physical memory (:attr:`Session.memory_limit`). Sorts and aggregations that reach it
+    spill to files in ``spill_dir`` (default: the system's temporary folder), deleted when the
+    query ends; a query that cannot finish within it raises :class:`MemoryLimitError`.
     ``verified_only=True`` first validates the source folders against CloudTrail's signed
     digest files (:func:`spintrail.verify.verify`, with ``public_keys`` files or CloudTrail's
     ``ListPublicKeys``) and reads only the log files verified valid; the validation is
@@ -384,6 +412,11 @@ def connect(
         raise InvalidArgumentError(
             f"partitions is for engine='local': on engine={engine!r} the table's own partition "
             "columns apply (spintrail provision --partitions creates a table with them)"
+        )
+    if (memory_limit is not None or spill_dir is not None) and engine != "local":
+        raise InvalidArgumentError(
+            f"memory_limit and spill_dir are for engine='local' (the embedded engine), not "
+            f"engine={engine!r}"
         )
     if verified_only and engine != "local":
         raise InvalidArgumentError(
@@ -462,5 +495,7 @@ def connect(
         threads=threads,
         late_delivery_days=late_delivery_days,
         partitions=partitions,
+        memory_limit=memory_limit,
+        spill_dir=None if spill_dir is None else os.fspath(spill_dir),
     )
     return Session(inner, verification)

@@ -77,9 +77,34 @@ pub enum Error {
     #[error("{0}")]
     CostLimit(String),
 
+    /// A query that needs more memory than the session's limit even when spilling to disk (or
+    /// whose spill files outgrow the disk allowance). `limit` is the session's limit in bytes
+    /// (known once the session adds it), `operator` the operator that asked for more memory.
+    #[error("{}", memory_limit_message(*limit, operator.as_deref(), detail))]
+    MemoryLimit {
+        limit: Option<u64>,
+        operator: Option<String>,
+        detail: String,
+    },
+
     /// Anything DataFusion or Arrow reports that is not one of ours.
     #[error("{0}")]
     Engine(String),
+}
+
+/// What a memory error says: the limit, the operator, what to do, and DataFusion's account of
+/// the largest consumers.
+fn memory_limit_message(limit: Option<u64>, operator: Option<&str>, detail: &str) -> String {
+    let limit = limit
+        .map(|l| format!(" of {}", crate::local::memory::human_size(l)))
+        .unwrap_or_default();
+    let operator = operator.map(|o| format!(" (in {o})")).unwrap_or_default();
+    format!(
+        "the query needs more memory than the session's memory limit{limit} allows, even \
+         spilling to disk{operator}. Raise the limit (connect(..., memory_limit=\"8GB\"), CLI \
+         --memory-limit 8GB), add filters so less data is held (a shorter eventtime range, \
+         fewer columns or groups), or run it on Athena (engine=\"athena\").\nDetail: {detail}"
+    )
 }
 
 /// What went wrong on the Athena side.
@@ -165,6 +190,11 @@ fn classify(err: &datafusion::error::DataFusionError) -> Error {
         D::NotImplemented(msg) => {
             Error::Sql(format!("not supported by the local engine: {}", scrub(msg)))
         }
+        D::ResourcesExhausted(detail) => Error::MemoryLimit {
+            limit: None,
+            operator: crate::local::memory::operator_of(detail).map(str::to_string),
+            detail: detail.clone(),
+        },
         D::ExecutionJoin(e) => Error::Engine(format!("worker failed: {e}")),
         D::ArrowError(e, _) if matches!(**e, arrow::error::ArrowError::DivideByZero) => {
             Error::Sql(DIVISION_BY_ZERO.into())
@@ -173,15 +203,38 @@ fn classify(err: &datafusion::error::DataFusionError) -> Error {
     }
 }
 
+/// DataFusion's "resources exhausted" anywhere in a chain (operators wrap what their inputs
+/// report, some through Arrow's external error).
+fn find_exhausted(err: &(dyn std::error::Error + 'static)) -> Option<Error> {
+    let mut current = Some(err);
+    while let Some(e) = current {
+        if let Some(datafusion::error::DataFusionError::ResourcesExhausted(detail)) =
+            e.downcast_ref::<datafusion::error::DataFusionError>()
+        {
+            return Some(Error::MemoryLimit {
+                limit: None,
+                operator: crate::local::memory::operator_of(detail).map(str::to_string),
+                detail: detail.clone(),
+            });
+        }
+        current = e.source();
+    }
+    None
+}
+
 impl From<datafusion::error::DataFusionError> for Error {
     fn from(err: datafusion::error::DataFusionError) -> Self {
-        find_ours(&err).unwrap_or_else(|| classify(&err))
+        find_ours(&err)
+            .or_else(|| find_exhausted(&err))
+            .unwrap_or_else(|| classify(&err))
     }
 }
 
 impl From<arrow::error::ArrowError> for Error {
     fn from(err: arrow::error::ArrowError) -> Self {
-        find_ours(&err).unwrap_or_else(|| Error::Engine(err.to_string()))
+        find_ours(&err)
+            .or_else(|| find_exhausted(&err))
+            .unwrap_or_else(|| Error::Engine(err.to_string()))
     }
 }
 

@@ -48,6 +48,10 @@ pub struct ScanStats {
     pub records_rejected: u64,
     /// Rows handed to the query.
     pub rows: u64,
+    /// Spill files the query's operators wrote to disk to stay within the memory limit.
+    pub spill_files: u64,
+    /// Bytes written to those spill files.
+    pub spilled_bytes: u64,
     /// Details of skipped files and rejected records (the first [`MAX_PROBLEMS_KEPT`]).
     pub problems: Vec<Problem>,
 }
@@ -64,6 +68,8 @@ impl ScanStats {
         self.records_read += other.records_read;
         self.records_rejected += other.records_rejected;
         self.rows += other.rows;
+        self.spill_files += other.spill_files;
+        self.spilled_bytes += other.spilled_bytes;
         let room = MAX_PROBLEMS_KEPT.saturating_sub(self.problems.len());
         self.problems
             .extend(other.problems.iter().take(room).cloned());
@@ -209,6 +215,7 @@ impl QueryFacts {
                 put("json_bytes", s.json_bytes.to_string());
                 put("records_read", s.records_read.to_string());
                 put("records_rejected", s.records_rejected.to_string());
+                put("spilled_bytes", s.spilled_bytes.to_string());
             }
             QueryFacts::Athena(i) => {
                 put("query_id", i.query_id.clone());

@@ -6,6 +6,7 @@
 //! [`sql`] (Athena's dialect on DataFusion) and [`session`].
 
 mod builders;
+pub mod memory;
 pub mod reader;
 pub mod session;
 pub mod source;

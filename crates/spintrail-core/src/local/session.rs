@@ -1,6 +1,7 @@
 //! A local query session: the CloudTrail table registered in a DataFusion context with Trino's
 //! functions, queries planned from Athena-dialect SQL, results streamed with scan statistics.
 
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -16,6 +17,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use futures::{Stream, StreamExt};
 
 use crate::error::{Error, Result};
+use crate::local::memory;
 use crate::local::table::{
     collect_scan_stats, CloudTrailTable, OnError, TableOptions, DEFAULT_LATE_DELIVERY_DAYS,
 };
@@ -39,6 +41,11 @@ pub struct SessionOptions {
     pub late_delivery_days: u32,
     /// The partition columns the table shows (spintrail's, or those of an AWS example table).
     pub partitions: PartitionLayout,
+    /// Bytes the session's operators may hold (hash tables, sorts, windows) before they spill
+    /// to disk; `None` is [`memory::default_memory_limit`] (half the machine's memory).
+    pub memory_limit: Option<u64>,
+    /// Where spill files go; `None` is the system's temporary folder.
+    pub spill_dir: Option<PathBuf>,
 }
 
 impl Default for SessionOptions {
@@ -51,6 +58,8 @@ impl Default for SessionOptions {
             target_partitions: 0,
             late_delivery_days: DEFAULT_LATE_DELIVERY_DAYS,
             partitions: PartitionLayout::default(),
+            memory_limit: None,
+            spill_dir: None,
         }
     }
 }
@@ -60,6 +69,8 @@ pub struct LocalSession {
     ctx: SessionContext,
     options: SessionOptions,
     sources: Vec<String>,
+    /// The memory limit in force, in bytes (the option's, or the default).
+    memory_limit: u64,
 }
 
 fn check_identifier(kind: &str, name: &str) -> Result<()> {
@@ -97,7 +108,13 @@ impl LocalSession {
         // Trino evaluates times in UTC for our purposes; DataFusion's default is UTC too, made explicit.
         config.options_mut().execution.time_zone = Some("+00:00".into());
         crate::local::sql::rules::apply_trino_options(&mut config);
-        let ctx = SessionContext::new_with_config(config);
+        let memory_limit = match options.memory_limit {
+            Some(limit) => memory::check_memory_limit(limit)?,
+            None => memory::default_memory_limit(),
+        };
+        memory::apply_memory_options(&mut config, memory_limit);
+        let runtime = memory::runtime(memory_limit, options.spill_dir.as_ref())?;
+        let ctx = SessionContext::new_with_config_rt(config, runtime);
         if database != "default" {
             if let Some(catalog) = ctx.catalog(CATALOG) {
                 catalog
@@ -121,6 +138,7 @@ impl LocalSession {
             ctx,
             options,
             sources,
+            memory_limit,
         })
     }
 
@@ -130,6 +148,19 @@ impl LocalSession {
 
     pub fn sources(&self) -> &[String] {
         &self.sources
+    }
+
+    /// The memory limit in force, in bytes.
+    pub fn memory_limit(&self) -> u64 {
+        self.memory_limit
+    }
+
+    /// The folder spill files go to (inside it, a temporary folder of this session's).
+    pub fn spill_dir(&self) -> PathBuf {
+        self.options
+            .spill_dir
+            .clone()
+            .unwrap_or_else(std::env::temp_dir)
     }
 
     pub fn context(&self) -> &SessionContext {
@@ -191,13 +222,18 @@ impl LocalSession {
 
     /// Plans and starts a query; rows arrive as the stream is polled.
     pub async fn query(&self, sql: &str) -> Result<QueryStream> {
+        let limit = self.memory_limit;
         let planned = crate::local::sql::plan_statement(&self.ctx, sql)
             .await
-            .map_err(|e| partition_hint(e, self.options.partitions))?;
+            .map_err(|e| with_limit(partition_hint(e, self.options.partitions), limit))?;
         let state = self.ctx.state();
-        let physical = state.create_physical_plan(&planned.plan).await?;
+        let physical = state
+            .create_physical_plan(&planned.plan)
+            .await
+            .map_err(|e| with_limit(e.into(), limit))?;
         let stream =
-            datafusion::physical_plan::execute_stream(physical.clone(), self.ctx.task_ctx())?;
+            datafusion::physical_plan::execute_stream(physical.clone(), self.ctx.task_ctx())
+                .map_err(|e| with_limit(e.into(), limit))?;
         // Trino's names, duplicates included (Arrow allows them; DataFusion's plan does not).
         let renamed = planned
             .output_names
@@ -208,6 +244,7 @@ impl LocalSession {
             renamed,
             stream,
             plan: physical,
+            memory_limit: limit,
         })
     }
 
@@ -268,6 +305,31 @@ fn partition_hint(err: Error, layout: PartitionLayout) -> Error {
     err
 }
 
+/// A memory error with the session's limit in its message.
+fn with_limit(err: Error, limit: u64) -> Error {
+    match err {
+        Error::MemoryLimit {
+            limit: None,
+            operator,
+            detail,
+        } => Error::MemoryLimit {
+            limit: Some(limit),
+            operator,
+            detail,
+        },
+        other => other,
+    }
+}
+
+/// The scan statistics of a plan, with what its operators spilled to disk.
+fn plan_stats(plan: &Arc<dyn ExecutionPlan>) -> ScanStats {
+    let mut stats = collect_scan_stats(plan);
+    let (files, bytes) = memory::spill_metrics(plan);
+    stats.spill_files += files;
+    stats.spilled_bytes += bytes;
+    stats
+}
+
 /// `schema` with its fields named `names`, in order.
 fn renamed_schema(schema: &SchemaRef, names: &[String]) -> Result<SchemaRef> {
     if names.len() != schema.fields().len() {
@@ -296,6 +358,8 @@ pub struct QueryStream {
     renamed: Option<SchemaRef>,
     stream: SendableRecordBatchStream,
     plan: Arc<dyn ExecutionPlan>,
+    /// The session's memory limit, for the message of a memory error.
+    memory_limit: u64,
 }
 
 impl QueryStream {
@@ -306,7 +370,7 @@ impl QueryStream {
 
     /// Statistics of the scans so far; complete when the stream is exhausted.
     pub fn stats(&self) -> ScanStats {
-        collect_scan_stats(&self.plan)
+        plan_stats(&self.plan)
     }
 
     /// A handle that reads the statistics after the stream has been handed elsewhere.
@@ -321,7 +385,7 @@ pub struct StatsHandle(Arc<dyn ExecutionPlan>);
 
 impl StatsHandle {
     pub fn stats(&self) -> ScanStats {
-        collect_scan_stats(&self.0)
+        plan_stats(&self.0)
     }
 }
 
@@ -330,9 +394,10 @@ impl Stream for QueryStream {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let renamed = self.renamed.clone();
+        let limit = self.memory_limit;
         self.stream.poll_next_unpin(cx).map(|item| {
             item.map(|r| {
-                let batch = r.map_err(Error::from)?;
+                let batch = r.map_err(|e| with_limit(Error::from(e), limit))?;
                 match renamed {
                     None => Ok(batch),
                     Some(schema) => {
