@@ -1,11 +1,17 @@
 """Benchmark: the Spinnaker reference query over generated CloudTrail logs, spintrail's embedded
-engine against DuckDB (``read_json`` + ``unnest(Records)``, its fastest form) and ``gzip -dc`` of
-the same files, in one run. Prints times, ratios and peak memory. Not a test: nothing here passes
-or fails on timings.
+engine against DuckDB (``read_json`` + ``unnest(Records)``, its fastest form), chDB (ClickHouse
+embedded: ``file(..., 'JSONEachRow', <schema of the queried fields>)`` + ``ARRAY JOIN``, its fastest
+form) and the decompression floor (every file gunzipped with libdeflate on all cores, nothing
+parsed: a Rust example of the core crate), in one run. Prints wall and CPU times, ratios and peak
+memory, and checks that the engines' answers agree. Not a test: nothing here passes or fails on
+timings.
 
     python benches/scan_vs_duckdb.py --events 1000000
 
-Each engine runs in its own subprocess so its peak memory (max RSS) is its own.
+Each engine runs in its own subprocess so its peak memory (max RSS) and CPU time are its own; the
+engines take turns run by run, so a load that comes and goes weighs on all of them alike. The
+floor is built with ``cargo build --release -p spintrail-core --example floor`` on
+first use (or pass ``--floor-bin``).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import argparse
 import glob
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -23,6 +30,7 @@ from typing import Any
 ARN = "arn:aws:sts::123456789012:assumed-role/SpinnakerManagedCA/Spinnaker"
 END = "2026-11-01T00:00:00Z"
 SINCE = "2026-10-31T23:00:00Z"
+ROOT = Path(__file__).resolve().parent.parent
 
 SPINTRAIL_SQL = f"""
 SELECT count(*) AS Total, eventname, errorcode, errormessage
@@ -45,22 +53,60 @@ GROUP BY ALL
 ORDER BY Total DESC
 """
 
+# Only the fields the query needs are declared; the rest of each record is skipped unparsed.
+CHDB_SQL = """
+SELECT count(*) AS Total, r.eventName AS eventname, r.errorCode AS errorcode,
+       r.errorMessage AS errormessage
+FROM file('{glob}', 'JSONEachRow',
+    'Records Array(Tuple(eventTime String, eventName String, errorCode Nullable(String),
+     errorMessage Nullable(String), userIdentity Tuple(arn Nullable(String))))')
+ARRAY JOIN Records AS r
+WHERE r.userIdentity.arn = '{arn}'
+    AND parseDateTime64BestEffort(r.eventTime, 3, 'UTC')
+        > parseDateTime64BestEffort('{since}', 3, 'UTC')
+GROUP BY eventname, errorcode, errormessage
+ORDER BY Total DESC
+SETTINGS input_format_skip_unknown_fields = 1,
+    input_format_json_ignore_unknown_keys_in_named_tuple = 1,
+    output_format_json_quote_64bit_integers = 0
+"""
+
+# Imports are not timed: the clock and the CPU count start when the engine is loaded.
 RUNNER = """
 import json, resource, sys, time
 engine, data, sql = sys.argv[1], sys.argv[2], sys.argv[3]
-started = time.perf_counter()
 if engine == "spintrail":
     import spintrail
-    table = spintrail.connect(data).sql(sql)
-    rows = sorted(tuple(r.values()) for r in table.to_pylist())
-else:
+elif engine == "duckdb":
     import duckdb
+else:
+    import chdb
+def cpu():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+cpu_before = cpu()
+started = time.perf_counter()
+facts = {}
+if engine == "spintrail":
+    session = spintrail.connect(data)
+    table = session.sql(sql)
+    rows = [tuple(r.values()) for r in table.to_pylist()]
+    stats = session.last_stats
+    facts = {"files_read": stats.files_read, "records_read": stats.records_read}
+elif engine == "duckdb":
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")
-    rows = sorted(con.execute(sql).fetchall())
+    rows = con.execute(sql).fetchall()
+else:
+    rows = json.loads(chdb.query(sql, "JSONCompact").bytes())["data"]
 elapsed = time.perf_counter() - started
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-result = {"seconds": elapsed, "peak_bytes": peak, "rows": [list(r) for r in rows]}
+result = {
+    "seconds": elapsed,
+    "cpu": cpu() - cpu_before,
+    "peak_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    "rows": sorted([list(r) for r in rows], key=lambda r: [str(v) for v in r]),
+    **facts,
+}
 print("RESULT " + json.dumps(result, default=str))
 """
 
@@ -77,11 +123,37 @@ def run_engine(engine: str, data: Path, sql: str) -> dict[str, Any]:
     return result
 
 
-def gunzip_seconds(files: list[str]) -> float:
-    started = time.perf_counter()
-    for i in range(0, len(files), 200):
-        subprocess.run(["gzip", "-dc", *files[i : i + 200]], stdout=subprocess.DEVNULL, check=True)
-    return time.perf_counter() - started
+def floor_binary(given: str | None) -> Path:
+    """The decompression floor's binary: given, or built from the core crate's example."""
+    if given:
+        return Path(given)
+    subprocess.run(
+        ["cargo", "build", "--release", "-q", "--workspace", "--example", "floor"],
+        cwd=ROOT,
+        check=True,
+    )
+    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+    return target / "release" / "examples" / "floor"
+
+
+def run_floor(binary: Path, data: Path, decode: bool = False) -> dict[str, Any]:
+    """Gunzips (and with ``decode``, decodes with the reader) every file on all cores."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = subprocess.run(
+        [str(binary), str(data), *(["--decode"] if decode else [])],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    fields = next(x for x in out.stdout.splitlines() if x.startswith(("FLOOR", "DECODE"))).split()
+    return {
+        "seconds": float(fields[1]),
+        "cpu": (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
+        "peak_bytes": int(fields[6]),
+        "files": int(fields[2]),
+        "threads": int(fields[5]),
+    }
 
 
 def generated(folder: Path, events: int) -> tuple[Path, Path]:
@@ -108,6 +180,12 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--data", default="bench-data", help="folder for the generated logs")
     parser.add_argument("--runs", type=int, default=3, help="timed runs per engine (best kept)")
+    parser.add_argument(
+        "--engines",
+        default="spintrail,duckdb,chdb,floor",
+        help="comma-separated: spintrail, duckdb, chdb, floor (libdeflate), reader (decode only)",
+    )
+    parser.add_argument("--floor-bin", help="the built floor example (else cargo builds it)")
     args = parser.parse_args()
 
     import spintrail
@@ -116,34 +194,56 @@ def main() -> int:
     files = sorted(glob.glob(str(data / "**" / "*.json.gz"), recursive=True))
     json_bytes = json.loads(marker.read_text())["bytes_uncompressed"]
     print(f"{len(files)} files, {json_bytes / 1e9:.2f} GB of JSON; cores: {os.cpu_count()}")
-    print(f"spintrail {spintrail.__version__}")
+    print(f"spintrail {spintrail.__version__}; load average {os.getloadavg()[0]:.1f} at start")
 
-    duck_sql = DUCKDB_SQL.format(files=json.dumps(files).replace('"', "'"), arn=ARN, since=SINCE)
-    results: dict[str, dict[str, Any]] = {}
-    for engine, sql in (("spintrail", SPINTRAIL_SQL), ("duckdb", duck_sql)):
-        best: dict[str, Any] | None = None
-        for _ in range(args.runs):
-            r = run_engine(engine, data, sql)
-            if best is None or float(r["seconds"]) < float(best["seconds"]):
-                best = r
-        assert best is not None
-        results[engine] = best
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    sqls = {
+        "spintrail": SPINTRAIL_SQL,
+        "duckdb": DUCKDB_SQL.format(
+            files=json.dumps(files).replace('"', "'"), arn=ARN, since=SINCE
+        ),
+        "chdb": CHDB_SQL.format(glob=data / "**" / "*.json.gz", arn=ARN, since=SINCE),
+    }
+    binary = floor_binary(args.floor_bin) if {"floor", "reader"} & set(engines) else None
+    runs: dict[str, list[dict[str, Any]]] = {e: [] for e in engines}
+    for _ in range(args.runs):
+        for engine in engines:
+            if engine in ("floor", "reader"):
+                assert binary is not None
+                runs[engine].append(run_floor(binary, data, decode=engine == "reader"))
+            else:
+                runs[engine].append(run_engine(engine, data, sqls[engine]))
+    best = {e: min(rs, key=lambda r: float(r["seconds"])) for e, rs in runs.items()}
+    labels = {"floor": "libdeflate", "reader": "reader"}
+    for engine, r in best.items():
+        times = " ".join(f"{float(x['seconds']):.2f}" for x in runs[engine])
+        extra = f"{len(r['rows'])} groups" if "rows" in r else f"{r['threads']} threads"
         print(
-            f"{engine:>10}: {float(best['seconds']):6.2f}s  "
-            f"peak {int(best['peak_bytes']) / 2**20:7.0f} MiB  "
-            f"{len(best['rows'])} groups"
+            f"{labels.get(engine, engine):>10}: {float(r['seconds']):6.2f}s "
+            f"(cpu {float(r['cpu']):6.2f}s)  peak {int(r['peak_bytes']) / 2**20:6.0f} MiB  "
+            f"{extra}  [runs: {times}]"
         )
-    gz = gunzip_seconds(files)
-    print(f"{'gzip -dc':>10}: {gz:6.2f}s  (one process, decompression only)")
+    print(f"load average {os.getloadavg()[0]:.1f} at the end")
 
-    same = results["spintrail"]["rows"] == results["duckdb"]["rows"]
-    s = float(results["spintrail"]["seconds"])
-    d = float(results["duckdb"]["seconds"])
-    print()
-    print(f"results identical: {same}")
-    print(f"spintrail / duckdb time: {s / d:.2f}x  ({'faster' if s < d else 'slower'})")
-    print(f"spintrail / gzip -dc time: {s / gz:.2f}x")
-    print(f"throughput: {json_bytes / s / 1e9:.2f} GB/s of JSON")
+    same = True
+    if "spintrail" in best:
+        s = best["spintrail"]
+        print()
+        print(f"spintrail read {s['files_read']} files, {s['records_read']} records")
+        for other in ("duckdb", "chdb"):
+            if other in best:
+                agree = best[other]["rows"] == s["rows"]
+                same = same and agree
+                print(f"results identical to {other}: {agree}")
+        for other in ("duckdb", "chdb", "floor", "reader"):
+            if other in best:
+                o = best[other]
+                print(
+                    f"spintrail / {labels.get(other, other)} time: "
+                    f"{float(s['seconds']) / float(o['seconds']):.2f}x "
+                    f"(cpu {float(s['cpu']) / float(o['cpu']):.2f}x)"
+                )
+        print(f"throughput: {json_bytes / float(s['seconds']) / 1e9:.2f} GB/s of JSON")
     return 0 if same else 1
 
 

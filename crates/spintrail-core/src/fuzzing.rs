@@ -15,7 +15,7 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 
-use crate::local::reader::{decode, decompress, Projection};
+use crate::local::reader::{decode, decode_fast, decode_with_serde, decompress, Projection};
 use crate::local::session::{LocalSession, SessionOptions};
 use crate::local::source::Partitions;
 use crate::schema::PartitionLayout;
@@ -76,6 +76,35 @@ pub fn read_log_bytes(data: &[u8]) {
     let batch_size = if options & 64 == 0 { 8192 } else { 1 };
     let skip_bad = options & 128 != 0;
     let _ = decode(&json, path, &partitions, &projection, batch_size, skip_bad);
+    same_outcome_on_both_paths(&json, &partitions, &projection, batch_size);
+}
+
+/// Whenever the reader's fast path decodes a file, the serde path decodes it to the same batches;
+/// panics otherwise (the fuzzer's failure signal).
+fn same_outcome_on_both_paths(
+    json: &[u8],
+    partitions: &Partitions,
+    projection: &Projection,
+    batch_size: usize,
+) {
+    let Some(fast) = decode_fast(json, partitions, projection, batch_size) else {
+        return;
+    };
+    let slow = decode_with_serde(
+        json,
+        Path::new("x"),
+        partitions,
+        projection,
+        batch_size,
+        false,
+    );
+    match slow {
+        Ok(slow) => {
+            assert_eq!(fast.batches, slow.batches, "fast and serde paths differ");
+            assert_eq!((fast.records, fast.rows), (slow.records, slow.rows));
+        }
+        Err(e) => panic!("the fast path read a file the serde path rejects: {e}"),
+    }
 }
 
 /// SQL text that asks for a lot of work on purpose (a billion-row series, a gigabyte string):

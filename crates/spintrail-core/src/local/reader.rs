@@ -34,6 +34,8 @@ use crate::local::source::Partitions;
 use crate::schema::{record_schema, table_schema_for, PartitionLayout};
 use crate::timestamp::{parse_timestamp, Form};
 
+mod fast;
+
 /// One record that was rejected, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {
@@ -156,7 +158,8 @@ pub fn decompress(path: &Path, raw: Vec<u8>) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// Decodes the JSON text of one CloudTrail file.
+/// Decodes the JSON text of one CloudTrail file: with the fast path ([`fast`]) when the file is
+/// well-formed and every record valid, else with serde, which words every error and rejection.
 pub fn decode(
     json: &[u8],
     path: &Path,
@@ -168,6 +171,46 @@ pub fn decode(
     if json.iter().all(u8::is_ascii_whitespace) {
         return Err(Error::file(path, "empty file: not a CloudTrail log file"));
     }
+    if let Some(outcome) = decode_fast(json, partitions, projection, batch_size) {
+        return Ok(outcome);
+    }
+    decode_with_serde(
+        json,
+        path,
+        partitions,
+        projection,
+        batch_size,
+        skip_bad_records,
+    )
+}
+
+/// The fast path alone: `None` when it leaves the file to the serde path.
+pub(crate) fn decode_fast(
+    json: &[u8],
+    partitions: &Partitions,
+    projection: &Projection,
+    batch_size: usize,
+) -> Option<FileOutcome> {
+    let mut dec = Decoder::new(projection, partitions, batch_size.max(1), false);
+    fast::decode(json, &mut dec).ok()?;
+    Some(FileOutcome {
+        batches: std::mem::take(&mut dec.batches),
+        records: dec.records,
+        rows: dec.total_rows,
+        rejected: Vec::new(),
+        json_bytes: json.len(),
+    })
+}
+
+/// The serde path alone (after `decode`'s check for an empty file).
+pub(crate) fn decode_with_serde(
+    json: &[u8],
+    path: &Path,
+    partitions: &Partitions,
+    projection: &Projection,
+    batch_size: usize,
+    skip_bad_records: bool,
+) -> Result<FileOutcome> {
     let mut decoder = Decoder::new(projection, partitions, batch_size.max(1), skip_bad_records);
     let mut de = serde_json::Deserializer::from_slice(json);
     let parsed = de::Deserializer::deserialize_any(&mut de, FileVisitor { dec: &mut decoder })
@@ -315,6 +358,35 @@ impl Decoder {
             rejected: Vec::new(),
             fatal: None,
             file_problem: None,
+        }
+    }
+
+    /// The partition values of a valid record read from its fields (for `Partitions::Records`),
+    /// given the raw JSON text of `recipientAccountId`, `awsRegion` and `eventTime`.
+    fn push_partitions(
+        &mut self,
+        account: Option<&str>,
+        region: Option<&str>,
+        event_time: Option<&str>,
+    ) {
+        if self.partitions != Partitions::Records {
+            return;
+        }
+        let account = account.and_then(string_value);
+        let region = region.and_then(string_value);
+        // Validated: the first ten characters are yyyy-MM-dd.
+        let day: Option<Cow<str>> = event_time
+            .and_then(string_value)
+            .map(|t| Cow::Owned(t[..10].replace('-', "/")));
+        let layout = self.layout;
+        for (p, builder) in self.partition_builders.iter_mut().enumerate() {
+            if let Some(b) = builder {
+                let value = layout.value(p, account.as_deref(), region.as_deref(), day.as_deref());
+                match value {
+                    Some(v) => b.push(v),
+                    None => b.push_null(),
+                }
+            }
         }
     }
 
@@ -621,30 +693,15 @@ impl<'de> Visitor<'de> for RecordSeed<'_> {
         for b in unseen(&mut dec.columns, seen).flatten() {
             b.push_null();
         }
-        if let Some(problem) = validate(event_time, event_source, event_name) {
+        let raw = |r: Option<&'de RawValue>| r.map(RawValue::get);
+        if let Some(problem) = validate(raw(event_time), raw(event_source), raw(event_name)) {
             *self.defect = Some(match self.defect.take() {
                 Some(type_problem) => format!("{problem}; {type_problem}"),
                 None => problem,
             });
         }
-        if self.defect.is_none() && dec.partitions == Partitions::Records {
-            let account = account.and_then(|r| string_value(r.get()));
-            let region = region.and_then(|r| string_value(r.get()));
-            // Validated above: the first ten characters are yyyy-MM-dd.
-            let day: Option<Cow<str>> = event_time
-                .and_then(|r| string_value(r.get()))
-                .map(|t| Cow::Owned(t[..10].replace('-', "/")));
-            let layout = dec.layout;
-            for (p, builder) in dec.partition_builders.iter_mut().enumerate() {
-                if let Some(b) = builder {
-                    let value =
-                        layout.value(p, account.as_deref(), region.as_deref(), day.as_deref());
-                    match value {
-                        Some(v) => b.push(v),
-                        None => b.push_null(),
-                    }
-                }
-            }
+        if self.defect.is_none() {
+            dec.push_partitions(raw(account), raw(region), raw(event_time));
         }
         Ok(())
     }
@@ -664,26 +721,26 @@ impl<'de> Visitor<'de> for RecordSeed<'_> {
 }
 
 /// The required fields of a CloudTrail event.
+/// (The arguments are the raw JSON text of the fields.)
 fn validate(
-    event_time: Option<&RawValue>,
-    event_source: Option<&RawValue>,
-    event_name: Option<&RawValue>,
+    event_time: Option<&str>,
+    event_source: Option<&str>,
+    event_name: Option<&str>,
 ) -> Option<String> {
-    let required = |raw: Option<&RawValue>, name: &str| -> Option<String> {
+    let required = |raw: Option<&str>, name: &str| -> Option<String> {
         match raw {
             None => Some(format!("missing required field {name}")),
-            Some(r) if r.get() == "null" => Some(format!("missing required field {name} (null)")),
-            Some(r) if !r.get().starts_with('"') => Some(format!(
-                "{name} is {}, expected a string",
-                json_kind(r.get())
-            )),
+            Some("null") => Some(format!("missing required field {name} (null)")),
+            Some(r) if !r.starts_with('"') => {
+                Some(format!("{name} is {}, expected a string", json_kind(r)))
+            }
             Some(_) => None,
         }
     };
     if let Some(problem) = required(event_time, "eventTime") {
         return Some(problem);
     }
-    if let Some(time) = event_time.and_then(|r| string_value(r.get())) {
+    if let Some(time) = event_time.and_then(string_value) {
         if let Err(why) = parse_timestamp(&time, Form::EventTime) {
             return Some(format!(
                 "eventTime '{time}' is not an ISO-8601 timestamp as CloudTrail writes it \
@@ -1018,6 +1075,87 @@ mod tests {
         );
         assert!(identity.column_by_name("principalid").unwrap().is_null(0));
         assert!(column("awsregion").is_null(0));
+    }
+
+    /// Both paths, every projection shape: the fast path decodes well-formed files to the very
+    /// batches the serde path makes, and leaves the rest to it.
+    #[test]
+    fn fast_path_decodes_as_the_serde_path_does() {
+        let json = r#" {"Other": [1, {"x": null}], "Records" : [
+            {"eventVersion": "1.09", "userIdentity": {"type": "AssumedRole", "ARN": "a\"b",
+              "sessionContext": {"attributes": {"mfaAuthenticated": "false"},
+              "sessionIssuer": null}, "unknown": [true, false, -1.5e+3, 0, {}]},
+             "eventTime": "2024-07-30T21:31:21Z", "eventSource": "s3.amazonaws.com",
+             "eventName": "GetObject", "awsRegion": "us-east-1", "recipientAccountId": "1",
+             "requestParameters": {"bucketName": "b", "n": 12, "deep": {"a": [1, 2, "\u00e9"]}},
+             "responseElements": null, "resources": [{"ARN": "r", "type": "t"}, {"arn": "q"}],
+             "additionalEventData": {"x": 1}, "readOnly": true, "errorCode": "Ünïcode ✓",
+             "eventname": "ignored repeat", "tlsDetails": {"tlsVersion": "TLSv1.3"}},
+            {"eventTime": "2024-07-30T21:31:22Z", "eventSource": "a", "eventName": "B",
+             "userIdentity": null, "resources": null, "sharedEventID": 7},
+            {"eventName": "C", "eventSource": "a", "eventTime": "2024-07-31T00:00:00Z",
+             "userIdentity": {}, "resources": [], "requestParameters": "text"}
+        ], "Records": 5}
+        "#;
+        let table_width = crate::schema::table_schema().fields().len();
+        let projections = [
+            None,
+            Some(vec![0, 1]),
+            Some((0..table_width).rev().step_by(3).collect()),
+            Some(Vec::new()),
+        ];
+        let layout = Partitions::Layout {
+            account: "1".into(),
+            region: "r".into(),
+            day: "2024/07/30".into(),
+        };
+        for columns in &projections {
+            let projection = Projection::new(columns.as_ref()).unwrap();
+            for partitions in [&Partitions::Records, &layout] {
+                for batch_size in [1, 2, 8192] {
+                    let path = Path::new("x.json");
+                    let fast = decode_fast(json.as_bytes(), partitions, &projection, batch_size)
+                        .expect("the fast path decodes a well-formed file");
+                    let slow = decode_with_serde(
+                        json.as_bytes(),
+                        path,
+                        partitions,
+                        &projection,
+                        batch_size,
+                        false,
+                    )
+                    .unwrap();
+                    assert_eq!(fast.batches, slow.batches, "{columns:?} {batch_size}");
+                    assert_eq!((fast.records, fast.rows), (3, 3));
+                    assert_eq!((slow.records, slow.rows), (3, 3));
+                }
+            }
+        }
+        let projection = Projection::new(None).unwrap();
+        let record = r#"{"eventTime":"2024-07-30T21:31:21Z","eventSource":"a","eventName":"b"}"#;
+        let left_to_serde = [
+            // An escape in a key, a non-ASCII key, a bad record, invalid JSON of several kinds.
+            r#"{"Records":[{"event\u0054ime":"2024-07-30T21:31:21Z","eventSource":"a","eventName":"b"}]}"#.to_string(),
+            r#"{"Records":[{"é":1,"eventTime":"2024-07-30T21:31:21Z","eventSource":"a","eventName":"b"}]}"#.to_string(),
+            r#"{"Records":[{"eventSource":"a","eventName":"b"}]}"#.to_string(),
+            r#"{"Records":[5]}"#.to_string(),
+            format!(r#"{{"Records":[{record},]}}"#),
+            format!(r#"{{"Records":[{record}]}} x"#),
+            format!(r#"{{"Records":[{record}], "n": 01}}"#),
+            format!("{{\"Records\":[{record}], \"n\": \"\u{1}\"}}"),
+            format!(r#"{{"Records":[{record}], "n": "\q"}}"#),
+            format!(r#"{{"Records":[{record}], "n": 1.}}"#),
+            format!(r#"{{"Records":[{record}], "n": {}}}"#, "[".repeat(200) + &"]".repeat(200)),
+            format!(r#"{{"Records":[{record}]"#),
+            r#"{"records":[]}"#.to_string(),
+            r#"{"Records":{}}"#.to_string(),
+        ];
+        for json in &left_to_serde {
+            assert!(
+                decode_fast(json.as_bytes(), &Partitions::Records, &projection, 10).is_none(),
+                "{json}"
+            );
+        }
     }
 
     #[test]
