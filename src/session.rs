@@ -56,7 +56,7 @@ impl LocalSession {
     // The Python keyword arguments, one per session option.
     #[allow(clippy::too_many_arguments)]
     #[new]
-    #[pyo3(signature = (sources, *, database = None, table = None, on_error = None, batch_size = None, threads = 0, late_delivery_days = None, partitions = None))]
+    #[pyo3(signature = (sources, *, database = None, table = None, on_error = None, batch_size = None, threads = 0, late_delivery_days = None, partitions = None, region = None, endpoint_url = None, profile = None, max_attempts = None))]
     fn new(
         sources: Vec<String>,
         database: Option<String>,
@@ -66,6 +66,10 @@ impl LocalSession {
         threads: usize,
         late_delivery_days: Option<i64>,
         partitions: Option<&str>,
+        region: Option<String>,
+        endpoint_url: Option<String>,
+        profile: Option<String>,
+        max_attempts: Option<u32>,
     ) -> PyResult<Self> {
         let defaults = SessionOptions::default();
         let options = SessionOptions {
@@ -91,6 +95,13 @@ impl LocalSession {
                 .transpose()
                 .map_err(to_py)?
                 .unwrap_or(defaults.partitions),
+            connect: spintrail_core::aws::ConnectOptions {
+                endpoint_url,
+                profile,
+                max_attempts: max_attempts.unwrap_or(defaults.connect.max_attempts),
+                ..defaults.connect
+            },
+            region,
         };
         let inner = CoreSession::new(sources, options).map_err(to_py)?;
         Ok(LocalSession {

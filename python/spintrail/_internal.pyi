@@ -30,6 +30,7 @@ __all__ = [
     "UnsupportedFunctionError",
     "__version__",
     "generate",
+    "sync",
     "verify",
     "write_digests",
 ]
@@ -169,6 +170,10 @@ class LocalSession:
         threads: int = 0,
         late_delivery_days: int | None = None,
         partitions: str | None = None,
+        region: str | None = None,
+        endpoint_url: str | None = None,
+        profile: str | None = None,
+        max_attempts: int | None = None,
     ) -> LocalSession: ...
     def sql(self, query: str, params: list[Any] | None = None) -> QueryResult: ...
     def sql_async(self, query: str, params: list[Any] | None = None) -> Any: ...
@@ -318,6 +323,19 @@ def verify(
     start: str | None = None,
     end: str | None = None,
     public_keys: list[str] | None = None,
+    region: str | None = None,
+    endpoint_url: str | None = None,
+    profile: str | None = None,
+    max_attempts: int | None = None,
+    concurrency: int = 0,
+) -> dict[str, Any]: ...
+def sync(
+    source: str,
+    dest: str,
+    *,
+    since: str | None = None,
+    digests: bool = False,
+    insights: bool = False,
     region: str | None = None,
     endpoint_url: str | None = None,
     profile: str | None = None,

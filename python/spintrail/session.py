@@ -244,6 +244,7 @@ def connect(
     region: str | None = None,
     endpoint_url: str | None = None,
     profile: str | None = None,
+    max_attempts: int | None = None,
 ) -> Session: ...
 
 
@@ -327,6 +328,10 @@ def connect(
     projection table: ``timestamp`` as ``yyyy/MM/dd``) or ``"aws-manual"`` (its manually
     partitioned table: ``region``, ``year``, ``month``, ``day`` as ``yyyy``, ``MM``, ``dd``).
     Filters on them skip whole files in every layout.
+    ``source`` may also be ``s3://bucket/prefix/`` (in either layout, or flat): the logs are
+    read in place, with the standard AWS credential chain or ``profile``, ``region`` and
+    ``endpoint_url`` (or the ``AWS_ENDPOINT_URL`` environment variable); partition filters and
+    ``eventtime`` bounds decide which day prefixes are listed at all.
     ``verified_only=True`` first validates the source folders against CloudTrail's signed
     digest files (:func:`spintrail.verify.verify`, with ``public_keys`` files or CloudTrail's
     ``ListPublicKeys``) and reads only the log files verified valid; the validation is
@@ -439,5 +444,9 @@ def connect(
         threads=threads,
         late_delivery_days=late_delivery_days,
         partitions=partitions,
+        region=region,
+        endpoint_url=endpoint_url,
+        profile=profile,
+        max_attempts=max_attempts,
     )
     return Session(inner, verification)

@@ -39,6 +39,10 @@ pub struct SessionOptions {
     pub late_delivery_days: u32,
     /// The partition columns the table shows (spintrail's, or those of an AWS example table).
     pub partitions: PartitionLayout,
+    /// How to reach S3 for `s3://` sources.
+    pub connect: crate::aws::ConnectOptions,
+    /// The S3 client's region (else the profile's or the environment's).
+    pub region: Option<String>,
 }
 
 impl Default for SessionOptions {
@@ -51,6 +55,8 @@ impl Default for SessionOptions {
             target_partitions: 0,
             late_delivery_days: DEFAULT_LATE_DELIVERY_DAYS,
             partitions: PartitionLayout::default(),
+            connect: crate::aws::ConnectOptions::default(),
+            region: None,
         }
     }
 }
@@ -112,6 +118,8 @@ impl LocalSession {
             batch_size: options.batch_size,
             late_delivery_days: options.late_delivery_days,
             partitions: options.partitions,
+            connect: options.connect.clone(),
+            region: options.region.clone(),
         })?;
         ctx.register_table(
             TableReference::full(CATALOG, database.as_str(), table.as_str()),
