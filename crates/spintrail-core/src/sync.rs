@@ -27,7 +27,7 @@ use crate::aws::ConnectOptions;
 use crate::error::{Error, Result};
 use crate::s3::fetch::get;
 use crate::s3::progress::Progress;
-use crate::s3::{S3Access, S3Url, Selection};
+use crate::s3::{source_error, S3Access, S3Url, Selection};
 use crate::verify::store::SIGNATURE_SUFFIX;
 
 /// The state file in the destination folder.
@@ -235,7 +235,9 @@ pub async fn sync(source: &str, dest: &Path, options: &SyncOptions) -> Result<Sy
         path: dest.display().to_string(),
         reason: format!("cannot create the destination folder: {e}"),
     })?;
-    let access = S3Access::connect(&options.connect, options.region.as_deref()).await?;
+    let access = S3Access::connect(&options.connect, options.region.as_deref())
+        .await
+        .map_err(|e| source_error(source, e))?;
     let mut services = vec!["CloudTrail"];
     if options.digests {
         services.push("CloudTrail-Digest");

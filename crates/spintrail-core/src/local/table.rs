@@ -35,7 +35,7 @@ use crate::local::source::{list, Location, LogFile, Partitions};
 use crate::result::{Problem, ScanStats};
 use crate::s3::fetch::prefetch;
 use crate::s3::progress::Progress;
-use crate::s3::{S3Access, S3Url, Selection};
+use crate::s3::{source_error, S3Access, S3Url, Selection};
 use crate::schema::{table_schema_for, PartitionLayout};
 use crate::timestamp::{parse_date, parse_timestamp, Form, DAY_MS};
 
@@ -105,10 +105,7 @@ impl CloudTrailTable {
     }
 
     /// Lists the `s3://` sources: only the day prefixes that `selection` keeps.
-    async fn list_s3(
-        &self,
-        selection: &dyn Selection,
-    ) -> crate::Result<(Option<Arc<S3Access>>, Vec<LogFile>, usize)> {
+    async fn list_s3(&self, selection: &dyn Selection) -> crate::Result<S3Listing> {
         let urls: Vec<S3Url> = self
             .options
             .sources
@@ -116,35 +113,51 @@ impl CloudTrailTable {
             .filter(|s| s.starts_with("s3://"))
             .map(|s| S3Url::parse(s))
             .collect::<crate::Result<_>>()?;
+        let mut listing = S3Listing::default();
         if urls.is_empty() {
-            return Ok((None, Vec::new(), 0));
+            return Ok(listing);
         }
         let access = self
             .s3
-            .get_or_try_init(|| {
+            .get_or_try_init(|| async {
                 S3Access::connect(&self.options.connect, self.options.region.as_deref())
+                    .await
+                    .map_err(|e| source_error(&S3Url::name(&urls[0].bucket, &urls[0].prefix), e))
             })
             .await?
             .clone();
-        let mut files = Vec::new();
-        let mut excluded = 0;
         for url in &urls {
             let walk = crate::s3::list(&access, url, &["CloudTrail"], selection).await?;
-            excluded += walk.excluded;
-            files.extend(walk.objects.into_iter().map(|o| LogFile {
-                path: S3Url::name(&url.bucket, &o.key).into(),
-                size: o.size,
-                partitions: o.partitions,
-                location: Location::S3 {
-                    bucket: url.bucket.clone(),
-                    key: o.key,
-                },
-            }));
+            listing.excluded += walk.excluded;
+            listing.pruned += walk.pruned;
+            listing
+                .files
+                .extend(walk.objects.into_iter().map(|o| LogFile {
+                    path: S3Url::name(&url.bucket, &o.key).into(),
+                    size: o.size,
+                    partitions: o.partitions,
+                    location: Location::S3 {
+                        bucket: url.bucket.clone(),
+                        key: o.key,
+                    },
+                }));
         }
-        files.sort_by(|a, b| a.path.cmp(&b.path));
-        files.dedup_by(|a, b| a.path == b.path);
-        Ok((Some(access), files, excluded))
+        listing.files.sort_by(|a, b| a.path.cmp(&b.path));
+        listing.files.dedup_by(|a, b| a.path == b.path);
+        listing.access = Some(access);
+        Ok(listing)
     }
+}
+
+/// The `s3://` part of a scan's files.
+#[derive(Default)]
+struct S3Listing {
+    access: Option<Arc<S3Access>>,
+    files: Vec<LogFile>,
+    /// Objects of services the table does not read (digests, Insights, ...).
+    excluded: usize,
+    /// Objects listed (in a day prefix the filters select) but outside the filters.
+    pruned: usize,
 }
 
 #[async_trait]
@@ -189,11 +202,13 @@ impl TableProvider for CloudTrailTable {
         let layout = self.options.partitions;
         let selection =
             ListingSelection::new(state, filters, layout, self.options.late_delivery_days)?;
-        let (s3, objects, excluded) = self.list_s3(&selection).await?;
-        listing.files.extend(objects);
-        listing.excluded += excluded;
+        let remote = self.list_s3(&selection).await?;
+        listing.files.extend(remote.files);
+        listing.excluded += remote.excluded;
+        let s3 = remote.access;
+        // Listed: what the local walk and the S3 listings returned; pruning filters the rest.
         let mut stats = ScanStats {
-            files_listed: listing.files.len(),
+            files_listed: listing.files.len() + remote.pruned,
             files_excluded: listing.excluded,
             ..ScanStats::default()
         };

@@ -9,7 +9,7 @@ use futures::StreamExt;
 use tokio::sync::mpsc;
 
 use crate::aws::{self, DEFAULT_MAX_ATTEMPTS};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::s3::progress::Progress;
 use crate::s3::{S3Access, S3Url};
 
@@ -33,7 +33,7 @@ pub async fn get(access: &S3Access, bucket: &str, key: &str) -> Result<Fetched> 
             .key(key)
             .send()
             .await
-            .map_err(|e| aws::sdk_error(&format!("reading {name}"), e))?;
+            .map_err(|e| unreadable(&name, aws::sdk_error("reading", e)))?;
         let metadata = answer.metadata().cloned().unwrap_or_default();
         let etag = answer.e_tag().unwrap_or_default().to_string();
         match answer.body.collect().await {
@@ -50,16 +50,24 @@ pub async fn get(access: &S3Access, bucket: &str, key: &str) -> Result<Fetched> 
                 aws::backoff(failures).await;
             }
             Err(e) => {
-                return Err(aws::aws_error(
-                    format!("reading {name}"),
+                return Err(Error::file(
+                    &name,
                     format!(
-                        "the download was cut off {} times: {}",
+                        "cannot read: the download was cut off {} times: {}",
                         failures + 1,
                         aws::error_chain(&e)
                     ),
                 ))
             }
         }
+    }
+}
+
+/// An object that cannot be fetched, as a file that cannot be read.
+fn unreadable(name: &str, err: Error) -> Error {
+    match err {
+        Error::Aws { message, .. } => Error::file(name, format!("cannot read: {message}")),
+        other => other,
     }
 }
 

@@ -8,7 +8,7 @@ use futures::StreamExt;
 use crate::aws;
 use crate::error::Result;
 use crate::local::source::{is_date, is_service, key_layout, KeyLayout, Partitions};
-use crate::s3::{S3Access, S3Url};
+use crate::s3::{source_error, S3Access, S3Url};
 
 /// Listings in flight at once.
 const LIST_CONCURRENCY: usize = 16;
@@ -59,6 +59,8 @@ pub struct Walk {
     pub objects: Vec<Found>,
     /// Log objects left out on purpose: services not asked for (digests, Insights, ...).
     pub excluded: usize,
+    /// Log objects listed but not kept by the selection (in a listed prefix, outside it).
+    pub pruned: usize,
     /// ListObjectsV2 requests made.
     pub requests: usize,
 }
@@ -128,6 +130,7 @@ pub(crate) fn plan(prefix: &str, services: &[&str], selection: &dyn Selection) -
 pub(crate) enum Verdict {
     Keep(Partitions),
     Excluded,
+    Pruned,
     Skip,
 }
 
@@ -154,7 +157,7 @@ pub(crate) fn classify(key: &str, services: &[&str], selection: &dyn Selection) 
                     day,
                 })
             } else {
-                Verdict::Skip
+                Verdict::Pruned
             }
         }
         KeyLayout::Undated { service } if services.contains(&service) => {
@@ -191,10 +194,9 @@ async fn list_prefix(access: &S3Access, bucket: &str, task: &Task) -> Result<Pag
         if delimit {
             request = request.delimiter("/");
         }
-        let answer = request
-            .send()
-            .await
-            .map_err(|e| aws::sdk_error(&format!("listing {}", S3Url::name(bucket, prefix)), e))?;
+        let answer = request.send().await.map_err(|e| {
+            source_error(&S3Url::name(bucket, prefix), aws::sdk_error("listing", e))
+        })?;
         page.requests += 1;
         for object in answer.contents() {
             if let Some(key) = object.key() {
@@ -246,6 +248,7 @@ pub async fn list(
                         partitions,
                     }),
                     Verdict::Excluded => walk.excluded += 1,
+                    Verdict::Pruned => walk.pruned += 1,
                     Verdict::Skip => {}
                 }
             }

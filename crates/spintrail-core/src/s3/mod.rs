@@ -57,6 +57,18 @@ impl S3Url {
     }
 }
 
+/// An AWS failure about an `s3://` source as a source error naming it (a query's or a sync's
+/// source, not a provisioning step); other errors unchanged.
+pub(crate) fn source_error(name: &str, err: Error) -> Error {
+    match err {
+        Error::Aws { message, .. } => Error::Source {
+            path: name.to_string(),
+            reason: message,
+        },
+        other => other,
+    }
+}
+
 /// An S3 client with the shared AWS configuration.
 #[derive(Debug, Clone)]
 pub struct S3Access {
