@@ -82,16 +82,27 @@ pub fn prefetch(
 ) -> mpsc::Receiver<Result<Vec<u8>>> {
     let (tx, rx) = mpsc::channel(1);
     tokio::spawn(async move {
+        // Each fetch is a task of its own, so downloads go on while the reader is busy and the
+        // hand-over waits; `buffered` starts at most `ahead` of them.
         let mut fetches = futures::stream::iter(objects)
             .map(|(bucket, key)| {
                 let access = access.clone();
                 let progress = progress.clone();
-                async move {
+                let name = S3Url::name(&bucket, &key);
+                let task = tokio::spawn(async move {
                     let fetched = get(&access, &bucket, &key).await.map(|f| f.bytes);
                     if let (Some(p), Ok(bytes)) = (&progress, &fetched) {
                         p.done(bytes.len() as u64);
                     }
                     fetched
+                });
+                async move {
+                    task.await.unwrap_or_else(|e| {
+                        Err(Error::file(
+                            &name,
+                            format!("cannot read: the download failed: {e}"),
+                        ))
+                    })
                 }
             })
             .buffered(ahead.max(1));
