@@ -16,6 +16,7 @@ mod runtime;
 mod session;
 mod stats;
 mod stream;
+mod sync;
 mod verify;
 
 use pyo3::prelude::*;
@@ -34,6 +35,7 @@ fn _internal(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<insights_info::InsightsInfo>()?;
     m.add_function(wrap_pyfunction!(generate::generate, m)?)?;
     m.add_function(wrap_pyfunction!(verify::verify, m)?)?;
+    m.add_function(wrap_pyfunction!(sync::sync, m)?)?;
     m.add_function(wrap_pyfunction!(verify::write_digests, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -87,6 +87,7 @@ impl LocalSession {
     #[allow(clippy::too_many_arguments)]
     #[new]
     #[pyo3(signature = (sources, *, database = None, table = None, on_error = None, batch_size = None, threads = 0, late_delivery_days = None, partitions = None, memory_limit = None, spill_dir = None))]
+    #[pyo3(signature = (sources, *, database = None, table = None, on_error = None, batch_size = None, threads = 0, late_delivery_days = None, partitions = None, region = None, endpoint_url = None, profile = None, max_attempts = None))]
     fn new(
         sources: Vec<String>,
         database: Option<String>,
@@ -98,6 +99,10 @@ impl LocalSession {
         partitions: Option<&str>,
         memory_limit: Option<Bound<'_, PyAny>>,
         spill_dir: Option<PathBuf>,
+        region: Option<String>,
+        endpoint_url: Option<String>,
+        profile: Option<String>,
+        max_attempts: Option<u32>,
     ) -> PyResult<Self> {
         let defaults = SessionOptions::default();
         let options = SessionOptions {
@@ -127,6 +132,13 @@ impl LocalSession {
                 .map(|value| self::memory_limit(&value))
                 .transpose()?,
             spill_dir,
+            connect: spintrail_core::aws::ConnectOptions {
+                endpoint_url,
+                profile,
+                max_attempts: max_attempts.unwrap_or(defaults.connect.max_attempts),
+                ..defaults.connect
+            },
+            region,
         };
         let inner = CoreSession::new(sources, options).map_err(to_py)?;
         Ok(LocalSession {

@@ -34,6 +34,7 @@ __all__ = [
     "UnsupportedFunctionError",
     "__version__",
     "generate",
+    "sync",
     "verify",
     "write_digests",
 ]
@@ -217,6 +218,10 @@ class LocalSession:
         partitions: str | None = None,
         memory_limit: int | str | None = None,
         spill_dir: str | os.PathLike[str] | None = None,
+        region: str | None = None,
+        endpoint_url: str | None = None,
+        profile: str | None = None,
+        max_attempts: int | None = None,
     ) -> LocalSession: ...
     def sql(self, query: str, params: list[Any] | None = None) -> QueryResult: ...
     def sql_async(self, query: str, params: list[Any] | None = None) -> Any: ...
@@ -384,6 +389,19 @@ def verify(
     start: str | None = None,
     end: str | None = None,
     public_keys: list[str] | None = None,
+    region: str | None = None,
+    endpoint_url: str | None = None,
+    profile: str | None = None,
+    max_attempts: int | None = None,
+    concurrency: int = 0,
+) -> dict[str, Any]: ...
+def sync(
+    source: str,
+    dest: str,
+    *,
+    since: str | None = None,
+    digests: bool = False,
+    insights: bool = False,
     region: str | None = None,
     endpoint_url: str | None = None,
     profile: str | None = None,

@@ -27,6 +27,7 @@ from spintrail.provision import Stack
 from spintrail.report import report
 from spintrail.session import Session, connect
 from spintrail.spinnaker import DEFAULT, Recognition, suggest_service_limits
+from spintrail.sync import sync
 from spintrail.verify import verify
 
 FORMATS = ("table", "csv", "json", "parquet")
@@ -271,6 +272,9 @@ def cmd_query(args: argparse.Namespace) -> int:
         partitions=args.partitions or "spintrail",
         memory_limit=args.memory_limit,
         spill_dir=args.spill_dir,
+        region=args.region,
+        profile=args.profile,
+        endpoint_url=args.endpoint_url,
     )
     table = run_query(session, sql, progress=sys.stderr.isatty(), params=args.param)
     write_result(table, args.format, args.output, sys.stdout)
@@ -512,6 +516,24 @@ def cmd_verify(args: argparse.Namespace) -> int:
             if row["kind"] == "digest":
                 print(f"unchecked\tdigest\t{row['path']}: {row['detail']}", file=sys.stderr)
     print(result.summary(), file=sys.stderr)
+    return 0 if result.ok else 1
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    result = sync(
+        args.source,
+        args.dest,
+        since=args.since,
+        digests=args.digests,
+        insights=args.insights,
+        region=args.region,
+        endpoint_url=args.endpoint_url,
+        profile=args.profile,
+        concurrency=args.concurrency,
+    )
+    for name, reason in result.failures:
+        print(f"failed\t{name}: {reason}", file=sys.stderr)
+    print(result.summary())
     return 0 if result.ok else 1
 
 
@@ -837,7 +859,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--source",
         "-s",
         action="append",
-        help="folder, file or glob of CloudTrail logs (repeatable; local engine)",
+        help="folder, file or glob of CloudTrail logs, or s3://bucket/prefix/ (repeatable; "
+        "local engine)",
     )
     q.add_argument(
         "--param",
@@ -845,7 +868,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         help="a value for the next ? placeholder (repeatable; text; use CAST in SQL for others)",
     )
-    athena = q.add_argument_group("athena engine")
+    athena = q.add_argument_group(
+        "athena engine (--region, --profile, --endpoint-url also for s3:// sources)"
+    )
     athena.add_argument(
         "--workgroup",
         default="spintrail",
@@ -941,6 +966,26 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--endpoint-url", help="an AWS-compatible endpoint (e.g. a moto server)")
     v.add_argument("--all", action="store_true", help="print every file, not only failures")
     v.set_defaults(run=cmd_verify)
+
+    s = sub.add_parser(
+        "sync",
+        help="copy a trail's new S3 log objects into a local folder",
+        description="Copies the new and changed log objects (by key, size and ETag) under an "
+        "s3:// prefix into a folder, in parallel and resumably; the folder mirrors the keys and "
+        "is a valid --source. Prints a summary; exits 1 when an object failed.",
+    )
+    s.add_argument("source", help="s3://bucket/prefix")
+    s.add_argument("dest", help="local folder")
+    s.add_argument("--since", help="only day folders from then on: 7d, 12h, 2w or 2024-07-30")
+    s.add_argument(
+        "--digests", action="store_true", help="also copy digest files (with their signatures)"
+    )
+    s.add_argument("--insights", action="store_true", help="also copy Insights files")
+    s.add_argument("--concurrency", type=int, default=0, help="objects at once (default 16)")
+    s.add_argument("--region", help="AWS region")
+    s.add_argument("--profile", help="AWS profile")
+    s.add_argument("--endpoint-url", help="an AWS-compatible endpoint (e.g. a moto server)")
+    s.set_defaults(run=cmd_sync)
 
     d = sub.add_parser("demo", help="generate a day of Spinnaker activity and query it")
     d.add_argument("--dir", default="spintrail-demo", help="folder for the demo logs")

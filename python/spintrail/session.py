@@ -273,6 +273,7 @@ def connect(
     region: str | None = None,
     endpoint_url: str | None = None,
     profile: str | None = None,
+    max_attempts: int | None = None,
 ) -> Session: ...
 
 
@@ -368,6 +369,10 @@ def connect(
     physical memory (:attr:`Session.memory_limit`). Sorts and aggregations that reach it
     spill to files in ``spill_dir`` (default: the system's temporary folder), deleted when the
     query ends; a query that cannot finish within it raises :class:`MemoryLimitError`.
+    ``source`` may also be ``s3://bucket/prefix/`` (in either layout, or flat): the logs are
+    read in place, with the standard AWS credential chain or ``profile``, ``region`` and
+    ``endpoint_url`` (or the ``AWS_ENDPOINT_URL`` environment variable); partition filters and
+    ``eventtime`` bounds decide which day prefixes are listed at all.
     ``verified_only=True`` first validates the source folders against CloudTrail's signed
     digest files (:func:`spintrail.verify.verify`, with ``public_keys`` files or CloudTrail's
     ``ListPublicKeys``) and reads only the log files verified valid; the validation is
@@ -497,5 +502,9 @@ def connect(
         partitions=partitions,
         memory_limit=memory_limit,
         spill_dir=None if spill_dir is None else os.fspath(spill_dir),
+        region=region,
+        endpoint_url=endpoint_url,
+        profile=profile,
+        max_attempts=max_attempts,
     )
     return Session(inner, verification)

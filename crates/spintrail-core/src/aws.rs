@@ -116,7 +116,7 @@ pub(crate) async fn load(
     if let Some(region) = region {
         loader = loader.region(Region::new(region.to_string()));
     }
-    if let Some(endpoint) = &options.endpoint_url {
+    if let Some(endpoint) = endpoint_url(options) {
         loader = loader.endpoint_url(endpoint);
     }
     let sdk = loader.load().await;
@@ -146,10 +146,22 @@ macro_rules! policy_builder {
     };
 }
 
-/// An S3 client; AWS-compatible endpoints get path-style addressing (no bucket DNS names).
+/// The endpoint every client uses: `endpoint_url` when given, else the `AWS_ENDPOINT_URL`
+/// environment variable as the AWS CLI reads it (ignored when empty).
+pub fn endpoint_url(options: &ConnectOptions) -> Option<String> {
+    options.endpoint_url.clone().or_else(|| {
+        std::env::var("AWS_ENDPOINT_URL")
+            .ok()
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    })
+}
+
+/// An S3 client; AWS-compatible endpoints (an `endpoint_url` or `AWS_ENDPOINT_URL`) get
+/// path-style addressing (no bucket DNS names).
 pub(crate) fn s3_client(sdk: &SdkConfig, options: &ConnectOptions) -> aws_sdk_s3::Client {
     let config = policy_builder!(aws_sdk_s3, sdk)
-        .force_path_style(options.endpoint_url.is_some())
+        .force_path_style(endpoint_url(options).is_some())
         .build();
     aws_sdk_s3::Client::from_conf(config)
 }

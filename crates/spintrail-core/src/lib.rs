@@ -29,7 +29,9 @@ pub mod local;
 pub mod parameters;
 pub mod provision;
 pub mod result;
+pub mod s3;
 pub mod schema;
+pub mod sync;
 pub mod timestamp;
 pub mod verify;
 

@@ -46,6 +46,10 @@ pub struct SessionOptions {
     pub memory_limit: Option<u64>,
     /// Where spill files go; `None` is the system's temporary folder.
     pub spill_dir: Option<PathBuf>,
+    /// How to reach S3 for `s3://` sources.
+    pub connect: crate::aws::ConnectOptions,
+    /// The S3 client's region (else the profile's or the environment's).
+    pub region: Option<String>,
 }
 
 impl Default for SessionOptions {
@@ -60,6 +64,8 @@ impl Default for SessionOptions {
             partitions: PartitionLayout::default(),
             memory_limit: None,
             spill_dir: None,
+            connect: crate::aws::ConnectOptions::default(),
+            region: None,
         }
     }
 }
@@ -129,6 +135,8 @@ impl LocalSession {
             batch_size: options.batch_size,
             late_delivery_days: options.late_delivery_days,
             partitions: options.partitions,
+            connect: options.connect.clone(),
+            region: options.region.clone(),
         })?;
         ctx.register_table(
             TableReference::full(CATALOG, database.as_str(), table.as_str()),

@@ -19,12 +19,23 @@ pub enum Partitions {
     Records,
 }
 
+/// Where a log file's bytes are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// On local disk, at the file's `path`.
+    Local,
+    /// An S3 object; the file's `path` is its name `s3://bucket/key`.
+    S3 { bucket: String, key: String },
+}
+
 /// One log file to read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogFile {
+    /// The local path, or `s3://bucket/key` for an object: the name in every message.
     pub path: PathBuf,
     pub size: u64,
     pub partitions: Partitions,
+    pub location: Location,
 }
 
 /// The files of one or more sources.
@@ -44,12 +55,8 @@ pub fn check_sources(sources: &[String]) -> Result<()> {
     }
     for source in sources {
         if source.starts_with("s3://") {
-            return Err(Error::Source {
-                path: source.clone(),
-                reason: "S3 sources are not read by the local engine yet: download the logs \
-                         (aws s3 sync) and pass the folder, or use engine=\"athena\""
-                    .into(),
-            });
+            crate::s3::S3Url::parse(source)?;
+            continue;
         }
         if is_glob(source) {
             glob::Pattern::new(source).map_err(|e| Error::Source {
@@ -70,11 +77,12 @@ fn is_glob(source: &str) -> bool {
     source.contains(['*', '?', '['])
 }
 
-/// Lists the log files of the sources, sorted by path, each file once.
+/// Lists the log files of the local sources (S3 sources are listed by [`crate::s3`]), sorted by
+/// path, each file once.
 pub fn list(sources: &[String]) -> Result<Listing> {
     check_sources(sources)?;
     let mut listing = Listing::default();
-    for source in sources {
+    for source in sources.iter().filter(|s| !s.starts_with("s3://")) {
         if is_glob(source) {
             let paths = glob::glob(source).map_err(|e| Error::Source {
                 path: source.clone(),
@@ -166,6 +174,7 @@ fn add_file(path: PathBuf, named: bool, listing: &mut Listing) -> Result<()> {
         path,
         size,
         partitions,
+        location: Location::Local,
     });
     Ok(())
 }
@@ -177,6 +186,48 @@ enum Layout {
     Flat,
 }
 
+/// What the segments of a path or key say about CloudTrail's layout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum KeyLayout<'a> {
+    /// No `AWSLogs/[<org-id>/]<account>/<CloudTrail service>/` in it.
+    Flat,
+    /// A file of a CloudTrail service folder (`CloudTrail`, `CloudTrail-Digest`, ...) at its
+    /// place `<region>/<yyyy>/<MM>/<dd>/<file>`.
+    Dated {
+        service: &'a str,
+        account: &'a str,
+        region: &'a str,
+        day: String,
+    },
+    /// Elsewhere under a service folder.
+    Undated { service: &'a str },
+}
+
+/// Reads `AWSLogs/[<org-id>/]<account>/<service>/<region>/<yyyy>/<MM>/<dd>/<file>` from the
+/// segments of a path or key (the last `AWSLogs` segment counts).
+pub(crate) fn key_layout<'a>(parts: &[&'a str]) -> KeyLayout<'a> {
+    let Some(start) = parts.iter().rposition(|p| *p == "AWSLogs") else {
+        return KeyLayout::Flat;
+    };
+    let rest = &parts[start + 1..];
+    let (account, service, tail) = match rest {
+        [org, account, service, tail @ ..] if org.starts_with("o-") && is_service(service) => {
+            (*account, *service, tail)
+        }
+        [account, service, tail @ ..] if is_service(service) => (*account, *service, tail),
+        _ => return KeyLayout::Flat,
+    };
+    match tail {
+        [region, yyyy, mm, dd, _file] if is_date(yyyy, mm, dd) => KeyLayout::Dated {
+            service,
+            account,
+            region,
+            day: format!("{yyyy}/{mm}/{dd}"),
+        },
+        _ => KeyLayout::Undated { service },
+    }
+}
+
 /// Reads `AWSLogs/[<org-id>/]<account>/CloudTrail/<region>/<yyyy>/<MM>/<dd>/<file>`.
 fn layout_partitions(path: &Path) -> Layout {
     let parts: Vec<String> = path
@@ -186,37 +237,31 @@ fn layout_partitions(path: &Path) -> Layout {
             _ => None,
         })
         .collect();
-    let Some(start) = parts.iter().rposition(|p| p == "AWSLogs") else {
-        return Layout::Flat;
-    };
-    let rest = &parts[start + 1..];
-    let (account, service, tail) = match rest {
-        [org, account, service, tail @ ..] if org.starts_with("o-") && is_service(service) => {
-            (account, service, tail)
-        }
-        [account, service, tail @ ..] if is_service(service) => (account, service, tail),
-        _ => return Layout::Flat,
-    };
-    if service != "CloudTrail" {
-        return Layout::NotEvents;
-    }
-    match tail {
-        [region, yyyy, mm, dd, _file] if is_date(yyyy, mm, dd) => {
-            Layout::Events(Partitions::Layout {
-                account: account.clone(),
-                region: region.clone(),
-                day: format!("{yyyy}/{mm}/{dd}"),
-            })
-        }
-        _ => Layout::Flat,
+    let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+    match key_layout(&parts) {
+        KeyLayout::Flat => Layout::Flat,
+        KeyLayout::Dated {
+            service: "CloudTrail",
+            account,
+            region,
+            day,
+        } => Layout::Events(Partitions::Layout {
+            account: account.to_string(),
+            region: region.to_string(),
+            day,
+        }),
+        KeyLayout::Undated {
+            service: "CloudTrail",
+        } => Layout::Flat,
+        KeyLayout::Dated { .. } | KeyLayout::Undated { .. } => Layout::NotEvents,
     }
 }
 
-fn is_service(segment: &str) -> bool {
+pub(crate) fn is_service(segment: &str) -> bool {
     segment == "CloudTrail" || segment.starts_with("CloudTrail-")
 }
 
-fn is_date(yyyy: &str, mm: &str, dd: &str) -> bool {
+pub(crate) fn is_date(yyyy: &str, mm: &str, dd: &str) -> bool {
     let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
     digits(yyyy, 4) && digits(mm, 2) && digits(dd, 2)
 }

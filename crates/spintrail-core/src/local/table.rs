@@ -28,10 +28,14 @@ use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
 };
 
+use crate::aws::ConnectOptions;
 use crate::error::Error;
-use crate::local::reader::{read_file, Projection};
-use crate::local::source::{list, LogFile, Partitions};
+use crate::local::reader::{decode, decompress, read_file, FileOutcome, Projection};
+use crate::local::source::{list, Location, LogFile, Partitions};
 use crate::result::{Problem, ScanStats};
+use crate::s3::fetch::prefetch;
+use crate::s3::progress::Progress;
+use crate::s3::{source_error, S3Access, S3Url, Selection};
 use crate::schema::{table_schema_for, PartitionLayout};
 use crate::timestamp::{parse_date, parse_timestamp, Form, DAY_MS};
 
@@ -74,19 +78,86 @@ pub struct TableOptions {
     pub late_delivery_days: u32,
     /// The partition columns the table shows.
     pub partitions: PartitionLayout,
+    /// How to reach S3 for `s3://` sources (profile, endpoint, retries).
+    pub connect: ConnectOptions,
+    /// The region of the S3 client (else the profile's or the environment's).
+    pub region: Option<String>,
 }
 
 /// CloudTrail log files as a table.
 #[derive(Debug)]
 pub struct CloudTrailTable {
     options: TableOptions,
+    /// The S3 client, made at the first scan of an `s3://` source.
+    s3: tokio::sync::OnceCell<Arc<S3Access>>,
 }
+
+/// Objects fetched ahead of the readers, in all (see [`prefetch`]).
+const S3_FETCHES_AHEAD: usize = 32;
 
 impl CloudTrailTable {
     pub fn new(options: TableOptions) -> crate::Result<Self> {
         crate::local::source::check_sources(&options.sources)?;
-        Ok(CloudTrailTable { options })
+        Ok(CloudTrailTable {
+            options,
+            s3: tokio::sync::OnceCell::new(),
+        })
     }
+
+    /// Lists the `s3://` sources: only the day prefixes that `selection` keeps.
+    async fn list_s3(&self, selection: &dyn Selection) -> crate::Result<S3Listing> {
+        let urls: Vec<S3Url> = self
+            .options
+            .sources
+            .iter()
+            .filter(|s| s.starts_with("s3://"))
+            .map(|s| S3Url::parse(s))
+            .collect::<crate::Result<_>>()?;
+        let mut listing = S3Listing::default();
+        if urls.is_empty() {
+            return Ok(listing);
+        }
+        let access = self
+            .s3
+            .get_or_try_init(|| async {
+                S3Access::connect(&self.options.connect, self.options.region.as_deref())
+                    .await
+                    .map_err(|e| source_error(&S3Url::name(&urls[0].bucket, &urls[0].prefix), e))
+            })
+            .await?
+            .clone();
+        for url in &urls {
+            let walk = crate::s3::list(&access, url, &["CloudTrail"], selection).await?;
+            listing.excluded += walk.excluded;
+            listing.pruned += walk.pruned;
+            listing
+                .files
+                .extend(walk.objects.into_iter().map(|o| LogFile {
+                    path: S3Url::name(&url.bucket, &o.key).into(),
+                    size: o.size,
+                    partitions: o.partitions,
+                    location: Location::S3 {
+                        bucket: url.bucket.clone(),
+                        key: o.key,
+                    },
+                }));
+        }
+        listing.files.sort_by(|a, b| a.path.cmp(&b.path));
+        listing.files.dedup_by(|a, b| a.path == b.path);
+        listing.access = Some(access);
+        Ok(listing)
+    }
+}
+
+/// The `s3://` part of a scan's files.
+#[derive(Default)]
+struct S3Listing {
+    access: Option<Arc<S3Access>>,
+    files: Vec<LogFile>,
+    /// Objects of services the table does not read (digests, Insights, ...).
+    excluded: usize,
+    /// Objects listed (in a day prefix the filters select) but outside the filters.
+    pruned: usize,
 }
 
 #[async_trait]
@@ -125,15 +196,22 @@ impl TableProvider for CloudTrailTable {
         limit: Option<usize>,
     ) -> DFResult<Arc<dyn ExecutionPlan>> {
         let sources = self.options.sources.clone();
-        let listing = tokio::task::spawn_blocking(move || list(&sources))
+        let mut listing = tokio::task::spawn_blocking(move || list(&sources))
             .await
             .map_err(|e| DataFusionError::External(Box::new(e)))??;
+        let layout = self.options.partitions;
+        let selection =
+            ListingSelection::new(state, filters, layout, self.options.late_delivery_days)?;
+        let remote = self.list_s3(&selection).await?;
+        listing.files.extend(remote.files);
+        listing.excluded += remote.excluded;
+        let s3 = remote.access;
+        // Listed: what the local walk and the S3 listings returned; pruning filters the rest.
         let mut stats = ScanStats {
-            files_listed: listing.files.len(),
+            files_listed: listing.files.len() + remote.pruned,
             files_excluded: listing.excluded,
             ..ScanStats::default()
         };
-        let layout = self.options.partitions;
         let files = prune(
             state,
             listing.files,
@@ -155,8 +233,130 @@ impl TableProvider for CloudTrailTable {
             },
             partitions,
             stats,
+            s3,
         )))
     }
+}
+
+/// The scan's filters as a [`Selection`] of S3 prefixes: the same `eventtime` bounds (with the
+/// late-delivery margin) and partition filters as [`prune`], decided before listing.
+struct ListingSelection {
+    low: i64,
+    high: i64,
+    late_ms: i64,
+    layout: PartitionLayout,
+    schema: SchemaRef,
+    /// Each partition filter, and whether it needs the day's columns.
+    filters: Vec<(Arc<dyn PhysicalExpr>, bool)>,
+}
+
+impl ListingSelection {
+    fn new(
+        state: &dyn Session,
+        filters: &[Expr],
+        layout: PartitionLayout,
+        late_delivery_days: u32,
+    ) -> DFResult<Self> {
+        let (low, high) = combined_time_bounds(filters);
+        let schema = partition_schema(layout);
+        let df_schema = DFSchema::try_from(schema.as_ref().clone())?;
+        let mut physical = Vec::new();
+        for f in filters.iter().filter(|f| is_partition_filter(f, layout)) {
+            let expr = strip_qualifiers(f)?;
+            let needs_day = expr.column_refs().iter().any(|c| {
+                layout
+                    .columns()
+                    .iter()
+                    .position(|n| *n == c.name)
+                    .is_some_and(|i| layout.value(i, Some("a"), Some("r"), None).is_none())
+            });
+            physical.push((state.create_physical_expr(expr, &df_schema)?, needs_day));
+        }
+        Ok(ListingSelection {
+            low,
+            high,
+            late_ms: i64::from(late_delivery_days) * DAY_MS,
+            layout,
+            schema,
+            filters: physical,
+        })
+    }
+}
+
+impl Selection for ListingSelection {
+    fn keep(&self, account: &str, region: &str, day: Option<&str>) -> bool {
+        if let Some(start) = day.and_then(day_start_ms) {
+            if start + DAY_MS <= self.low || start - self.late_ms >= self.high {
+                return false;
+            }
+        }
+        let wanted: Vec<&(Arc<dyn PhysicalExpr>, bool)> = self
+            .filters
+            .iter()
+            .filter(|(_, needs_day)| day.is_some() || !needs_day)
+            .collect();
+        if wanted.is_empty() {
+            return true;
+        }
+        let columns: Vec<ArrayRef> = (0..self.layout.columns().len())
+            .map(|i| {
+                let value = self.layout.value(i, Some(account), Some(region), day);
+                Arc::new(StringArray::from(vec![value])) as ArrayRef
+            })
+            .collect();
+        let Ok(batch) = RecordBatch::try_new(self.schema.clone(), columns) else {
+            return true;
+        };
+        wanted.iter().all(|(expr, _)| {
+            let Ok(result) = expr.evaluate(&batch).and_then(|v| v.into_array(1)) else {
+                return true;
+            };
+            match result.as_any().downcast_ref::<BooleanArray>() {
+                Some(mask) => mask.is_valid(0) && mask.value(0),
+                None => true,
+            }
+        })
+    }
+
+    fn days(&self) -> Option<(NaiveDate, NaiveDate)> {
+        if self.low == i64::MIN || self.high == i64::MAX {
+            return None;
+        }
+        let day = |ms: i64| {
+            chrono::DateTime::from_timestamp_millis(ms.div_euclid(DAY_MS) * DAY_MS)
+                .map(|t| t.date_naive())
+        };
+        let first = day(self.low.checked_sub(DAY_MS)?)?;
+        let last = day(self.high.checked_add(self.late_ms)?.checked_add(DAY_MS)?)?;
+        Some((first, last))
+    }
+
+    fn by_day(&self) -> bool {
+        self.low != i64::MIN || self.high != i64::MAX || self.filters.iter().any(|f| f.1)
+    }
+}
+
+/// The `eventtime` bounds of all filters together: `low <= t < high`.
+fn combined_time_bounds(filters: &[Expr]) -> (i64, i64) {
+    let (mut low, mut high) = (i64::MIN, i64::MAX);
+    for f in filters {
+        if let Some((lo, hi)) = time_bounds(f) {
+            low = low.max(lo.unwrap_or(i64::MIN));
+            high = high.min(hi.unwrap_or(i64::MAX));
+        }
+    }
+    (low, high)
+}
+
+/// The partition columns of a layout as text columns.
+fn partition_schema(layout: PartitionLayout) -> SchemaRef {
+    Arc::new(Schema::new(
+        layout
+            .columns()
+            .iter()
+            .map(|n| Field::new(*n, DataType::Utf8, true))
+            .collect::<Vec<_>>(),
+    ))
 }
 
 pub(crate) fn strip_qualifiers(expr: &Expr) -> DFResult<Expr> {
@@ -318,13 +518,7 @@ fn prune(
     layout: PartitionLayout,
     late_delivery_days: u32,
 ) -> DFResult<Vec<LogFile>> {
-    let (mut low, mut high) = (i64::MIN, i64::MAX);
-    for f in filters {
-        if let Some((lo, hi)) = time_bounds(f) {
-            low = low.max(lo.unwrap_or(i64::MIN));
-            high = high.min(hi.unwrap_or(i64::MAX));
-        }
-    }
+    let (low, high) = combined_time_bounds(filters);
     let partition_filters: Vec<Expr> = filters
         .iter()
         .filter(|f| is_partition_filter(f, layout))
@@ -353,13 +547,7 @@ fn prune(
     }
 
     if !partition_filters.is_empty() && !laid_out.is_empty() {
-        let schema = Arc::new(Schema::new(
-            layout
-                .columns()
-                .iter()
-                .map(|n| Field::new(*n, DataType::Utf8, true))
-                .collect::<Vec<_>>(),
-        ));
+        let schema = partition_schema(layout);
         let column = |index: usize| -> ArrayRef {
             let values: StringArray = laid_out
                 .iter()
@@ -416,6 +604,9 @@ pub struct CloudTrailScanExec {
     settings: ScanSettings,
     properties: Arc<PlanProperties>,
     stats: Arc<Mutex<ScanStats>>,
+    /// The client of the `s3://` files, and their progress on a terminal.
+    s3: Option<Arc<S3Access>>,
+    progress: Option<Arc<Progress>>,
 }
 
 impl CloudTrailScanExec {
@@ -425,7 +616,19 @@ impl CloudTrailScanExec {
         settings: ScanSettings,
         partitions: usize,
         stats: ScanStats,
+        s3: Option<Arc<S3Access>>,
     ) -> Self {
+        let remote: Vec<&LogFile> = files
+            .iter()
+            .filter(|f| matches!(f.location, Location::S3 { .. }))
+            .collect();
+        let progress = (!remote.is_empty()).then(|| {
+            Arc::new(Progress::new(
+                "s3",
+                remote.len() as u64,
+                remote.iter().map(|f| f.size).sum(),
+            ))
+        });
         let n = partitions.min(files.len()).max(1);
         // Largest first onto the least-loaded partition keeps the partitions even.
         files.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.path.cmp(&b.path)));
@@ -451,6 +654,8 @@ impl CloudTrailScanExec {
             settings,
             properties,
             stats: Arc::new(Mutex::new(stats)),
+            s3,
+            progress,
         }
     }
 
@@ -525,7 +730,28 @@ impl ExecutionPlan for CloudTrailScanExec {
         let projection = self.projection.clone();
         let settings = self.settings;
         let stats = self.stats.clone();
-        tokio::task::spawn_blocking(move || read_partition(files, projection, settings, stats, tx));
+        let objects: Vec<(String, String)> = files
+            .iter()
+            .filter_map(|f| match &f.location {
+                Location::S3 { bucket, key } => Some((bucket.clone(), key.clone())),
+                Location::Local => None,
+            })
+            .collect();
+        let fetched = match (&self.s3, objects.is_empty()) {
+            (Some(access), false) => {
+                let ahead = (S3_FETCHES_AHEAD / self.assignments.len().max(1)).max(2);
+                Some(prefetch(
+                    access.clone(),
+                    objects,
+                    ahead,
+                    self.progress.clone(),
+                ))
+            }
+            _ => None,
+        };
+        tokio::task::spawn_blocking(move || {
+            read_partition(files, projection, settings, stats, tx, fetched)
+        });
         let stream = futures::stream::unfold(rx, |mut rx| async move {
             rx.recv().await.map(|item| (item, rx))
         });
@@ -539,6 +765,7 @@ fn read_partition(
     settings: ScanSettings,
     stats: Arc<Mutex<ScanStats>>,
     tx: tokio::sync::mpsc::Sender<DFResult<RecordBatch>>,
+    mut fetched: Option<tokio::sync::mpsc::Receiver<crate::Result<Vec<u8>>>>,
 ) {
     let skip = settings.on_error == OnError::Skip;
     let mut emitted = 0usize;
@@ -546,13 +773,26 @@ fn read_partition(
         if tx.is_closed() || settings.limit.is_some_and(|l| emitted >= l) {
             return;
         }
-        let result = read_file(
-            &file.path,
-            &file.partitions,
-            &projection,
-            settings.batch_size,
-            skip,
-        );
+        let result = match &file.location {
+            Location::Local => read_file(
+                &file.path,
+                &file.partitions,
+                &projection,
+                settings.batch_size,
+                skip,
+            ),
+            Location::S3 { .. } => {
+                let raw = fetched.as_mut().and_then(|rx| rx.blocking_recv());
+                match raw {
+                    Some(Ok(raw)) => read_bytes(&file, raw, &projection, settings.batch_size, skip),
+                    Some(Err(err)) => Err(err),
+                    None => Err(Error::file(
+                        &file.path,
+                        "the download stopped before this object (the query was cancelled)",
+                    )),
+                }
+            }
+        };
         let outcome = match result {
             Ok(outcome) => outcome,
             Err(err @ Error::File { .. }) if skip => {
@@ -596,6 +836,27 @@ fn read_partition(
             }
         }
     }
+}
+
+/// Decodes a fetched object as [`read_file`] decodes a file.
+fn read_bytes(
+    file: &LogFile,
+    raw: Vec<u8>,
+    projection: &Projection,
+    batch_size: usize,
+    skip_bad_records: bool,
+) -> crate::Result<FileOutcome> {
+    let json = decompress(&file.path, raw)?;
+    let mut outcome = decode(
+        &json,
+        &file.path,
+        &file.partitions,
+        projection,
+        batch_size,
+        skip_bad_records,
+    )?;
+    outcome.json_bytes = json.len();
+    Ok(outcome)
 }
 
 /// Sums the statistics of every CloudTrail scan in a physical plan.
