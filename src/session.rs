@@ -86,8 +86,7 @@ impl LocalSession {
     // The Python keyword arguments, one per session option.
     #[allow(clippy::too_many_arguments)]
     #[new]
-    #[pyo3(signature = (sources, *, database = None, table = None, on_error = None, batch_size = None, threads = 0, late_delivery_days = None, partitions = None, memory_limit = None, spill_dir = None))]
-    #[pyo3(signature = (sources, *, database = None, table = None, on_error = None, batch_size = None, threads = 0, late_delivery_days = None, partitions = None, region = None, endpoint_url = None, profile = None, max_attempts = None))]
+    #[pyo3(signature = (sources, *, database = None, table = None, on_error = None, batch_size = None, threads = 0, late_delivery_days = None, partitions = None, memory_limit = None, spill_dir = None, region = None, endpoint_url = None, profile = None, max_attempts = None))]
     fn new(
         sources: Vec<String>,
         database: Option<String>,
