@@ -3,6 +3,7 @@
 
 mod athena;
 mod cloudwatch;
+mod compact;
 mod errors;
 mod estimate;
 mod generate;
@@ -34,6 +35,7 @@ fn _internal(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<estimate::Estimate>()?;
     m.add_class::<insights_info::InsightsInfo>()?;
     m.add_function(wrap_pyfunction!(generate::generate, m)?)?;
+    m.add_function(wrap_pyfunction!(compact::compact, m)?)?;
     m.add_function(wrap_pyfunction!(verify::verify, m)?)?;
     m.add_function(wrap_pyfunction!(sync::sync, m)?)?;
     m.add_function(wrap_pyfunction!(verify::write_digests, m)?)?;

@@ -86,7 +86,7 @@ impl LocalSession {
     // The Python keyword arguments, one per session option.
     #[allow(clippy::too_many_arguments)]
     #[new]
-    #[pyo3(signature = (sources, *, database = None, table = None, on_error = None, batch_size = None, threads = 0, late_delivery_days = None, partitions = None, memory_limit = None, spill_dir = None, region = None, endpoint_url = None, profile = None, max_attempts = None))]
+    #[pyo3(signature = (sources, *, database = None, table = None, on_error = None, batch_size = None, threads = 0, late_delivery_days = None, partitions = None, memory_limit = None, spill_dir = None, region = None, endpoint_url = None, profile = None, max_attempts = None, dedup = false))]
     fn new(
         sources: Vec<String>,
         database: Option<String>,
@@ -102,6 +102,7 @@ impl LocalSession {
         endpoint_url: Option<String>,
         profile: Option<String>,
         max_attempts: Option<u32>,
+        dedup: bool,
     ) -> PyResult<Self> {
         let defaults = SessionOptions::default();
         let options = SessionOptions {
@@ -138,6 +139,7 @@ impl LocalSession {
                 ..defaults.connect
             },
             region,
+            dedup,
         };
         let inner = CoreSession::new(sources, options).map_err(to_py)?;
         Ok(LocalSession {

@@ -222,6 +222,7 @@ class LocalSession:
         endpoint_url: str | None = None,
         profile: str | None = None,
         max_attempts: int | None = None,
+        dedup: bool = False,
     ) -> LocalSession: ...
     def sql(self, query: str, params: list[Any] | None = None) -> QueryResult: ...
     def sql_async(self, query: str, params: list[Any] | None = None) -> Any: ...
@@ -257,6 +258,19 @@ def generate(
     role: str = "SpinnakerManagedCA",
     events_per_file: int = 2000,
     threads: int = 0,
+) -> dict[str, int]: ...
+def compact(
+    source: str,
+    dest: str,
+    *,
+    dedup: bool = False,
+    row_group_rows: int | None = None,
+    on_error: str | None = None,
+    threads: int = 0,
+    region: str | None = None,
+    endpoint_url: str | None = None,
+    profile: str | None = None,
+    max_attempts: int | None = None,
 ) -> dict[str, int]: ...
 
 @final

@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 
 from spintrail import insights, queries
 from spintrail.athena import AthenaSession
+from spintrail.compact import compact
 from spintrail.errors import OutputError, SpintrailError
 from spintrail.generate import generate
 from spintrail.provision import Stack
@@ -232,6 +233,11 @@ def athena_session(args: argparse.Namespace) -> AthenaSession:
 def cmd_query_athena(args: argparse.Namespace, sql: str) -> int:
     if args.source:
         raise SpintrailError("--source is for the local engine; Athena reads the Glue table")
+    if args.dedup:
+        raise SpintrailError(
+            "--dedup is for the local engine; on Athena query the view <table>_dedup that "
+            "spintrail provision creates"
+        )
     if args.partitions:
         raise SpintrailError(
             "--partitions is for the local engine; on Athena the table's own partition columns "
@@ -275,6 +281,7 @@ def cmd_query(args: argparse.Namespace) -> int:
         region=args.region,
         profile=args.profile,
         endpoint_url=args.endpoint_url,
+        dedup=args.dedup,
     )
     table = run_query(session, sql, progress=sys.stderr.isatty(), params=args.param)
     write_result(table, args.format, args.output, sys.stdout)
@@ -471,6 +478,29 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 1 if result.failed else 0
 
 
+def cmd_compact(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    summary = compact(
+        args.source,
+        args.dest,
+        dedup=args.dedup,
+        row_group_rows=args.row_group_rows,
+        on_error=args.on_error,
+        region=args.region,
+        endpoint_url=args.endpoint_url,
+        profile=args.profile,
+    )
+    elapsed = time.monotonic() - started
+    print(
+        f"{summary.days_written} of {summary.days} day partitions written "
+        f"({summary.days_unchanged} up to date) from {summary.files_read} files: "
+        f"{summary.rows_written} rows, {summary.bytes_written / 1e6:.1f} MB Parquet"
+        + (f", {summary.duplicates_dropped} duplicates dropped" if args.dedup else "")
+        + f" in {elapsed:.1f}s"
+    )
+    return 0
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     started = time.monotonic()
     summary = generate(
@@ -635,6 +665,9 @@ def stack_from_args(args: argparse.Namespace) -> Stack:
         log_group=args.log_group,
         log_role=args.log_role,
         tags=_tags(args.tag),
+        parquet_location=args.parquet_location,
+        parquet_table=args.parquet_table,
+        dedup_view=args.dedup_view,
         endpoint_url=args.endpoint_url,
         profile=args.profile,
         max_attempts=args.max_attempts,
@@ -734,6 +767,17 @@ def add_stack_options(p: Any) -> None:
     p.add_argument("--log-group", help="also deliver to this CloudWatch Logs group")
     p.add_argument("--log-role", help="IAM role for CloudWatch Logs delivery")
     p.add_argument("--tag", action="append", help="KEY=VALUE tag for what is created (repeatable)")
+    p.add_argument(
+        "--parquet-location",
+        help="s3://... where spintrail compact writes: also a Glue table over the Parquet copy",
+    )
+    p.add_argument("--parquet-table", help="the Parquet table's name (default cloudtrail_parquet)")
+    p.add_argument(
+        "--dedup-view",
+        action="store_true",
+        default=None,
+        help="also the Athena view <table>_dedup: each eventid once per partition",
+    )
     p.add_argument("--endpoint-url", help="AWS-compatible endpoint (e.g. a local moto server)")
     p.add_argument("--profile", help="named AWS profile")
     p.add_argument(
@@ -920,6 +964,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     q.add_argument("--stats", action="store_true", help="print scan statistics on stderr")
     add_memory_arguments(q)
+    q.add_argument(
+        "--dedup",
+        action="store_true",
+        help="each eventid once (CloudTrail delivers at least once), the first by eventtime",
+    )
     q.set_defaults(run=cmd_query)
 
     add_report_parser(sub)
@@ -942,6 +991,32 @@ def build_parser() -> argparse.ArgumentParser:
         "CloudTrail does with log file validation on",
     )
     g.set_defaults(run=cmd_generate)
+
+    c = sub.add_parser(
+        "compact",
+        help="rewrite the logs as partitioned Parquet that both engines read",
+        description="Writes the table as Parquet (zstd) under "
+        "DEST/account=<id>/region=<r>/day=<yyyy-MM-dd>/, rows sorted by eventtime. "
+        "Incremental: only days that are new or whose source files changed are rewritten.",
+    )
+    c.add_argument(
+        "source", help="a folder or s3://bucket/prefix/ in CloudTrail's layout (AWSLogs/...)"
+    )
+    c.add_argument("dest", help="a folder or s3://bucket/prefix")
+    c.add_argument(
+        "--dedup", action="store_true", help="drop duplicate events by eventid (per day)"
+    )
+    c.add_argument("--row-group-rows", type=int, help="rows per row group (default 65536)")
+    c.add_argument(
+        "--on-error",
+        choices=("raise", "skip"),
+        default="raise",
+        help="invalid files/records: fail (default) or skip them",
+    )
+    c.add_argument("--region", help="AWS region (s3:// source or destination)")
+    c.add_argument("--profile", help="AWS profile")
+    c.add_argument("--endpoint-url", help="an AWS-compatible endpoint (e.g. a moto server)")
+    c.set_defaults(run=cmd_compact)
 
     v = sub.add_parser(
         "verify",

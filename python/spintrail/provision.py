@@ -241,6 +241,9 @@ class Stack:
         log_group: str | None = None,
         log_role: str | None = None,
         tags: Mapping[str, str] | None = None,
+        parquet_location: str | None = None,
+        parquet_table: str | None = None,
+        dedup_view: bool | None = None,
         endpoint_url: str | None = None,
         profile: str | None = None,
         max_attempts: int | None = None,
@@ -270,6 +273,9 @@ class Stack:
             "log_group": log_group,
             "log_role": log_role,
             "tags": dict(tags) if tags is not None else None,
+            "parquet_location": parquet_location,
+            "parquet_table": parquet_table,
+            "dedup_view": dedup_view,
         }
         toml_text = Path(config_file).read_text() if config_file is not None else None
         self._inner = _internal.Stack(

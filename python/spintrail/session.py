@@ -274,6 +274,7 @@ def connect(
     endpoint_url: str | None = None,
     profile: str | None = None,
     max_attempts: int | None = None,
+    dedup: bool = False,
 ) -> Session: ...
 
 
@@ -344,6 +345,7 @@ def connect(
     log_group: str | Sequence[str] | None = None,
     verified_only: bool = False,
     public_keys: Sequence[Source] = (),
+    dedup: bool = False,
 ) -> Session | AthenaSession | CloudWatchSession:
     """Opens CloudTrail logs for SQL, on the embedded engine (default) or on Amazon Athena, or
     for Logs Insights queries on CloudWatch Logs.
@@ -377,6 +379,9 @@ def connect(
     digest files (:func:`spintrail.verify.verify`, with ``public_keys`` files or CloudTrail's
     ``ListPublicKeys``) and reads only the log files verified valid; the validation is
     :attr:`Session.verification`, whose ``excluded_logs()`` lists what was left out.
+    A folder written by ``spintrail compact`` (:func:`spintrail.compact.compact`) is read as
+    Parquet: same table, same SQL, a fraction of the bytes. ``dedup=True`` shows each
+    ``eventid`` once (CloudTrail delivers at least once), the first by ``eventtime``.
 
     **engine="athena"**: queries run on Athena against ``database.table`` in ``workgroup``
     (defaults: what ``spintrail provision`` creates, workgroup ``spintrail``; any account also
@@ -422,6 +427,11 @@ def connect(
         raise InvalidArgumentError(
             f"memory_limit and spill_dir are for engine='local' (the embedded engine), not "
             f"engine={engine!r}"
+        )
+    if dedup and engine != "local":
+        raise InvalidArgumentError(
+            f"dedup is for engine='local'; on engine={engine!r} query the view "
+            "<table>_dedup that spintrail provision creates"
         )
     if verified_only and engine != "local":
         raise InvalidArgumentError(
@@ -506,5 +516,6 @@ def connect(
         endpoint_url=endpoint_url,
         profile=profile,
         max_attempts=max_attempts,
+        dedup=dedup,
     )
     return Session(inner, verification)

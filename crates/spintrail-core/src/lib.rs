@@ -22,6 +22,7 @@
 pub mod athena;
 pub mod aws;
 pub mod cloudwatch;
+pub mod compact;
 pub mod error;
 pub mod fuzzing;
 pub mod generate;

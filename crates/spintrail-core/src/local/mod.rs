@@ -7,6 +7,7 @@
 
 mod builders;
 pub mod memory;
+pub mod parquet;
 pub mod reader;
 pub mod session;
 pub mod source;

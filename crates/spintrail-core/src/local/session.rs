@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 
 use arrow::array::{RecordBatch, RecordBatchOptions};
 use arrow::datatypes::{Field, Schema, SchemaRef};
-use datafusion::catalog::MemorySchemaProvider;
+use datafusion::catalog::{MemorySchemaProvider, TableProvider};
 use datafusion::common::TableReference;
 use datafusion::datasource::MemTable;
 use datafusion::execution::SendableRecordBatchStream;
@@ -50,6 +50,9 @@ pub struct SessionOptions {
     pub connect: crate::aws::ConnectOptions,
     /// The S3 client's region (else the profile's or the environment's).
     pub region: Option<String>,
+    /// Each `eventid` once per partition (CloudTrail delivers at least once): the first by
+    /// `eventtime`.
+    pub dedup: bool,
 }
 
 impl Default for SessionOptions {
@@ -66,6 +69,7 @@ impl Default for SessionOptions {
             spill_dir: None,
             connect: crate::aws::ConnectOptions::default(),
             region: None,
+            dedup: false,
         }
     }
 }
@@ -129,18 +133,27 @@ impl LocalSession {
             }
         }
         crate::local::sql::register_trino_functions(&ctx)?;
-        let provider = CloudTrailTable::new(TableOptions {
-            sources: sources.clone(),
-            on_error: options.on_error,
-            batch_size: options.batch_size,
-            late_delivery_days: options.late_delivery_days,
-            partitions: options.partitions,
-            connect: options.connect.clone(),
-            region: options.region.clone(),
-        })?;
+        let provider: Arc<dyn TableProvider> = match crate::local::parquet::compacted_root(&sources)
+        {
+            Some(root) => crate::local::parquet::table(&ctx, &root, options.partitions)?,
+            None => Arc::new(CloudTrailTable::new(TableOptions {
+                sources: sources.clone(),
+                on_error: options.on_error,
+                batch_size: options.batch_size,
+                late_delivery_days: options.late_delivery_days,
+                partitions: options.partitions,
+                connect: options.connect.clone(),
+                region: options.region.clone(),
+            })?),
+        };
+        let provider = if options.dedup {
+            crate::local::parquet::deduplicated(&ctx, provider, options.partitions)?
+        } else {
+            provider
+        };
         ctx.register_table(
             TableReference::full(CATALOG, database.as_str(), table.as_str()),
-            Arc::new(provider),
+            provider,
         )?;
         Ok(LocalSession {
             ctx,
@@ -329,9 +342,10 @@ fn with_limit(err: Error, limit: u64) -> Error {
     }
 }
 
-/// The scan statistics of a plan, with what its operators spilled to disk.
+/// The scan statistics of a plan (JSON and Parquet scans), with what its operators spilled to disk.
 fn plan_stats(plan: &Arc<dyn ExecutionPlan>) -> ScanStats {
     let mut stats = collect_scan_stats(plan);
+    stats.merge(&crate::local::parquet::collect_parquet_stats(plan));
     let (files, bytes) = memory::spill_metrics(plan);
     stats.spill_files += files;
     stats.spilled_bytes += bytes;

@@ -76,6 +76,13 @@ pub struct StackConfig {
     pub log_role: Option<String>,
     /// Extra tags for everything spintrail creates.
     pub tags: BTreeMap<String, String>,
+    /// Where `spintrail compact` writes the Parquet copy (`s3://bucket/prefix/`): with it, a
+    /// second Glue table over that copy (none when absent).
+    pub parquet_location: Option<String>,
+    /// The name of the Parquet table.
+    pub parquet_table: String,
+    /// Also an Athena view `<table>_dedup` with each `eventid` once per partition.
+    pub dedup_view: bool,
 }
 
 impl Default for StackConfig {
@@ -104,6 +111,9 @@ impl Default for StackConfig {
             log_group: None,
             log_role: None,
             tags: BTreeMap::new(),
+            parquet_location: None,
+            parquet_table: "cloudtrail_parquet".into(),
+            dedup_view: false,
         }
     }
 }
@@ -250,6 +260,21 @@ impl StackConfig {
         check_trail(&self.trail)?;
         check_athena_name("database", &self.database)?;
         check_athena_name("table", &self.table)?;
+        check_athena_name("parquet_table", &self.parquet_table)?;
+        if let Some(location) = &self.parquet_location {
+            if !location.starts_with("s3://") || location.len() <= "s3://".len() {
+                return Err(invalid(format!(
+                    "parquet_location: {location:?} is not an S3 location: give \
+                     s3://bucket/prefix/ (where spintrail compact writes)"
+                )));
+            }
+            if self.parquet_table == self.table {
+                return Err(invalid(format!(
+                    "parquet_table: {:?} is also the JSON table's name: choose another",
+                    self.parquet_table
+                )));
+            }
+        }
         check_simple("workgroup", &self.workgroup, 128, &['-', '_', '.'])?;
         if let Some(region) = &self.region {
             check_region(region)?;

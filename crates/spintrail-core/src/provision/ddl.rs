@@ -113,6 +113,153 @@ pub(crate) fn table_definition(want: &Resolved) -> Result<TableDefinition> {
     })
 }
 
+/// The Parquet SerDe and formats of the table over a compacted copy.
+pub const PARQUET_SERDE: &str = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe";
+pub const PARQUET_INPUT_FORMAT: &str =
+    "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat";
+pub const PARQUET_OUTPUT_FORMAT: &str =
+    "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat";
+
+/// The table over the Parquet copy `spintrail compact` writes (`parquet_location`), if one is
+/// configured: the same record columns, partitions `account`, `region`, `day` projected over
+/// `account=<id>/region=<r>/day=<yyyy-MM-dd>/` (so `day` reads `yyyy-MM-dd` on this table).
+pub(crate) fn parquet_table_definition(want: &Resolved) -> Result<Option<TableDefinition>> {
+    let Some(location) = &want.cfg.parquet_location else {
+        return Ok(None);
+    };
+    let location = format!("{}/", location.trim_end_matches('/'));
+    let json = table_definition(want)?;
+    let mut projection = settings(
+        "account",
+        &[("type", "enum"), ("values", &want.accounts.join(","))],
+    );
+    projection.extend(settings(
+        "region",
+        &[("type", "enum"), ("values", &want.regions.join(","))],
+    ));
+    let range = format!("{},NOW", want.cfg.projection_start.replace('/', "-"));
+    projection.extend(settings(
+        "day",
+        &[
+            ("type", "date"),
+            ("format", "yyyy-MM-dd"),
+            ("range", &range),
+            ("interval", "1"),
+            ("interval.unit", "DAYS"),
+        ],
+    ));
+    projection.push(template(format!(
+        "{location}account=${{account}}/region=${{region}}/day=${{day}}"
+    )));
+    let mut parameters: BTreeMap<String, String> = [
+        ("EXTERNAL", "TRUE"),
+        ("classification", "parquet"),
+        ("projection.enabled", "true"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .chain(projection)
+    .collect();
+    parameters.insert(MANAGED_TAG.into(), "true".into());
+    parameters.insert(STACK_TAG.into(), want.cfg.name.clone());
+    Ok(Some(TableDefinition {
+        database: json.database,
+        name: want.cfg.parquet_table.clone(),
+        columns: json.columns,
+        partition_keys: ["account", "region", "day"]
+            .iter()
+            .map(|c| (c.to_string(), "string".to_string()))
+            .collect(),
+        location,
+        input_format: PARQUET_INPUT_FORMAT.into(),
+        output_format: PARQUET_OUTPUT_FORMAT.into(),
+        serde: PARQUET_SERDE.into(),
+        parameters,
+    }))
+}
+
+/// The Presto (Athena) type of an Arrow type, as a view's column list declares it.
+pub fn presto_type(data_type: &DataType) -> Result<String> {
+    Ok(match data_type {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => "varchar".into(),
+        DataType::Struct(fields) => {
+            let members = fields
+                .iter()
+                .map(|f| Ok(format!("{} {}", f.name(), presto_type(f.data_type())?)))
+                .collect::<Result<Vec<_>>>()?;
+            format!("row({})", members.join(","))
+        }
+        DataType::List(item) | DataType::LargeList(item) => {
+            format!("array({})", presto_type(item.data_type())?)
+        }
+        DataType::Map(entries, _) => match entries.data_type() {
+            DataType::Struct(kv) if kv.len() == 2 => format!(
+                "map({},{})",
+                presto_type(kv[0].data_type())?,
+                presto_type(kv[1].data_type())?
+            ),
+            other => {
+                return Err(Error::Engine(format!(
+                    "map entries of type {other} have no Athena equivalent"
+                )))
+            }
+        },
+        other => {
+            return Err(Error::Engine(format!(
+                "column type {other} has no Athena view equivalent"
+            )))
+        }
+    })
+}
+
+/// The duplicate-free view over the JSON table: its name, its SQL and its columns (name, Hive
+/// type, Presto type). Each `eventid` once per partition (the first by `eventtime`); the window
+/// is partitioned by the partition columns too, so a partition filter on the view still prunes
+/// what Athena reads.
+pub struct ViewDefinition {
+    pub database: String,
+    pub name: String,
+    pub sql: String,
+    pub columns: Vec<(String, String, String)>,
+}
+
+pub(crate) fn dedup_view_definition(want: &Resolved) -> Result<ViewDefinition> {
+    let layout = want.cfg.layout();
+    let mut columns = Vec::new();
+    for f in record_schema().fields() {
+        columns.push((
+            f.name().clone(),
+            hive_type(f.data_type())?,
+            presto_type(f.data_type())?,
+        ));
+    }
+    for c in layout.columns() {
+        columns.push((c.to_string(), "string".into(), "varchar".into()));
+    }
+    let names = columns
+        .iter()
+        .map(|(n, _, _)| format!("\"{n}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let partition_by = std::iter::once("eventid".to_string())
+        .chain(layout.columns().iter().map(|c| format!("\"{c}\"")))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let database = want.cfg.database.clone();
+    let sql = format!(
+        "SELECT {names} FROM (SELECT *, row_number() OVER (PARTITION BY {partition_by} ORDER BY \
+         eventtime) AS spintrail_rn FROM \"{database}\".\"{}\") WHERE spintrail_rn = 1 OR \
+         eventid IS NULL",
+        want.cfg.table
+    );
+    Ok(ViewDefinition {
+        database,
+        name: format!("{}_dedup", want.cfg.table),
+        sql,
+        columns,
+    })
+}
+
 /// Table parameters that define a partition projection.
 type Projection = Vec<(String, String)>;
 

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use aws_sdk_glue::types::{Column, DatabaseInput, SerDeInfo, StorageDescriptor, TableInput};
 
 use super::aws::{sdk_error, tolerate};
-use super::ddl::{table_definition, TableDefinition};
+use super::ddl::{parquet_table_definition, table_definition, TableDefinition};
 use super::resource::{Found, Removable, Removal, Resource};
 use super::{Ctx, MANAGED_TAG, STACK_TAG};
 use crate::Result;
@@ -125,7 +125,11 @@ fn table_input(def: &TableDefinition) -> Result<TableInput> {
         .build();
     Ok(TableInput::builder()
         .name(&def.name)
-        .description("CloudTrail logs with partition projection (managed by spintrail)")
+        .description(if def.serde == super::ddl::PARQUET_SERDE {
+            "CloudTrail logs compacted to Parquet, with partition projection (managed by spintrail)"
+        } else {
+            "CloudTrail logs with partition projection (managed by spintrail)"
+        })
         .table_type("EXTERNAL_TABLE")
         .set_partition_keys(Some(columns(&def.partition_keys)?))
         .set_parameters(Some(def.parameters.clone().into_iter().collect()))
@@ -196,21 +200,200 @@ fn diff(table: &aws_sdk_glue::types::Table, want: &TableDefinition) -> Vec<Strin
     out
 }
 
-/// The CloudTrail table, with partition projection.
-pub(crate) struct Table {
-    /// `database.table`, as the report names it.
-    name: String,
-    want: TableDefinition,
+/// A Glue table resource whose definition `$definition` gives.
+macro_rules! glue_table {
+    ($(#[$doc:meta])* $name:ident, $definition:expr) => {
+        $(#[$doc])*
+        pub(crate) struct $name {
+            /// `database.table`, as the report names it.
+            name: String,
+            want: TableDefinition,
+        }
+
+        impl Resource for $name {
+            type State = aws_sdk_glue::types::Table;
+            const KIND: &'static str = "glue table";
+
+            fn desired(ctx: &Ctx) -> Result<Self> {
+                let want = $definition(&ctx.want)?;
+                Ok($name {
+                    name: format!("{}.{}", want.database, want.name),
+                    want,
+                })
+            }
+
+            fn name(&self) -> &str {
+                &self.name
+            }
+
+            /// A missing database reads as a missing table (Glue answers both with "not found").
+            async fn read(&self, ctx: &Ctx) -> Result<Option<Found<Self::State>>> {
+                let answer = ctx
+                    .clients
+                    .glue
+                    .get_table()
+                    .database_name(&self.want.database)
+                    .name(&self.want.name)
+                    .send()
+                    .await;
+                let found = tolerate(NOT_FOUND, "glue table (GetTable)", answer)?;
+                Ok(found
+                    .and_then(|out| out.table().cloned())
+                    .map(|table| Found {
+                        ours: params_are_ours(ctx, table.parameters()),
+                        state: table,
+                    }))
+            }
+
+            fn diff(&self, have: &Self::State) -> Result<Vec<String>> {
+                Ok(diff(have, &self.want))
+            }
+
+            fn remedy(&self) -> &'static str {
+                "choose another table name (--table) or database (--database)"
+            }
+
+            async fn create(&self, ctx: &mut Ctx) -> Result<()> {
+                ctx.clients
+                    .glue
+                    .create_table()
+                    .database_name(&self.want.database)
+                    .table_input(table_input(&self.want)?)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("glue table (CreateTable)", e))?;
+                Ok(())
+            }
+
+            async fn update(&self, ctx: &mut Ctx, _have: &Self::State) -> Result<()> {
+                ctx.clients
+                    .glue
+                    .update_table()
+                    .database_name(&self.want.database)
+                    .table_input(table_input(&self.want)?)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("glue table (UpdateTable)", e))?;
+                Ok(())
+            }
+        }
+
+        impl Removable for $name {
+            async fn delete(&self, ctx: &Ctx, _have: &Self::State) -> Result<Removal> {
+                ctx.clients
+                    .glue
+                    .delete_table()
+                    .database_name(&self.want.database)
+                    .name(&self.want.name)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("glue table (DeleteTable)", e))?;
+                Ok(Removal::Deleted(Vec::new()))
+            }
+        }
+    };
 }
 
-impl Resource for Table {
+glue_table!(
+    /// The CloudTrail table, with partition projection.
+    Table,
+    table_definition
+);
+
+/// The Parquet copy's table, converged only when `parquet_location` is configured.
+fn parquet_definition(want: &super::config::Resolved) -> Result<TableDefinition> {
+    parquet_table_definition(want)?
+        .ok_or_else(|| crate::Error::InvalidArgument("parquet_location is not configured".into()))
+}
+
+glue_table!(
+    /// The table over the Parquet copy `spintrail compact` writes.
+    ParquetTable,
+    parquet_definition
+);
+
+/// Standard base64 (with padding), for the Presto view text Athena stores in Glue.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// The text Athena keeps as a view's definition: the view as JSON, base64, in a comment.
+fn presto_view_text(view: &super::ddl::ViewDefinition) -> String {
+    let columns: Vec<serde_json::Value> = view
+        .columns
+        .iter()
+        .map(|(name, _, presto)| serde_json::json!({"name": name, "type": presto}))
+        .collect();
+    let body = serde_json::json!({
+        "originalSql": view.sql,
+        "catalog": "awsdatacatalog",
+        "schema": view.database,
+        "columns": columns,
+    });
+    format!("/* Presto View: {} */", base64(body.to_string().as_bytes()))
+}
+
+/// The Athena view `<table>_dedup`: each `eventid` once per partition of the JSON table.
+pub(crate) struct DedupView {
+    name: String,
+    want: super::ddl::ViewDefinition,
+    text: String,
+}
+
+impl DedupView {
+    fn input(&self, ctx: &Ctx) -> Result<TableInput> {
+        let columns: Vec<Column> = self
+            .want
+            .columns
+            .iter()
+            .map(|(n, hive, _)| Ok(Column::builder().name(n).r#type(hive).build()?))
+            .collect::<Result<_>>()?;
+        Ok(TableInput::builder()
+            .name(&self.want.name)
+            .description("CloudTrail events, each eventid once (managed by spintrail)")
+            .table_type("VIRTUAL_VIEW")
+            .view_original_text(&self.text)
+            .view_expanded_text("/* Presto View */")
+            .parameters("presto_view", "true")
+            .parameters("comment", "Presto View")
+            .parameters(MANAGED_TAG, "true")
+            .parameters(STACK_TAG, &ctx.want.cfg.name)
+            .storage_descriptor(
+                StorageDescriptor::builder()
+                    .set_columns(Some(columns))
+                    .serde_info(SerDeInfo::builder().build())
+                    .build(),
+            )
+            .build()?)
+    }
+}
+
+impl Resource for DedupView {
     type State = aws_sdk_glue::types::Table;
-    const KIND: &'static str = "glue table";
+    const KIND: &'static str = "athena view";
 
     fn desired(ctx: &Ctx) -> Result<Self> {
-        let want = table_definition(&ctx.want)?;
-        Ok(Table {
+        let want = super::ddl::dedup_view_definition(&ctx.want)?;
+        Ok(DedupView {
             name: format!("{}.{}", want.database, want.name),
+            text: presto_view_text(&want),
             want,
         })
     }
@@ -219,7 +402,6 @@ impl Resource for Table {
         &self.name
     }
 
-    /// A missing database reads as a missing table (Glue answers both with "not found").
     async fn read(&self, ctx: &Ctx) -> Result<Option<Found<Self::State>>> {
         let answer = ctx
             .clients
@@ -229,7 +411,7 @@ impl Resource for Table {
             .name(&self.want.name)
             .send()
             .await;
-        let found = tolerate(NOT_FOUND, "glue table (GetTable)", answer)?;
+        let found = tolerate(NOT_FOUND, "athena view (GetTable)", answer)?;
         Ok(found
             .and_then(|out| out.table().cloned())
             .map(|table| Found {
@@ -239,11 +421,15 @@ impl Resource for Table {
     }
 
     fn diff(&self, have: &Self::State) -> Result<Vec<String>> {
-        Ok(diff(have, &self.want))
+        Ok(if have.view_original_text() == Some(self.text.as_str()) {
+            Vec::new()
+        } else {
+            vec!["view definition differs".into()]
+        })
     }
 
     fn remedy(&self) -> &'static str {
-        "choose another table name (--table) or database (--database)"
+        "choose another table name (--table): the view is named <table>_dedup"
     }
 
     async fn create(&self, ctx: &mut Ctx) -> Result<()> {
@@ -251,10 +437,10 @@ impl Resource for Table {
             .glue
             .create_table()
             .database_name(&self.want.database)
-            .table_input(table_input(&self.want)?)
+            .table_input(self.input(ctx)?)
             .send()
             .await
-            .map_err(|e| sdk_error("glue table (CreateTable)", e))?;
+            .map_err(|e| sdk_error("athena view (CreateTable)", e))?;
         Ok(())
     }
 
@@ -263,15 +449,15 @@ impl Resource for Table {
             .glue
             .update_table()
             .database_name(&self.want.database)
-            .table_input(table_input(&self.want)?)
+            .table_input(self.input(ctx)?)
             .send()
             .await
-            .map_err(|e| sdk_error("glue table (UpdateTable)", e))?;
+            .map_err(|e| sdk_error("athena view (UpdateTable)", e))?;
         Ok(())
     }
 }
 
-impl Removable for Table {
+impl Removable for DedupView {
     async fn delete(&self, ctx: &Ctx, _have: &Self::State) -> Result<Removal> {
         ctx.clients
             .glue
@@ -280,7 +466,21 @@ impl Removable for Table {
             .name(&self.want.name)
             .send()
             .await
-            .map_err(|e| sdk_error("glue table (DeleteTable)", e))?;
+            .map_err(|e| sdk_error("athena view (DeleteTable)", e))?;
         Ok(Removal::Deleted(Vec::new()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::base64;
+
+    #[test]
+    fn base64_pads_as_the_standard_says() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
     }
 }

@@ -193,6 +193,13 @@ impl Stack {
         resources.insert("table".into(), want.cfg.table.clone());
         resources.insert("results".into(), want.results.clone());
         resources.insert("location".into(), want.table_location());
+        if let Some(location) = &want.cfg.parquet_location {
+            resources.insert("parquet_table".into(), want.cfg.parquet_table.clone());
+            resources.insert("parquet_location".into(), location.clone());
+        }
+        if want.cfg.dedup_view {
+            resources.insert("dedup_view".into(), format!("{}_dedup", want.cfg.table));
+        }
         if let Some(group) = &want.cfg.log_group {
             resources.insert("log_group".into(), group.clone());
             resources.insert("log_role".into(), want.log_role());
@@ -249,6 +256,12 @@ impl Stack {
         run.converge::<athena::Workgroup>(&mut ctx).await?;
         run.converge::<glue::Database>(&mut ctx).await?;
         run.converge::<glue::Table>(&mut ctx).await?;
+        if ctx.want.cfg.dedup_view {
+            run.converge::<glue::DedupView>(&mut ctx).await?;
+        }
+        if ctx.want.cfg.parquet_location.is_some() {
+            run.converge::<glue::ParquetTable>(&mut ctx).await?;
+        }
         Ok(self.report(ctx, operation, run.changes))
     }
 
@@ -260,6 +273,12 @@ impl Stack {
             .await
             .map_err(nothing_changed)?;
         let mut run = Driver::new("destroy");
+        if ctx.want.cfg.parquet_location.is_some() {
+            run.destroy::<glue::ParquetTable>(&ctx).await?;
+        }
+        if ctx.want.cfg.dedup_view {
+            run.destroy::<glue::DedupView>(&ctx).await?;
+        }
         run.destroy::<glue::Table>(&ctx).await?;
         run.destroy::<glue::Database>(&ctx).await?;
         run.destroy::<athena::Workgroup>(&ctx).await?;
