@@ -449,7 +449,7 @@ pub async fn compact(source: &str, dest: &str, options: &CompactOptions) -> Resu
             dest.put(&name, &temp).await?;
         }
         report.days_written += 1;
-        report.files_read += day.paths.len();
+        report.files_read += day.inputs.len();
         report.rows_written += rows;
         report.duplicates_dropped += dropped;
         report.bytes_written += if rows == 0 { 0 } else { bytes };

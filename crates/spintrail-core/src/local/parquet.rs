@@ -97,24 +97,20 @@ pub fn table(
         .collect();
     let part = |start: i64, len: i64| substring(col("day"), lit(start), lit(len));
     let extra: Vec<Expr> = match layout {
-        PartitionLayout::Spintrail => vec![
-            col("account").alias("account"),
-            col("region").alias("region"),
-            day().alias("day"),
-        ],
+        // Pass-through columns stay un-aliased: DataFusion 55's push_down_leaf_projections
+        // turns `account AS account` into a qualified and an unqualified `account` side by side
+        // ("would be ambiguous") when a query reads a struct field in an aggregate.
+        PartitionLayout::Spintrail => vec![col("account"), col("region"), day().alias("day")],
         PartitionLayout::AwsProjection => vec![day().alias("timestamp")],
         PartitionLayout::AwsManual => vec![
-            col("region").alias("region"),
+            col("region"),
             part(1, 4).alias("year"),
             part(6, 2).alias("month"),
             part(9, 2).alias("day"),
         ],
     };
     columns.extend(extra);
-    // Under an alias of its own, the view's columns do not keep the listing's `?table?`
-    // qualifier, which otherwise clashes with a query's own alias of a partition column's name
-    // once the optimizer merges projections (`SELECT recipientaccountid AS account ...`).
-    Ok(frame.select(columns)?.alias("compacted")?.into_view())
+    Ok(frame.select(columns)?.into_view())
 }
 
 /// Sums what the Parquet scans of a plan read: bytes fetched from the files (footers, pages)
@@ -125,7 +121,13 @@ pub fn collect_parquet_stats(plan: &Arc<dyn ExecutionPlan>) -> ScanStats {
     while let Some(node) = stack.pop() {
         if let Some(exec) = node.downcast_ref::<DataSourceExec>() {
             if let Some(config) = exec.data_source().downcast_ref::<FileScanConfig>() {
-                total.files_read += config.file_groups.iter().map(|g| g.len()).sum::<usize>();
+                // A large file is split into byte ranges over several groups: count it once.
+                let files: std::collections::HashSet<&str> = config
+                    .file_groups
+                    .iter()
+                    .flat_map(|g| g.files().iter().map(|f| f.object_meta.location.as_ref()))
+                    .collect();
+                total.files_read += files.len();
             }
             if let Some(metrics) = node.metrics() {
                 if let Some(bytes) = metrics.sum_by_name("bytes_scanned") {
@@ -174,7 +176,6 @@ pub fn deduplicated(
         .read_table(table)?
         .window(vec![numbered])?
         .filter(col(ROW_NUMBER).eq(lit(1u64)).or(col("eventid").is_null()))?
-        .select(names.iter().map(|n| col(n.as_str())).collect::<Vec<_>>())?
-        .alias("deduplicated")?;
+        .select(names.iter().map(|n| col(n.as_str())).collect::<Vec<_>>())?;
     Ok(frame.into_view())
 }
