@@ -364,7 +364,11 @@ async fn inventory_s3(source: &str, options: &CompactOptions) -> Result<(Vec<Day
             entry.paths.push(prefix);
         }
         entry.inputs.push(Input {
-            name: found.key.strip_prefix(&url.prefix).unwrap_or(&found.key).to_string(),
+            name: found
+                .key
+                .strip_prefix(&url.prefix)
+                .unwrap_or(&found.key)
+                .to_string(),
             size: found.size,
             stamp: found.etag,
         });
