@@ -1,6 +1,8 @@
 """Benchmark: the same scan over generated CloudTrail logs read from S3 (a moto server started
 here, on loopback) and from local disk, in one run. Prints throughput of each and the ratio (the
-issue's goal: S3 within 2x of local). Not a test: nothing here passes or fails on timings.
+issue's goal: S3 within 2x of local), and the server's own floor: the time to merely GET every
+object from the same moto server with plain HTTP on 32 threads, no parsing — what any S3 client
+would wait for on this server. Not a test: nothing here passes or fails on timings.
 
     python benches/s3_vs_local.py --events 200000
 
@@ -54,7 +56,7 @@ def start_moto() -> tuple[subprocess.Popen[bytes], str]:
             time.sleep(0.1)
 
 
-def upload(url: str, root: Path) -> int:
+def upload(url: str, root: Path) -> list[str]:
     import boto3
 
     s3 = boto3.client(
@@ -65,10 +67,28 @@ def upload(url: str, root: Path) -> int:
         aws_secret_access_key="testing",
     )
     s3.create_bucket(Bucket=BUCKET)
-    files = sorted(root.rglob("*.json.gz"))
-    for path in files:
-        s3.put_object(Bucket=BUCKET, Key=path.relative_to(root).as_posix(), Body=path.read_bytes())
-    return len(files)
+    keys = [p.relative_to(root).as_posix() for p in sorted(root.rglob("*.json.gz"))]
+    for key in keys:
+        s3.put_object(Bucket=BUCKET, Key=key, Body=(root / key).read_bytes())
+    return keys
+
+
+def get_floor(url: str, keys: list[str], runs: int) -> float:
+    """Best time to GET every object over plain HTTP, 32 in flight (moto accepts unsigned
+    requests): the server's floor for any client."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def get(key: str) -> int:
+        with urllib.request.urlopen(f"{url}/{BUCKET}/{key}", timeout=60) as answer:
+            return len(answer.read())
+
+    best = float("inf")
+    for _ in range(runs):
+        started = time.perf_counter()
+        with ThreadPoolExecutor(32) as pool:
+            sum(pool.map(get, keys))
+        best = min(best, time.perf_counter() - started)
+    return best
 
 
 def timed(session: spintrail.Session, runs: int) -> tuple[float, list[object]]:
@@ -94,7 +114,8 @@ def main() -> int:
         size = sum(p.stat().st_size for p in root.rglob("*.json.gz"))
         process, url = start_moto()
         try:
-            objects = upload(url, root)
+            keys = upload(url, root)
+            objects = len(keys)
             for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
                 os.environ.setdefault(name, "testing")
             os.environ.setdefault("AWS_REGION", "us-east-1")
@@ -102,6 +123,7 @@ def main() -> int:
             local = spintrail.connect(root)
             local_time, local_rows = timed(local, args.runs)
             s3_time, s3_rows = timed(remote, args.runs)
+            floor = get_floor(url, keys, args.runs)
         finally:
             process.terminate()
             process.wait()
@@ -112,7 +134,9 @@ def main() -> int:
     print(f"{args.events} events, {objects} objects, {mb:.1f} MB gzip (best of {args.runs})")
     print(f"local disk: {local_time:.3f} s  {mb / local_time:8.1f} MB/s")
     print(f"S3 (moto):  {s3_time:.3f} s  {mb / s3_time:8.1f} MB/s")
+    print(f"GET floor:  {floor:.3f} s  {mb / floor:8.1f} MB/s (plain GETs of every object)")
     print(f"S3 / local: {s3_time / local_time:.2f}x the time (goal: within 2x)")
+    print(f"S3 / GET floor: {s3_time / floor:.2f}x (how much the query adds to the server's time)")
     return 0
 
 

@@ -6,21 +6,26 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::datatypes::DataType;
-use datafusion::catalog::TableProvider;
+use arrow::datatypes::{DataType, SchemaRef};
+use async_trait::async_trait;
+use chrono::DateTime;
+use datafusion::catalog::{Session, TableProvider};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::datasource::physical_plan::FileScanConfig;
 use datafusion::datasource::source::DataSourceExec;
+use datafusion::datasource::TableType;
+use datafusion::error::Result as DFResult;
 use datafusion::functions::expr_fn::{replace, substring};
-use datafusion::logical_expr::{col, lit, Expr};
+use datafusion::logical_expr::{col, lit, Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
 
 use crate::compact::MANIFEST;
 use crate::error::{Error, Result};
+use crate::local::table::combined_time_bounds;
 use crate::result::ScanStats;
 use crate::schema::{record_schema, PartitionLayout};
 
@@ -85,7 +90,7 @@ pub fn table(
         .with_listing_options(options)
         .with_schema(record_schema());
     let listing = ListingTable::try_new(config)?;
-    let frame = ctx.read_table(Arc::new(listing))?;
+    let frame = ctx.read_table(Arc::new(TimeBounded(Arc::new(listing))))?;
 
     // The table's columns: the records, then the layout's partition columns computed from the
     // folder's account, region and `yyyy-MM-dd` day.
@@ -111,6 +116,73 @@ pub fn table(
     };
     columns.extend(extra);
     Ok(frame.select(columns)?.into_view())
+}
+
+/// A table whose scans also get `eventtime` text bounds implied by the query's time filters, so
+/// that `from_iso8601_timestamp(eventtime) > ...` (which no statistics can evaluate) still skips
+/// row groups and pages by their `eventtime` min/max. The added filters only prune: the query's
+/// own filters still decide every row.
+#[derive(Debug)]
+struct TimeBounded(Arc<dyn TableProvider>);
+
+#[async_trait]
+impl TableProvider for TimeBounded {
+    fn schema(&self) -> SchemaRef {
+        self.0.schema()
+    }
+
+    fn table_type(&self) -> TableType {
+        self.0.table_type()
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> DFResult<Vec<TableProviderFilterPushDown>> {
+        self.0.supports_filters_pushdown(filters)
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> DFResult<Arc<dyn ExecutionPlan>> {
+        let mut all = filters.to_vec();
+        all.extend(eventtime_text_bounds(filters));
+        self.0.scan(state, projection, &all, limit).await
+    }
+}
+
+/// `eventtime >= 'yyyy-MM-ddTHH:mm:ss'` and `eventtime < '...'` for the instants the filters allow.
+/// Every stored `eventtime` is `yyyy-MM-ddTHH:mm:ss[.f]Z`, whose first 19 characters order as
+/// time does; comparing with the 19-character prefix alone keeps fractions and the `Z` out of the
+/// comparison (`.` sorts before `Z`).
+fn eventtime_text_bounds(filters: &[Expr]) -> Vec<Expr> {
+    let second = |ms: i64| -> Option<String> {
+        let t = DateTime::from_timestamp_millis(ms.div_euclid(1000).checked_mul(1000)?)?;
+        let text = t.format("%Y-%m-%dT%H:%M:%S").to_string();
+        (text.len() == 19).then_some(text)
+    };
+    let (low, high) = combined_time_bounds(filters);
+    let mut bounds = Vec::new();
+    if low != i64::MIN {
+        if let Some(text) = second(low) {
+            bounds.push(col("eventtime").gt_eq(lit(text)));
+        }
+    }
+    if high != i64::MAX {
+        // t < high: t's second is at most (high - 1 ms)'s, so its text is below the next second's.
+        if let Some(text) = high
+            .checked_sub(1)
+            .and_then(|h| h.checked_add(1000))
+            .and_then(second)
+        {
+            bounds.push(col("eventtime").lt(lit(text)));
+        }
+    }
+    bounds
 }
 
 /// Sums what the Parquet scans of a plan read: bytes fetched from the files (footers, pages)
@@ -178,4 +250,50 @@ pub fn deduplicated(
         .filter(col(ROW_NUMBER).eq(lit(1u64)).or(col("eventid").is_null()))?
         .select(names.iter().map(|n| col(n.as_str())).collect::<Vec<_>>())?;
     Ok(frame.into_view())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::datatypes::TimeUnit;
+    use datafusion::common::ScalarValue;
+    use datafusion::logical_expr::cast;
+
+    fn instant(ms: i64) -> Expr {
+        lit(ScalarValue::TimestampMillisecond(Some(ms), None))
+    }
+
+    fn as_time() -> Expr {
+        cast(
+            col("eventtime"),
+            DataType::Timestamp(TimeUnit::Millisecond, None),
+        )
+    }
+
+    #[test]
+    fn time_filters_become_text_bounds_on_the_second() {
+        // 2026-10-31T23:00:00.500Z < t < 2026-11-01T00:00:00.001Z; the upper bound allows for a
+        // cast to whole seconds (time_bounds widens it by one), then rounds up to the next second.
+        let low = 1_793_487_600_500;
+        let filters = [
+            as_time().gt(instant(low)),
+            as_time().lt(instant(low + 3_599_501)),
+        ];
+        assert_eq!(
+            eventtime_text_bounds(&filters),
+            vec![
+                col("eventtime").gt_eq(lit("2026-10-31T23:00:00")),
+                col("eventtime").lt(lit("2026-11-01T00:00:02")),
+            ]
+        );
+        // A text comparison bounds only the day.
+        let text = [col("eventtime").gt(lit("2026-10-31T23:00:00Z"))];
+        assert_eq!(
+            eventtime_text_bounds(&text),
+            vec![col("eventtime").gt_eq(lit("2026-10-31T00:00:00"))]
+        );
+        // No time filter, no bound; years outside four digits give none either.
+        assert!(eventtime_text_bounds(&[col("eventname").eq(lit("x"))]).is_empty());
+        assert!(eventtime_text_bounds(&[as_time().gt(instant(i64::MIN / 2))]).is_empty());
+    }
 }

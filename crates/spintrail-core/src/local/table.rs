@@ -337,7 +337,7 @@ impl Selection for ListingSelection {
 }
 
 /// The `eventtime` bounds of all filters together: `low <= t < high`.
-fn combined_time_bounds(filters: &[Expr]) -> (i64, i64) {
+pub(crate) fn combined_time_bounds(filters: &[Expr]) -> (i64, i64) {
     let (mut low, mut high) = (i64::MIN, i64::MAX);
     for f in filters {
         if let Some((lo, hi)) = time_bounds(f) {
