@@ -20,6 +20,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import spintrail
 from spintrail.generate import generate
@@ -56,16 +57,20 @@ def start_moto() -> tuple[subprocess.Popen[bytes], str]:
             time.sleep(0.1)
 
 
-def upload(url: str, root: Path) -> list[str]:
+def s3_client(url: str) -> Any:
     import boto3
 
-    s3 = boto3.client(
+    return boto3.client(
         "s3",
         region_name="us-east-1",
         endpoint_url=url,
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
+
+
+def upload(url: str, root: Path) -> list[str]:
+    s3 = s3_client(url)
     s3.create_bucket(Bucket=BUCKET)
     keys = [p.relative_to(root).as_posix() for p in sorted(root.rglob("*.json.gz"))]
     for key in keys:
@@ -74,19 +79,24 @@ def upload(url: str, root: Path) -> list[str]:
 
 
 def get_floor(url: str, keys: list[str], runs: int) -> float:
-    """Best time to GET every object over plain HTTP, 32 in flight (moto accepts unsigned
-    requests): the server's floor for any client."""
+    """Best time to GET every object over plain HTTP (presigned URLs, signed beforehand), 32 in
+    flight: the server's floor for any client."""
     from concurrent.futures import ThreadPoolExecutor
 
-    def get(key: str) -> int:
-        with urllib.request.urlopen(f"{url}/{BUCKET}/{key}", timeout=60) as answer:
+    s3 = s3_client(url)
+    urls = [
+        s3.generate_presigned_url("get_object", Params={"Bucket": BUCKET, "Key": k}) for k in keys
+    ]
+
+    def get(signed: str) -> int:
+        with urllib.request.urlopen(signed, timeout=60) as answer:
             return len(answer.read())
 
     best = float("inf")
     for _ in range(runs):
         started = time.perf_counter()
         with ThreadPoolExecutor(32) as pool:
-            sum(pool.map(get, keys))
+            sum(pool.map(get, urls))
         best = min(best, time.perf_counter() - started)
     return best
 
