@@ -12,10 +12,10 @@ use pyo3_arrow::PyRecordBatchReader;
 use spintrail_core::athena::{
     AthenaOptions, AthenaSession as CoreSession, CostLimits, Progress, ProgressFn,
 };
-use spintrail_core::aws::ConnectOptions;
 use spintrail_core::parameters::Param;
 use spintrail_core::{Fetch, QueryInfo as CoreInfo, QueryResult as CoreResult};
 
+use crate::aws_options::connect_options;
 use crate::errors::{to_py, EngineError, InvalidArgumentError};
 use crate::estimate::Estimate;
 use crate::latest::Latest;
@@ -136,12 +136,7 @@ impl AthenaSession {
             workgroup: workgroup.unwrap_or(d.workgroup),
             region,
             output_location,
-            connect: ConnectOptions {
-                endpoint_url,
-                profile,
-                max_attempts: max_attempts.unwrap_or(d.connect.max_attempts),
-                ..d.connect
-            },
+            connect: connect_options(endpoint_url, profile, max_attempts),
             timeout: timeout.map(|t| seconds("timeout", t)).transpose()?,
             result_reuse_minutes,
             fetch: fetch

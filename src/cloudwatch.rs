@@ -7,13 +7,13 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use spintrail_core::aws::ConnectOptions;
 use spintrail_core::cloudwatch::{
     CloudWatchOptions, CloudWatchSession as CoreSession, Progress, ProgressFn,
 };
 use spintrail_core::{InsightsInfo as CoreInfo, QueryResult as CoreResult};
 
 use crate::athena::seconds;
+use crate::aws_options::connect_options;
 use crate::errors::InvalidArgumentError;
 use crate::insights_info::InsightsInfo;
 use crate::latest::Latest;
@@ -99,12 +99,7 @@ impl CloudWatchSession {
         let options = CloudWatchOptions {
             log_groups,
             region,
-            connect: ConnectOptions {
-                endpoint_url,
-                profile,
-                max_attempts: max_attempts.unwrap_or(d.connect.max_attempts),
-                ..d.connect
-            },
+            connect: connect_options(endpoint_url, profile, max_attempts),
             timeout: timeout.map(|t| seconds("timeout", t)).transpose()?,
             max_poll_interval: max_poll_interval
                 .map(|t| seconds("max_poll_interval", t))

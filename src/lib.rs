@@ -2,6 +2,7 @@
 //! `spintrail._internal`. Each class lives in its own file; the engine is `spintrail-core`.
 
 mod athena;
+mod aws_options;
 mod cloudwatch;
 mod compact;
 mod errors;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use pyo3::prelude::*;
 use spintrail_core::provision::{ConnectOptions, Stack as CoreStack, StackConfig};
 
+use crate::aws_options::connect_options;
 use crate::errors::{to_py, EngineError, InvalidArgumentError};
 use crate::runtime::wait_for;
 
@@ -41,13 +42,9 @@ impl Stack {
                 "connect_timeout must be a positive number of seconds",
             ));
         }
-        let defaults = ConnectOptions::default();
         let connect = ConnectOptions {
-            endpoint_url,
-            profile,
-            max_attempts: max_attempts.unwrap_or(defaults.max_attempts),
             connect_timeout: Duration::from_secs_f64(connect_timeout),
-            ..defaults
+            ..connect_options(endpoint_url, profile, max_attempts)
         };
         let inner = CoreStack::new(config, connect).map_err(to_py)?;
         Ok(Stack {

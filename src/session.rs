@@ -14,6 +14,7 @@ use spintrail_core::{
     SessionOptions, StatsHandle,
 };
 
+use crate::aws_options::connect_options;
 use crate::errors::to_py;
 use crate::latest::Latest;
 use crate::parameters::to_params;
@@ -132,12 +133,7 @@ impl LocalSession {
                 .map(|value| self::memory_limit(&value))
                 .transpose()?,
             spill_dir,
-            connect: spintrail_core::aws::ConnectOptions {
-                endpoint_url,
-                profile,
-                max_attempts: max_attempts.unwrap_or(defaults.connect.max_attempts),
-                ..defaults.connect
-            },
+            connect: connect_options(endpoint_url, profile, max_attempts),
             region,
             dedup,
         };

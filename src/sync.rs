@@ -4,9 +4,9 @@ use std::path::PathBuf;
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use spintrail_core::aws::ConnectOptions;
 use spintrail_core::sync::{sync as run_sync, SyncOptions};
 
+use crate::aws_options::connect_options;
 use crate::runtime::wait_for;
 
 #[pyfunction]
@@ -25,18 +25,12 @@ pub fn sync<'py>(
     max_attempts: Option<u32>,
     concurrency: usize,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let defaults = ConnectOptions::default();
     let options = SyncOptions {
         since,
         digests,
         insights,
         concurrency,
-        connect: ConnectOptions {
-            endpoint_url,
-            profile,
-            max_attempts: max_attempts.unwrap_or(defaults.max_attempts),
-            ..defaults
-        },
+        connect: connect_options(endpoint_url, profile, max_attempts),
         region,
     };
     let summary = wait_for(py, async move { run_sync(&source, &dest, &options).await })?;

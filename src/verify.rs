@@ -7,10 +7,10 @@ use std::path::PathBuf;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use spintrail_core::aws::ConnectOptions;
 use spintrail_core::generate::digests::{write_digests as run_write_digests, DigestOptions};
 use spintrail_core::verify::{verify as run_verify, Status, VerifyOptions};
 
+use crate::aws_options::connect_options;
 use crate::errors::InvalidArgumentError;
 use crate::runtime::wait_for;
 
@@ -49,17 +49,11 @@ pub fn verify<'py>(
     max_attempts: Option<u32>,
     concurrency: usize,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let defaults = ConnectOptions::default();
     let options = VerifyOptions {
         start: parse_bound("start", start)?,
         end: parse_bound("end", end)?,
         public_key_files: public_keys.unwrap_or_default(),
-        connect: ConnectOptions {
-            endpoint_url,
-            profile,
-            max_attempts: max_attempts.unwrap_or(defaults.max_attempts),
-            ..defaults
-        },
+        connect: connect_options(endpoint_url, profile, max_attempts),
         region,
         concurrency,
     };

@@ -17,12 +17,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use arrow::array::{Array, BooleanArray, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use async_trait::async_trait;
 use chrono::{Days, Months, NaiveDate, Utc};
 use datafusion::catalog::{CatalogProvider, SchemaProvider, Session, TableProvider};
-use datafusion::common::DFSchema;
 use datafusion::datasource::TableType;
 use datafusion::error::{DataFusionError, Result as DFResult};
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
@@ -35,7 +33,7 @@ use super::execution::call_error;
 use super::object::parse_s3_url;
 use super::{billed_bytes, AthenaOptions};
 use crate::local::session::CATALOG;
-use crate::local::table::{is_partition_filter, strip_qualifiers, time_bounds};
+use crate::local::table::{is_partition_filter, strip_qualifiers, time_bounds, PartitionFilters};
 use crate::parameters;
 use crate::schema::{record_schema, table_schema_for, PartitionLayout};
 use crate::timestamp::DAY_MS;
@@ -747,32 +745,23 @@ async fn list_prefix(
     bucket: &str,
     prefix: &str,
 ) -> Result<Vec<(String, u64)>> {
+    let listing = crate::s3::list::objects(s3, bucket, prefix, false, None, |e| {
+        call_error(
+            &format!("s3:ListObjectsV2 s3://{bucket}/{prefix} (estimating the scan)"),
+            None,
+            e,
+        )
+    })
+    .await?;
     let mut out = Vec::new();
-    let mut pages = s3
-        .list_objects_v2()
-        .bucket(bucket)
-        .prefix(prefix)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| {
-            call_error(
-                &format!("s3:ListObjectsV2 s3://{bucket}/{prefix} (estimating the scan)"),
-                None,
-                e,
-            )
-        })?;
-        for object in page.contents() {
-            let size = object.size().unwrap_or(0).max(0) as u64;
-            let Some(key) = object.key() else { continue };
-            let name = key.rsplit('/').next().unwrap_or(key);
-            let hidden = name.is_empty()
-                || name.starts_with('_')
-                || name.starts_with('.')
-                || key.ends_with("$folder$");
-            if size > 0 && !hidden {
-                out.push((key.to_string(), size));
-            }
+    for object in listing.objects {
+        let name = object.key.rsplit('/').next().unwrap_or(&object.key);
+        let hidden = name.is_empty()
+            || name.starts_with('_')
+            || name.starts_with('.')
+            || object.key.ends_with("$folder$");
+        if object.size > 0 && !hidden {
+            out.push((object.key, object.size));
         }
     }
     Ok(out)
@@ -1038,32 +1027,8 @@ fn select(
 ) -> Result<Vec<usize>> {
     let mut keep = vec![true; rows.len()];
     if !filters.is_empty() && !rows.is_empty() {
-        let schema = Arc::new(Schema::new(
-            keys.iter()
-                .map(|k| Field::new(k, DataType::Utf8, true))
-                .collect::<Vec<_>>(),
-        ));
-        let columns = (0..keys.len())
-            .map(|i| {
-                Arc::new(StringArray::from_iter_values(
-                    rows.iter().map(|r| r[i].as_str()),
-                )) as arrow::array::ArrayRef
-            })
-            .collect();
-        let batch = RecordBatch::try_new(schema.clone(), columns)?;
-        let df_schema = DFSchema::try_from(schema.as_ref().clone())?;
-        for filter in filters {
-            let physical = state.create_physical_expr(filter.clone(), &df_schema)?;
-            let result = physical.evaluate(&batch)?.into_array(batch.num_rows())?;
-            let Some(mask) = result.as_any().downcast_ref::<BooleanArray>() else {
-                continue;
-            };
-            for (row, k) in keep.iter_mut().enumerate() {
-                if !(mask.is_valid(row) && mask.value(row)) {
-                    *k = false;
-                }
-            }
-        }
+        keep = PartitionFilters::new(state, keys, filters)?
+            .keep(rows.len(), |row, column| Some(rows[row][column].as_str()))?;
     }
     Ok(keep
         .iter()

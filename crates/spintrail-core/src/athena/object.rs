@@ -367,31 +367,21 @@ pub(super) async fn unload_batches(
     batch_size: usize,
     query_id: &str,
 ) -> Result<(Option<SchemaRef>, Vec<RecordBatch>)> {
-    let mut objects: Vec<(String, u64)> = Vec::new();
-    let mut pages = s3
-        .list_objects_v2()
-        .bucket(bucket)
-        .prefix(prefix)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| {
-            call_error(
-                &format!("s3:ListObjectsV2 s3://{bucket}/{prefix}"),
-                Some(query_id),
-                e,
-            )
-        })?;
-        for object in page.contents() {
-            let size = object.size().unwrap_or(0).max(0) as u64;
-            if let Some(key) = object.key() {
-                // UNLOAD writes only data files; skip folder markers and empty objects.
-                if size > 0 && !key.ends_with('/') {
-                    objects.push((key.to_string(), size));
-                }
-            }
-        }
-    }
+    let listing = crate::s3::list::objects(s3, bucket, prefix, false, None, |e| {
+        call_error(
+            &format!("s3:ListObjectsV2 s3://{bucket}/{prefix}"),
+            Some(query_id),
+            e,
+        )
+    })
+    .await?;
+    // UNLOAD writes only data files; skip folder markers and empty objects.
+    let mut objects: Vec<(String, u64)> = listing
+        .objects
+        .into_iter()
+        .filter(|o| o.size > 0 && !o.key.ends_with('/'))
+        .map(|o| (o.key, o.size))
+        .collect();
     objects.sort();
     let files = futures::stream::iter(objects)
         .map(|(key, size)| async move {

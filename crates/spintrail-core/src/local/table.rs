@@ -245,9 +245,10 @@ struct ListingSelection {
     high: i64,
     late_ms: i64,
     layout: PartitionLayout,
-    schema: SchemaRef,
-    /// Each partition filter, and whether it needs the day's columns.
-    filters: Vec<(Arc<dyn PhysicalExpr>, bool)>,
+    /// Every partition filter, for a day folder.
+    all: PartitionFilters,
+    /// The partition filters that do not need the day's columns, above the day folders.
+    dayless: PartitionFilters,
 }
 
 impl ListingSelection {
@@ -258,9 +259,8 @@ impl ListingSelection {
         late_delivery_days: u32,
     ) -> DFResult<Self> {
         let (low, high) = combined_time_bounds(filters);
-        let schema = partition_schema(layout);
-        let df_schema = DFSchema::try_from(schema.as_ref().clone())?;
-        let mut physical = Vec::new();
+        let mut all = Vec::new();
+        let mut dayless = Vec::new();
         for f in filters.iter().filter(|f| is_partition_filter(f, layout)) {
             let expr = strip_qualifiers(f)?;
             let needs_day = expr.column_refs().iter().any(|c| {
@@ -270,15 +270,18 @@ impl ListingSelection {
                     .position(|n| *n == c.name)
                     .is_some_and(|i| layout.value(i, Some("a"), Some("r"), None).is_none())
             });
-            physical.push((state.create_physical_expr(expr, &df_schema)?, needs_day));
+            if !needs_day {
+                dayless.push(expr.clone());
+            }
+            all.push(expr);
         }
         Ok(ListingSelection {
             low,
             high,
             late_ms: i64::from(late_delivery_days) * DAY_MS,
             layout,
-            schema,
-            filters: physical,
+            all: PartitionFilters::new(state, layout.columns(), &all)?,
+            dayless: PartitionFilters::new(state, layout.columns(), &dayless)?,
         })
     }
 }
@@ -290,32 +293,17 @@ impl Selection for ListingSelection {
                 return false;
             }
         }
-        let wanted: Vec<&(Arc<dyn PhysicalExpr>, bool)> = self
-            .filters
-            .iter()
-            .filter(|(_, needs_day)| day.is_some() || !needs_day)
-            .collect();
-        if wanted.is_empty() {
-            return true;
-        }
-        let columns: Vec<ArrayRef> = (0..self.layout.columns().len())
-            .map(|i| {
-                let value = self.layout.value(i, Some(account), Some(region), day);
-                Arc::new(StringArray::from(vec![value])) as ArrayRef
-            })
-            .collect();
-        let Ok(batch) = RecordBatch::try_new(self.schema.clone(), columns) else {
-            return true;
+        let filters = if day.is_some() {
+            &self.all
+        } else {
+            &self.dayless
         };
-        wanted.iter().all(|(expr, _)| {
-            let Ok(result) = expr.evaluate(&batch).and_then(|v| v.into_array(1)) else {
-                return true;
-            };
-            match result.as_any().downcast_ref::<BooleanArray>() {
-                Some(mask) => mask.is_valid(0) && mask.value(0),
-                None => true,
-            }
-        })
+        filters
+            .keep_unless_known(1, |_, i| {
+                self.layout.value(i, Some(account), Some(region), day)
+            })
+            .iter()
+            .all(|&k| k)
     }
 
     fn days(&self) -> Option<(NaiveDate, NaiveDate)> {
@@ -332,7 +320,7 @@ impl Selection for ListingSelection {
     }
 
     fn by_day(&self) -> bool {
-        self.low != i64::MIN || self.high != i64::MAX || self.filters.iter().any(|f| f.1)
+        self.low != i64::MIN || self.high != i64::MAX || self.all.len() > self.dayless.len()
     }
 }
 
@@ -348,15 +336,95 @@ pub(crate) fn combined_time_bounds(filters: &[Expr]) -> (i64, i64) {
     (low, high)
 }
 
-/// The partition columns of a layout as text columns.
-fn partition_schema(layout: PartitionLayout) -> SchemaRef {
-    Arc::new(Schema::new(
-        layout
-            .columns()
+/// Partition filters compiled against text partition columns (one `Utf8` column a name): the one
+/// evaluator of the embedded engine's file pruning ([`prune`]), its S3 listing
+/// ([`ListingSelection`]) and Athena's projected partitions ([`crate::athena`]'s estimate).
+pub(crate) struct PartitionFilters {
+    schema: SchemaRef,
+    filters: Vec<Arc<dyn PhysicalExpr>>,
+}
+
+impl PartitionFilters {
+    /// `filters` refer only to `columns`, unqualified (see [`strip_qualifiers`]).
+    pub(crate) fn new<S: AsRef<str>>(
+        state: &dyn Session,
+        columns: &[S],
+        filters: &[Expr],
+    ) -> DFResult<Self> {
+        let schema = Arc::new(Schema::new(
+            columns
+                .iter()
+                .map(|n| Field::new(n.as_ref(), DataType::Utf8, true))
+                .collect::<Vec<_>>(),
+        ));
+        let df_schema = DFSchema::try_from(schema.as_ref().clone())?;
+        let filters = filters
             .iter()
-            .map(|n| Field::new(*n, DataType::Utf8, true))
-            .collect::<Vec<_>>(),
-    ))
+            .map(|f| state.create_physical_expr(f.clone(), &df_schema))
+            .collect::<DFResult<_>>()?;
+        Ok(PartitionFilters { schema, filters })
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.filters.len()
+    }
+
+    /// Whether each of `rows` rows passes every filter; `value(row, column)` is a row's value of
+    /// a column (`None`: the partition has none). A filter false or null on a row drops it; a
+    /// filter whose answer is not boolean drops nothing. A filter that fails to evaluate fails
+    /// the call.
+    pub(crate) fn keep<'a>(
+        &self,
+        rows: usize,
+        value: impl Fn(usize, usize) -> Option<&'a str>,
+    ) -> DFResult<Vec<bool>> {
+        self.evaluate(rows, value, true)
+    }
+
+    /// As [`Self::keep`], but a filter that cannot be evaluated is unknown and keeps every row.
+    pub(crate) fn keep_unless_known<'a>(
+        &self,
+        rows: usize,
+        value: impl Fn(usize, usize) -> Option<&'a str>,
+    ) -> Vec<bool> {
+        self.evaluate(rows, value, false)
+            .unwrap_or_else(|_| vec![true; rows])
+    }
+
+    fn evaluate<'a>(
+        &self,
+        rows: usize,
+        value: impl Fn(usize, usize) -> Option<&'a str>,
+        strict: bool,
+    ) -> DFResult<Vec<bool>> {
+        let mut keep = vec![true; rows];
+        if self.filters.is_empty() {
+            return Ok(keep);
+        }
+        let columns = (0..self.schema.fields().len())
+            .map(|column| {
+                let values: StringArray = (0..rows).map(|row| value(row, column)).collect();
+                Arc::new(values) as ArrayRef
+            })
+            .collect();
+        let batch = RecordBatch::try_new(self.schema.clone(), columns)?;
+        for filter in &self.filters {
+            let result = match filter.evaluate(&batch).and_then(|v| v.into_array(rows)) {
+                Ok(result) => result,
+                Err(e) if strict => return Err(e),
+                Err(_) => continue,
+            };
+            let Some(mask) = result.as_any().downcast_ref::<BooleanArray>() else {
+                continue;
+            };
+            for (row, k) in keep.iter_mut().enumerate() {
+                if !(mask.is_valid(row) && mask.value(row)) {
+                    *k = false;
+                }
+            }
+        }
+        Ok(keep)
+    }
 }
 
 pub(crate) fn strip_qualifiers(expr: &Expr) -> DFResult<Expr> {
@@ -547,38 +615,19 @@ fn prune(
     }
 
     if !partition_filters.is_empty() && !laid_out.is_empty() {
-        let schema = partition_schema(layout);
-        let column = |index: usize| -> ArrayRef {
-            let values: StringArray = laid_out
-                .iter()
-                .map(|&i| match &files[i].partitions {
-                    Partitions::Layout {
-                        account,
-                        region,
-                        day,
-                    } => layout.value(index, Some(account), Some(region), Some(day)),
-                    Partitions::Records => None,
-                })
-                .collect();
-            Arc::new(values)
-        };
-        let batch = RecordBatch::try_new(
-            schema.clone(),
-            (0..layout.columns().len()).map(column).collect(),
-        )?;
-        let df_schema = DFSchema::try_from(schema.as_ref().clone())?;
-        for filter in &partition_filters {
-            let physical: Arc<dyn PhysicalExpr> =
-                state.create_physical_expr(filter.clone(), &df_schema)?;
-            let result = physical.evaluate(&batch)?.into_array(batch.num_rows())?;
-            let Some(mask) = result.as_any().downcast_ref::<BooleanArray>() else {
-                continue;
-            };
-            for (row, &i) in laid_out.iter().enumerate() {
-                if !(mask.is_valid(row) && mask.value(row)) {
-                    keep[i] = false;
-                }
+        let filters = PartitionFilters::new(state, layout.columns(), &partition_filters)?;
+        let kept = filters.keep(laid_out.len(), |row, column| {
+            match &files[laid_out[row]].partitions {
+                Partitions::Layout {
+                    account,
+                    region,
+                    day,
+                } => layout.value(column, Some(account), Some(region), Some(day)),
+                Partitions::Records => None,
             }
+        })?;
+        for (&i, k) in laid_out.iter().zip(kept) {
+            keep[i] &= k;
         }
     }
     Ok(files

@@ -170,17 +170,14 @@ impl LogBucket {
         let step = "s3 bucket (emptying before DeleteBucket)";
         let mut deleted = 0usize;
         loop {
-            let page = s3
-                .list_objects_v2()
-                .bucket(name)
-                .send()
-                .await
-                .map_err(|e| sdk_error(step, e))?;
+            // The first page only: its objects are deleted before the next listing.
+            let page =
+                crate::s3::list::objects(s3, name, "", false, Some(1), |e| sdk_error(step, e))
+                    .await?;
             let ids = page
-                .contents()
+                .objects
                 .iter()
-                .filter_map(|o| o.key())
-                .map(|k| ObjectIdentifier::builder().key(k).build())
+                .map(|o| ObjectIdentifier::builder().key(&o.key).build())
                 .collect::<std::result::Result<Vec<_>, _>>()?;
             if ids.is_empty() {
                 break;

@@ -633,36 +633,24 @@ impl Doctor {
         prefix: &str,
         delimiter: bool,
     ) -> std::result::Result<(Vec<String>, Vec<String>), Failure> {
-        let mut folders = Vec::new();
-        let mut keys = Vec::new();
-        let mut token: Option<String> = None;
-        for _ in 0..MAX_PAGES {
-            let out = self
-                .clients
-                .s3
-                .list_objects_v2()
-                .bucket(&self.want.cfg.bucket)
-                .prefix(prefix)
-                .set_delimiter(delimiter.then(|| "/".to_string()))
-                .set_continuation_token(token.take())
-                .send()
-                .await
-                .map_err(|e| failure("s3 (ListObjectsV2)", e))?;
-            folders.extend(out.common_prefixes().iter().filter_map(|p| {
-                p.prefix()
-                    .and_then(|p| p.strip_prefix(prefix))
+        let listing = crate::s3::list::objects(
+            &self.clients.s3,
+            &self.want.cfg.bucket,
+            prefix,
+            delimiter,
+            Some(MAX_PAGES),
+            |e| failure("s3 (ListObjectsV2)", e),
+        )
+        .await?;
+        let folders = listing
+            .folders
+            .iter()
+            .filter_map(|p| {
+                p.strip_prefix(prefix)
                     .map(|p| p.trim_end_matches('/').to_string())
-            }));
-            keys.extend(
-                out.contents()
-                    .iter()
-                    .filter_map(|o| o.key().map(str::to_string)),
-            );
-            match out.next_continuation_token() {
-                Some(next) if out.is_truncated() == Some(true) => token = Some(next.to_string()),
-                _ => break,
-            }
-        }
+            })
+            .collect();
+        let keys = listing.objects.into_iter().map(|o| o.key).collect();
         Ok((folders, keys))
     }
 

@@ -167,57 +167,89 @@ pub(crate) fn classify(key: &str, services: &[&str], selection: &dyn Selection) 
     }
 }
 
-struct Page {
-    objects: Vec<(String, u64, String)>,
-    folders: Vec<String>,
-    requests: usize,
+/// One object of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub key: String,
+    /// Bytes (0 when S3 does not say).
+    pub size: u64,
+    /// The ETag as S3 gives it (quotes included), empty when absent.
+    pub etag: String,
 }
 
-async fn list_prefix(access: &S3Access, bucket: &str, task: &Task) -> Result<Page> {
-    let (prefix, delimit) = match task {
-        Task::Folders(p) => (p.as_str(), true),
-        Task::All(p) => (p.as_str(), false),
-    };
-    let mut page = Page {
-        objects: Vec::new(),
-        folders: Vec::new(),
-        requests: 0,
-    };
+/// What one [`objects`] call found, page after page.
+#[derive(Debug, Default)]
+pub struct Listing {
+    pub objects: Vec<Listed>,
+    /// The common prefixes (whole, with their trailing delimiter) of a delimiter listing.
+    pub folders: Vec<String>,
+    /// ListObjectsV2 requests made.
+    pub requests: usize,
+}
+
+/// A failed ListObjectsV2 call, for the caller to word in its own context.
+pub type ListError = aws_sdk_s3::error::SdkError<
+    aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Error,
+    aws_sdk_s3::config::http::HttpResponse,
+>;
+
+/// Lists `bucket` under `prefix` (all of it when empty) page by page with ListObjectsV2: with
+/// `delimiter`, one level (`/`) and its common prefixes; at most `max_pages` pages when given
+/// (e.g. 1 for "the first page only"). A failed call is turned into the caller's error by
+/// `on_error`, so each caller keeps its own wording.
+pub async fn objects<E>(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+    delimiter: bool,
+    max_pages: Option<usize>,
+    on_error: impl Fn(ListError) -> E,
+) -> std::result::Result<Listing, E> {
+    let mut listing = Listing::default();
     let mut token: Option<String> = None;
-    loop {
-        let mut request = access
-            .client
+    while max_pages.is_none_or(|max| listing.requests < max) {
+        let answer = client
             .list_objects_v2()
             .bucket(bucket)
-            .prefix(prefix)
-            .set_continuation_token(token.take());
-        if delimit {
-            request = request.delimiter("/");
-        }
-        let answer = request.send().await.map_err(|e| {
-            source_error(&S3Url::name(bucket, prefix), aws::sdk_error("listing", e))
-        })?;
-        page.requests += 1;
-        for object in answer.contents() {
-            if let Some(key) = object.key() {
-                page.objects.push((
-                    key.to_string(),
-                    object.size().unwrap_or(0).max(0) as u64,
-                    object.e_tag().unwrap_or_default().to_string(),
-                ));
-            }
-        }
-        for folder in answer.common_prefixes() {
-            if let Some(p) = folder.prefix() {
-                page.folders.push(p.to_string());
-            }
-        }
+            .set_prefix((!prefix.is_empty()).then(|| prefix.to_string()))
+            .set_delimiter(delimiter.then(|| "/".to_string()))
+            .set_continuation_token(token.take())
+            .send()
+            .await
+            .map_err(&on_error)?;
+        listing.requests += 1;
+        listing
+            .objects
+            .extend(answer.contents().iter().filter_map(|object| {
+                Some(Listed {
+                    key: object.key()?.to_string(),
+                    size: object.size().unwrap_or(0).max(0) as u64,
+                    etag: object.e_tag().unwrap_or_default().to_string(),
+                })
+            }));
+        listing.folders.extend(
+            answer
+                .common_prefixes()
+                .iter()
+                .filter_map(|p| p.prefix().map(str::to_string)),
+        );
         match answer.next_continuation_token() {
             Some(next) if answer.is_truncated() == Some(true) => token = Some(next.to_string()),
             _ => break,
         }
     }
-    Ok(page)
+    Ok(listing)
+}
+
+async fn list_prefix(access: &S3Access, bucket: &str, task: &Task) -> Result<Listing> {
+    let (prefix, delimit) = match task {
+        Task::Folders(p) => (p.as_str(), true),
+        Task::All(p) => (p.as_str(), false),
+    };
+    objects(&access.client, bucket, prefix, delimit, None, |e| {
+        source_error(&S3Url::name(bucket, prefix), aws::sdk_error("listing", e))
+    })
+    .await
 }
 
 /// Lists the log objects under `url` of the layout's `services` (`CloudTrail`, and for a copy
@@ -231,7 +263,7 @@ pub async fn list(
     let mut walk = Walk::default();
     let mut pending = plan(&url.prefix, services, selection);
     while !pending.is_empty() {
-        let pages: Vec<Result<Page>> = futures::stream::iter(pending.drain(..))
+        let pages: Vec<Result<Listing>> = futures::stream::iter(pending.drain(..))
             .map(|task| async move { list_prefix(access, &url.bucket, &task).await })
             .buffer_unordered(LIST_CONCURRENCY)
             .collect()
@@ -239,7 +271,7 @@ pub async fn list(
         for page in pages {
             let page = page?;
             walk.requests += page.requests;
-            for (key, size, etag) in page.objects {
+            for Listed { key, size, etag } in page.objects {
                 match classify(&key, services, selection) {
                     Verdict::Keep(partitions) => walk.objects.push(Found {
                         key,

@@ -58,27 +58,14 @@ impl Store {
                 bucket,
                 prefix,
             } => {
-                let mut keys = Vec::new();
-                let mut pages = client
-                    .list_objects_v2()
-                    .bucket(bucket)
-                    .prefix(prefix)
-                    .into_paginator()
-                    .send();
-                while let Some(page) = pages.next().await {
-                    let page = page.map_err(|e| {
-                        sdk_error(
-                            &format!("listing s3://{bucket}/{prefix} (ListObjectsV2)"),
-                            e,
-                        )
-                    })?;
-                    keys.extend(
-                        page.contents()
-                            .iter()
-                            .filter_map(|o| o.key().map(str::to_string)),
-                    );
-                }
-                Ok(keys)
+                let listing = crate::s3::list::objects(client, bucket, prefix, false, None, |e| {
+                    sdk_error(
+                        &format!("listing s3://{bucket}/{prefix} (ListObjectsV2)"),
+                        e,
+                    )
+                })
+                .await?;
+                Ok(listing.objects.into_iter().map(|o| o.key).collect())
             }
         }
     }
