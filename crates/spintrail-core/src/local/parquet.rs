@@ -10,6 +10,7 @@ use arrow::datatypes::{DataType, SchemaRef};
 use async_trait::async_trait;
 use chrono::DateTime;
 use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::DFSchema;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
@@ -19,7 +20,9 @@ use datafusion::datasource::source::DataSourceExec;
 use datafusion::datasource::TableType;
 use datafusion::error::Result as DFResult;
 use datafusion::functions::expr_fn::{replace, substring};
+use datafusion::logical_expr::utils::conjunction;
 use datafusion::logical_expr::{col, lit, Expr, TableProviderFilterPushDown};
+use datafusion::physical_plan::filter::FilterExec;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
 
@@ -120,8 +123,8 @@ pub fn table(
 
 /// A table whose scans also get `eventtime` text bounds implied by the query's time filters, so
 /// that `from_iso8601_timestamp(eventtime) > ...` (which no statistics can evaluate) still skips
-/// row groups and pages by their `eventtime` min/max. The added filters only prune: the query's
-/// own filters still decide every row.
+/// row groups and pages by their `eventtime` min/max. The added filters are implied by the
+/// query's own, which still decide every row.
 #[derive(Debug)]
 struct TimeBounded(Arc<dyn TableProvider>);
 
@@ -149,9 +152,19 @@ impl TableProvider for TimeBounded {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> DFResult<Arc<dyn ExecutionPlan>> {
-        let mut all = filters.to_vec();
-        all.extend(eventtime_text_bounds(filters));
-        self.0.scan(state, projection, &all, limit).await
+        let plan = self.0.scan(state, projection, filters, limit).await?;
+        // DataFusion 55's listing scan takes only partition filters; the others reach the
+        // Parquet source through the physical filter pushdown of a FilterExec above the scan,
+        // which is where the bounds go (it also prunes row groups and pages by statistics).
+        let Some(bounds) = conjunction(eventtime_text_bounds(filters)) else {
+            return Ok(plan);
+        };
+        if plan.schema().index_of("eventtime").is_err() {
+            return Ok(plan);
+        }
+        let schema = DFSchema::try_from(plan.schema().as_ref().clone())?;
+        let predicate = state.create_physical_expr(bounds, &schema)?;
+        Ok(Arc::new(FilterExec::try_new(predicate, plan)?))
     }
 }
 
