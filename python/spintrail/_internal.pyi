@@ -33,6 +33,7 @@ __all__ = [
     "Stack",
     "UnsupportedFunctionError",
     "__version__",
+    "compact",
     "generate",
     "sync",
     "verify",
