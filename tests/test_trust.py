@@ -293,6 +293,37 @@ def test_a_margin_shorter_than_the_lateness_would_change_the_answer(tmp_path: Pa
         spintrail.connect(tmp_path, late_delivery_days=-1)
 
 
+def test_a_delivery_named_before_the_queried_time_is_not_read(tmp_path: Path) -> None:
+    # CloudTrail names a file after the minute it delivered it, and a file holds only records
+    # written before then: a query for later events need not open it (same day folder or not).
+    day = tmp_path / "AWSLogs/111111111111/CloudTrail/us-east-1/2024/07/30"
+    write_log(
+        day / "111111111111_CloudTrail_us-east-1_20240730T1005Z_aaaa.json.gz",
+        [record("2024-07-30T10:04:59Z", "early"), record("2024-07-30T10:05:30Z", "same-minute")],
+    )
+    write_log(
+        day / "111111111111_CloudTrail_us-east-1_20240730T1210Z_bbbb.json.gz",
+        [record("2024-07-30T10:06:00Z", "delivered-late"), record("2024-07-30T12:09:00Z", "noon")],
+    )
+    # Any other name says nothing about its records' times: always read.
+    write_log(day / "renamed.json.gz", [record("2024-07-30T09:00:00Z", "renamed")])
+    session = spintrail.connect(tmp_path)
+    later = "SELECT eventid FROM cloudtrail_logs WHERE eventtime > '2024-07-30T10:07:00Z'"
+    assert ids(session, later) == ["noon"]
+    assert session.last_stats is not None
+    assert (session.last_stats.files_pruned, session.last_stats.files_read) == (1, 2)
+    # The name gives the minute only, and clocks differ: two minutes after it, still read.
+    margin = "SELECT eventid FROM cloudtrail_logs WHERE eventtime >= '2024-07-30T10:05:10Z'"
+    assert ids(session, margin) == ["delivered-late", "noon", "same-minute"]
+    assert session.last_stats.files_pruned == 0
+    typed = (
+        "SELECT eventid FROM cloudtrail_logs WHERE from_iso8601_timestamp(eventtime) "
+        "> from_iso8601_timestamp('2024-07-30T10:07:00Z')"
+    )
+    assert ids(session, typed) == ["noon"]
+    assert session.last_stats.files_pruned == 1
+
+
 # ---------------------------------------------------------------------------------------------
 # Ctrl-C stops a streamed query.
 

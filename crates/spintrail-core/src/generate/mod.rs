@@ -641,8 +641,9 @@ impl Worker {
             let a = f * n / nfiles;
             let b = (f + 1) * n / nfiles;
             let chunk = &self.evs[a..b];
-            let Some(first) = chunk.first() else { continue };
-            let (_, stamp) = time::folder_and_stamp(first.t);
+            // Named as CloudTrail names a delivery: after the minute of its last record.
+            let Some(last) = chunk.last() else { continue };
+            let (_, stamp) = time::folder_and_stamp(last.t);
             let suffix: String = (0..16)
                 .map(|_| FILE_ALNUM[name_rng.below(FILE_ALNUM.len() as u64) as usize] as char)
                 .collect();

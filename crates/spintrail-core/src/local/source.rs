@@ -38,6 +38,43 @@ pub struct LogFile {
     pub location: Location,
 }
 
+impl LogFile {
+    /// The time (ms since the epoch) before which every record of this file was written, when its
+    /// name is the one CloudTrail gives a delivery
+    /// (`<account>_CloudTrail_<region>_<yyyyMMddTHHmmZ>_<unique>.json.gz`): CloudTrail names a file
+    /// after the minute it delivered it, and a file holds only records written before then. One
+    /// minute is added for the name's precision and one for clocks; any other name gives `None`.
+    pub fn written_before_ms(&self) -> Option<i64> {
+        let name = self.path.file_name()?.to_str()?;
+        let stem = name
+            .strip_suffix(".json.gz")
+            .or_else(|| name.strip_suffix(".json"))?;
+        let mut parts = stem.split('_');
+        let (account, kind, region, stamp, unique) = (
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+        );
+        let well_formed = parts.next().is_none()
+            && account.len() == 12
+            && account.bytes().all(|b| b.is_ascii_digit())
+            && kind == "CloudTrail"
+            && !region.is_empty()
+            && region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !unique.is_empty()
+            && unique.bytes().all(|b| b.is_ascii_alphanumeric());
+        if !well_formed {
+            return None;
+        }
+        let delivered = chrono::NaiveDateTime::parse_from_str(stamp, "%Y%m%dT%H%MZ").ok()?;
+        Some(delivered.and_utc().timestamp_millis() + 2 * 60_000)
+    }
+}
+
 /// The files of one or more sources.
 #[derive(Debug, Clone, Default)]
 pub struct Listing {
@@ -275,6 +312,40 @@ mod tests {
             Layout::Events(p) => Some(p),
             Layout::Flat => Some(Partitions::Records),
             Layout::NotEvents => None,
+        }
+    }
+
+    fn written_before(path: &str) -> Option<i64> {
+        LogFile {
+            path: PathBuf::from(path),
+            size: 0,
+            partitions: Partitions::Records,
+            location: Location::Local,
+        }
+        .written_before_ms()
+    }
+
+    #[test]
+    fn a_delivery_name_bounds_its_records_in_time() {
+        // 2015-08-01T02:10Z + the minute of the name's precision + one for clocks.
+        let expected = Some(1_438_395_000_000 + 2 * 60_000);
+        for path in [
+            "111122223333_CloudTrail_us-east-2_20150801T0210Z_Mu0KsOhtH1ar15ZZ.json.gz",
+            "s3://b/AWSLogs/111122223333/CloudTrail/us-east-2/2015/08/01/111122223333_CloudTrail_us-east-2_20150801T0210Z_Mu0KsOhtH1ar15ZZ.json.gz",
+            "logs/111122223333_CloudTrail_us-east-2_20150801T0210Z_x1.json",
+        ] {
+            assert_eq!(written_before(path), expected, "{path}");
+        }
+        for path in [
+            "events.json.gz",
+            "111122223333_CloudTrail-Digest_us-east-2_trail_us-east-2_20150801T021000Z.json.gz",
+            "111122223333_CloudTrail-Insight_us-east-2_20150801T0210Z_abc.json.gz",
+            "11112222333_CloudTrail_us-east-2_20150801T0210Z_abc.json.gz",
+            "111122223333_CloudTrail_us-east-2_20150801T2510Z_abc.json.gz",
+            "111122223333_CloudTrail_us-east-2_20150801T0210Z_abc_copy.json.gz",
+            "111122223333_CloudTrail_us-east-2_20150801T0210Z_abc.json.gz.bak",
+        ] {
+            assert_eq!(written_before(path), None, "{path}");
         }
     }
 

@@ -461,8 +461,9 @@ enum Measure {
     Day,
     /// The text of `eventtime`, compared as text. Every admitted `eventtime` is
     /// `yyyy-MM-ddTHH:mm:ss[.f]Z` (see [`crate::timestamp`]), so text order agrees with time order
-    /// on the date prefix: `text >= L` implies `date >= L[..10]`, and so on. A text comparison
-    /// therefore bounds only the day, whatever time or offset the literal carries.
+    /// on that fixed-width prefix: `text >= L` implies `text[..19] >= L[..19]`, and so on. A text
+    /// comparison therefore bounds the second when the literal starts with such a prefix, else
+    /// only the day of its `yyyy-MM-dd` start, whatever offset or fraction it carries.
     Text,
 }
 
@@ -475,20 +476,23 @@ impl Measure {
     }
 }
 
+/// A bound's instant and width: `value <= t < value + width` for the instants it stands for.
+type Bound = (i64, i64);
+
 /// Bounds (ms since the epoch) that a filter puts on the instant `t` of `eventtime`, if any:
 /// `low <= t` and `t < high`. Bounds are never tighter than the filter: strict comparisons count as
 /// non-strict, and a literal that cannot be read exactly gives no bound.
 pub(crate) fn time_bounds(expr: &Expr) -> Option<(Option<i64>, Option<i64>)> {
     match expr {
         Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
-            let (op, measure, value) = if let Some(m) = eventtime_measure(left) {
-                (*op, m, literal_ms(m, right)?)
+            let (op, (value, width)) = if let Some(m) = eventtime_measure(left) {
+                (*op, literal_bound(m, right)?)
             } else if let Some(m) = eventtime_measure(right) {
-                (op.swap()?, m, literal_ms(m, left)?)
+                (op.swap()?, literal_bound(m, left)?)
             } else {
                 return None;
             };
-            let high = value.checked_add(measure.width())?;
+            let high = value.checked_add(width)?;
             match op {
                 Operator::Gt | Operator::GtEq => Some((Some(value), None)),
                 Operator::Lt | Operator::LtEq => Some((None, Some(high))),
@@ -498,8 +502,9 @@ pub(crate) fn time_bounds(expr: &Expr) -> Option<(Option<i64>, Option<i64>)> {
         }
         Expr::Between(b) if !b.negated => {
             let measure = eventtime_measure(&b.expr)?;
-            let low = literal_ms(measure, &b.low)?;
-            let high = literal_ms(measure, &b.high)?.checked_add(measure.width())?;
+            let (low, _) = literal_bound(measure, &b.low)?;
+            let (high, width) = literal_bound(measure, &b.high)?;
+            let high = high.checked_add(width)?;
             Some((Some(low), Some(high)))
         }
         _ => None,
@@ -536,38 +541,59 @@ fn cast_measure(inner: &Expr, to: &DataType) -> Option<Measure> {
     }
 }
 
-/// The instant a constant stands for, as compared with a measure of `eventtime`: for text, the
-/// start of the day its `yyyy-MM-dd` prefix names; otherwise the timestamp or date it is, or the
-/// ISO-8601 text it holds read as `from_iso8601_timestamp` reads it.
-fn literal_ms(measure: Measure, expr: &Expr) -> Option<i64> {
+/// The instants a constant stands for, as compared with a measure of `eventtime`: for text, the
+/// second its `yyyy-MM-ddTHH:mm:ss` prefix names, or else the day its `yyyy-MM-dd` prefix names;
+/// otherwise the timestamp or date it is, or the ISO-8601 text it holds read as
+/// `from_iso8601_timestamp` reads it.
+fn literal_bound(measure: Measure, expr: &Expr) -> Option<Bound> {
     let scalar = match expr {
         Expr::Literal(value, _) => value,
-        Expr::Cast(c) => return literal_ms(measure, &c.expr),
-        Expr::TryCast(c) => return literal_ms(measure, &c.expr),
+        Expr::Cast(c) => return literal_bound(measure, &c.expr),
+        Expr::TryCast(c) => return literal_bound(measure, &c.expr),
         _ => return None,
     };
+    let width = measure.width();
     match scalar {
         ScalarValue::Utf8(Some(s))
         | ScalarValue::LargeUtf8(Some(s))
         | ScalarValue::Utf8View(Some(s)) => {
             if measure == Measure::Text {
+                if let Some(second) = text_second_ms(s) {
+                    return Some((second, 1000));
+                }
                 let day = s
                     .get(..10)
                     .filter(|d| d.as_bytes()[4] == b'-' && d.as_bytes()[7] == b'-')?;
-                parse_date(day).ok()?.checked_mul(DAY_MS)
+                Some((parse_date(day).ok()?.checked_mul(DAY_MS)?, DAY_MS))
             } else {
-                parse_timestamp(s, Form::Iso8601).ok()
+                Some((parse_timestamp(s, Form::Iso8601).ok()?, width))
             }
         }
         _ if measure == Measure::Text => None,
-        ScalarValue::TimestampSecond(Some(v), _) => v.checked_mul(1000),
-        ScalarValue::TimestampMillisecond(Some(v), _) => Some(*v),
-        ScalarValue::TimestampMicrosecond(Some(v), _) => Some(v.div_euclid(1000)),
-        ScalarValue::TimestampNanosecond(Some(v), _) => Some(v.div_euclid(1_000_000)),
-        ScalarValue::Date32(Some(d)) => Some(*d as i64 * DAY_MS),
-        ScalarValue::Date64(Some(ms)) => Some(*ms),
+        ScalarValue::TimestampSecond(Some(v), _) => Some((v.checked_mul(1000)?, width)),
+        ScalarValue::TimestampMillisecond(Some(v), _) => Some((*v, width)),
+        ScalarValue::TimestampMicrosecond(Some(v), _) => Some((v.div_euclid(1000), width)),
+        ScalarValue::TimestampNanosecond(Some(v), _) => Some((v.div_euclid(1_000_000), width)),
+        ScalarValue::Date32(Some(d)) => Some((*d as i64 * DAY_MS, width)),
+        ScalarValue::Date64(Some(ms)) => Some((*ms, width)),
         _ => None,
     }
+}
+
+/// The second a text starting `yyyy-MM-ddTHH:mm:ss` names (in UTC, as `eventtime` is written).
+fn text_second_ms(text: &str) -> Option<i64> {
+    let prefix = text.get(..19)?;
+    let shape = prefix.bytes().enumerate().all(|(i, b)| match i {
+        4 | 7 => b == b'-',
+        10 => b == b'T',
+        13 | 16 => b == b':',
+        _ => b.is_ascii_digit(),
+    });
+    if !shape {
+        return None;
+    }
+    let t = chrono::NaiveDateTime::parse_from_str(prefix, "%Y-%m-%dT%H:%M:%S").ok()?;
+    Some(t.and_utc().timestamp_millis())
 }
 
 fn day_start_ms(day: &str) -> Option<i64> {
@@ -578,7 +604,8 @@ fn day_start_ms(day: &str) -> Option<i64> {
 /// Keeps the files whose partition can hold rows that pass the filters. A file in day folder D
 /// (the day CloudTrail delivered it, UTC) holds events from the start of day
 /// D − `late_delivery_days` up to the end of day D: an event is never delivered before it happens,
-/// and is assumed delivered at most that many days late.
+/// and is assumed delivered at most that many days late. Within a day, a file CloudTrail named
+/// holds events from before its delivery minute ([`LogFile::written_before_ms`]).
 fn prune(
     state: &dyn Session,
     files: Vec<LogFile>,
@@ -600,6 +627,16 @@ fn prune(
         .map(|(i, _)| i)
         .collect();
     let mut keep = vec![true; files.len()];
+
+    // A delivery named for minute M holds only records written before M (+ margins): a query for
+    // later events skips it, in any layout.
+    if low != i64::MIN {
+        for (k, f) in keep.iter_mut().zip(&files) {
+            if f.written_before_ms().is_some_and(|before| before <= low) {
+                *k = false;
+            }
+        }
+    }
 
     if low != i64::MIN || high != i64::MAX {
         for &i in &laid_out {
