@@ -268,6 +268,38 @@ def test_explain_shows_the_scan(layout: Path) -> None:
     assert "CloudTrailScanExec: files=1" in plan
 
 
+def test_a_struct_column_is_decoded_only_in_the_fields_a_query_reads(layout: Path) -> None:
+    session = spintrail.connect(layout)
+    fields = (
+        "SELECT eventid, useridentity.arn AS arn, "
+        "useridentity.sessioncontext.sessionissuer.username AS issuer, "
+        "useridentity.sessioncontext.attributes.mfaauthenticated AS mfa "
+        "FROM cloudtrail_logs WHERE useridentity.type IS NOT NULL"
+    )
+    plan = session.explain(fields)
+    assert "useridentity{arn, sessioncontext, type}" in plan
+    # The same question over the whole column (read bare in the inner query) answers the same.
+    whole = (
+        "SELECT eventid, u.arn AS arn, u.sessioncontext.sessionissuer.username AS issuer, "
+        "u.sessioncontext.attributes.mfaauthenticated AS mfa "
+        "FROM (SELECT eventid, useridentity AS u FROM cloudtrail_logs) s WHERE u.type IS NOT NULL"
+    )
+    whole_plan = session.explain(whole)
+    assert "useridentity" in whole_plan and "useridentity{" not in whole_plan
+
+    def rows(sql: str) -> list[tuple[object, ...]]:
+        return sorted((tuple(r.values()) for r in session.sql(sql).to_pylist()), key=repr)
+
+    answer = rows(fields)
+    assert answer == rows(whole)
+    assert len(answer) > 100 and any(r[2] is not None for r in answer)
+    # The column itself, when selected, has every field.
+    full = session.sql(
+        "SELECT useridentity FROM cloudtrail_logs WHERE useridentity.arn IS NOT NULL"
+    )
+    assert all(r["useridentity"]["type"] is not None for r in full.to_pylist())
+
+
 def test_repr_and_properties(flat: Path) -> None:
     session = spintrail.connect(flat)
     assert session.table == "cloudtrail_logs"

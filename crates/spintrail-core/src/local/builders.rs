@@ -6,7 +6,9 @@
 use std::sync::Arc;
 
 use arrow::array::BooleanBufferBuilder;
-use arrow::array::{ArrayRef, ListArray, MapArray, StringArray, StructArray};
+use std::collections::BTreeSet;
+
+use arrow::array::{new_null_array, ArrayRef, ListArray, MapArray, StringArray, StructArray};
 use arrow::buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::{DataType, FieldRef, Fields};
 
@@ -134,6 +136,21 @@ pub(crate) enum ColumnBuilder {
     Struct(StructBuilder),
     List(ListBuilder),
     Map(MapBuilder),
+    /// A struct field the query does not read: skipped in the JSON, all null in the batch.
+    Unread(UnreadBuilder),
+}
+
+/// A column of nulls of any type that only counts its rows.
+#[derive(Debug)]
+pub(crate) struct UnreadBuilder {
+    data_type: DataType,
+    len: usize,
+}
+
+impl UnreadBuilder {
+    pub(crate) fn push_null(&mut self) {
+        self.len += 1;
+    }
 }
 
 impl ColumnBuilder {
@@ -158,12 +175,32 @@ impl ColumnBuilder {
         }
     }
 
+    /// As [`Self::for_type`]; of a struct, only the `fields` named are decoded (all when `None`).
+    pub(crate) fn reading(data_type: &DataType, fields: Option<&BTreeSet<String>>) -> Self {
+        match (data_type, fields) {
+            (DataType::Struct(children), Some(read)) => {
+                let mut b = StructBuilder::new(children.clone());
+                for (child, field) in b.children.iter_mut().zip(children.iter()) {
+                    if !read.contains(field.name()) {
+                        *child = ColumnBuilder::Unread(UnreadBuilder {
+                            data_type: field.data_type().clone(),
+                            len: 0,
+                        });
+                    }
+                }
+                ColumnBuilder::Struct(b)
+            }
+            _ => ColumnBuilder::for_type(data_type),
+        }
+    }
+
     pub(crate) fn push_null(&mut self) {
         match self {
             ColumnBuilder::Text(b) => b.push_null(),
             ColumnBuilder::Struct(b) => b.push_null(),
             ColumnBuilder::List(b) => b.push_null(),
             ColumnBuilder::Map(b) => b.push_null(),
+            ColumnBuilder::Unread(b) => b.push_null(),
         }
     }
 
@@ -173,6 +210,7 @@ impl ColumnBuilder {
             ColumnBuilder::Struct(b) => b.validity.len(),
             ColumnBuilder::List(b) => b.validity.len(),
             ColumnBuilder::Map(b) => b.validity.len(),
+            ColumnBuilder::Unread(b) => b.len,
         }
     }
 
@@ -196,6 +234,7 @@ impl ColumnBuilder {
                     b.validity.truncate(len);
                 }
             }
+            ColumnBuilder::Unread(b) => b.len = b.len.min(len),
         }
     }
 
@@ -203,6 +242,7 @@ impl ColumnBuilder {
         Ok(match self {
             ColumnBuilder::Text(b) => Arc::new(b.finish()?),
             ColumnBuilder::Struct(b) => Arc::new(b.finish()?),
+            ColumnBuilder::Unread(b) => new_null_array(&b.data_type, std::mem::take(&mut b.len)),
             ColumnBuilder::List(b) => {
                 let offsets = std::mem::replace(&mut b.offsets, vec![0]);
                 let values = b.child.finish()?;

@@ -6,6 +6,7 @@
 //! [`sql`] (Athena's dialect on DataFusion) and [`session`].
 
 mod builders;
+pub mod fields_read;
 pub mod memory;
 pub mod parquet;
 pub mod reader;

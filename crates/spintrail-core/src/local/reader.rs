@@ -17,19 +17,21 @@
 //! CloudTrail yields no rows and an error naming the file.
 
 use std::borrow::Cow;
+use std::collections::BTreeSet;
 use std::fmt;
 use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions, StringArray};
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{DataType, SchemaRef};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::error::{Error, Result};
 use crate::local::builders::{find_name, ColumnBuilder, StructBuilder, TextBuilder};
+use crate::local::fields_read::FieldsRead;
 use crate::local::source::Partitions;
 use crate::schema::{record_schema, table_schema_for, PartitionLayout};
 use crate::timestamp::{parse_timestamp, Form};
@@ -63,6 +65,9 @@ pub struct Projection {
     columns: Vec<usize>,
     schema: SchemaRef,
     layout: PartitionLayout,
+    /// Per output column: for a struct column, the fields to decode when not all of them (the
+    /// others are left null, undecoded).
+    fields: Vec<Option<BTreeSet<String>>>,
 }
 
 impl Projection {
@@ -80,14 +85,45 @@ impl Projection {
         };
         let schema = Arc::new(table.project(&columns)?);
         Ok(Projection {
+            fields: vec![None; columns.len()],
             columns,
             schema,
             layout,
         })
     }
 
+    /// Decodes only the fields of struct columns that `read` lists (see [`FieldsRead`]).
+    pub fn reading(mut self, read: &FieldsRead) -> Self {
+        for (i, field) in self.schema.fields().iter().enumerate() {
+            if let DataType::Struct(children) = field.data_type() {
+                self.fields[i] = read
+                    .of(field.name())
+                    .filter(|wanted| children.iter().any(|c| !wanted.contains(c.name())))
+                    .cloned();
+            }
+        }
+        self
+    }
+
     pub fn schema(&self) -> SchemaRef {
         self.schema.clone()
+    }
+
+    /// The output columns' names, a struct column's decoded fields in braces when not all.
+    pub fn describe(&self) -> String {
+        self.schema
+            .fields()
+            .iter()
+            .zip(&self.fields)
+            .map(|(f, read)| match read {
+                Some(read) => {
+                    let read: Vec<&str> = read.iter().map(String::as_str).collect();
+                    format!("{}{{{}}}", f.name(), read.join(", "))
+                }
+                None => f.name().clone(),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -327,9 +363,12 @@ impl Decoder {
         let mut partition_builders: Vec<Option<TextBuilder>> =
             projection.layout.columns().iter().map(|_| None).collect();
         let mut out = Vec::with_capacity(projection.columns.len());
-        for &c in &projection.columns {
+        for (&c, fields) in projection.columns.iter().zip(&projection.fields) {
             if c < n {
-                columns[c] = Some(ColumnBuilder::for_type(record.field(c).data_type()));
+                columns[c] = Some(ColumnBuilder::reading(
+                    record.field(c).data_type(),
+                    fields.as_ref(),
+                ));
                 out.push(OutColumn::Record(c));
             } else {
                 let p = c - n;
@@ -892,6 +931,11 @@ impl<'de> DeserializeSeed<'de> for ValueSeed<'_, '_> {
                 defect: self.defect,
                 path: self.path,
             }),
+            ColumnBuilder::Unread(b) => {
+                IgnoredAny::deserialize(d)?;
+                b.push_null();
+                Ok(())
+            }
             ColumnBuilder::List(_) | ColumnBuilder::Map(_) => d.deserialize_any(ContainerVisitor {
                 builder: self.builder,
                 defect: self.defect,

@@ -11,12 +11,14 @@ use arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::catalog::{MemorySchemaProvider, TableProvider};
 use datafusion::common::TableReference;
 use datafusion::datasource::MemTable;
-use datafusion::execution::SendableRecordBatchStream;
+use datafusion::execution::{SendableRecordBatchStream, SessionState};
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use futures::{Stream, StreamExt};
 
 use crate::error::{Error, Result};
+use crate::local::fields_read::FieldsRead;
 use crate::local::memory;
 use crate::local::table::{
     collect_scan_stats, CloudTrailTable, OnError, TableOptions, DEFAULT_LATE_DELIVERY_DAYS,
@@ -241,14 +243,23 @@ impl LocalSession {
         Ok(self.ctx.deregister_table(reference)?.is_some())
     }
 
+    /// The state to plan `plan` in: it tells the scans which struct fields the plan reads.
+    fn state_for(&self, plan: &LogicalPlan) -> SessionState {
+        let mut state = self.ctx.state();
+        state
+            .config_mut()
+            .set_extension(Arc::new(FieldsRead::of_plan(plan)));
+        state
+    }
+
     /// Plans and starts a query; rows arrive as the stream is polled.
     pub async fn query(&self, sql: &str) -> Result<QueryStream> {
         let limit = self.memory_limit;
         let planned = crate::local::sql::plan_statement(&self.ctx, sql)
             .await
             .map_err(|e| with_limit(partition_hint(e, self.options.partitions), limit))?;
-        let state = self.ctx.state();
-        let physical = state
+        let physical = self
+            .state_for(&planned.plan)
             .create_physical_plan(&planned.plan)
             .await
             .map_err(|e| with_limit(e.into(), limit))?;
@@ -288,7 +299,7 @@ impl LocalSession {
         let plan = crate::local::sql::plan_query(&self.ctx, sql)
             .await
             .map_err(|e| partition_hint(e, self.options.partitions))?;
-        let physical = self.ctx.state().create_physical_plan(&plan).await?;
+        let physical = self.state_for(&plan).create_physical_plan(&plan).await?;
         let text = datafusion::physical_plan::displayable(physical.as_ref())
             .indent(true)
             .to_string();

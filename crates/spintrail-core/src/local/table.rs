@@ -30,6 +30,7 @@ use datafusion::physical_plan::{
 
 use crate::aws::ConnectOptions;
 use crate::error::Error;
+use crate::local::fields_read::FieldsRead;
 use crate::local::reader::{decode, decompress, read_file, FileOutcome, Projection};
 use crate::local::source::{list, Location, LogFile, Partitions};
 use crate::result::{Problem, ScanStats};
@@ -220,7 +221,10 @@ impl TableProvider for CloudTrailTable {
             self.options.late_delivery_days,
         )?;
         stats.files_pruned = stats.files_listed - files.len();
-        let projection = Projection::for_layout(projection, layout)?;
+        let mut projection = Projection::for_layout(projection, layout)?;
+        if let Some(read) = state.config().get_extension::<FieldsRead>() {
+            projection = projection.reading(&read);
+        }
         let partitions = state.config().target_partitions().max(1);
         let batch_size = self.options.batch_size.max(1);
         Ok(Arc::new(CloudTrailScanExec::new(
@@ -758,13 +762,7 @@ impl DisplayAs for CloudTrailScanExec {
             f,
             "CloudTrailScanExec: files={files}, partitions={}, columns=[{}]",
             self.assignments.len(),
-            self.projection
-                .schema()
-                .fields()
-                .iter()
-                .map(|f| f.name().as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            self.projection.describe()
         )
     }
 }

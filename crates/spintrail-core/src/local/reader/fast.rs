@@ -405,6 +405,10 @@ fn value(s: &mut Scanner, builder: &mut ColumnBuilder, depth: usize) -> Fast<()>
             }
             _ => return Err(Bail),
         },
+        ColumnBuilder::Unread(b) => {
+            s.skip(depth)?;
+            b.push_null();
+        }
         ColumnBuilder::List(_) | ColumnBuilder::Map(_) => {
             // Rare in queries and small: the serde path's visitor reads the checked value.
             let raw = s.raw(depth)?;
