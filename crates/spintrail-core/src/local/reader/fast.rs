@@ -42,6 +42,46 @@ fn specials(w: u64) -> u64 {
     quote | backslash | control
 }
 
+/// From `i`, the index of the first quote, backslash or control byte, or a position at most
+/// seven bytes before the end (the caller reads the rest byte by byte): sixteen bytes a step with
+/// SSE2 (part of every x86_64), eight with plain integer arithmetic elsewhere and after.
+#[inline(always)]
+fn plain_run_end(b: &[u8], mut i: usize) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{
+            __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8,
+            _mm_or_si128, _mm_set1_epi8,
+        };
+        while i + 16 <= b.len() {
+            // SAFETY: SSE2 is in every x86_64 CPU; the unaligned load reads b[i..i + 16], which
+            // the loop condition keeps in bounds.
+            let mask = unsafe {
+                let v = _mm_loadu_si128(b.as_ptr().add(i).cast::<__m128i>());
+                let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+                let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+                // Unsigned `v <= 0x1f`: the minimum of the two is v itself.
+                let control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
+                _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control)) as u32
+            };
+            if mask != 0 {
+                return i + mask.trailing_zeros() as usize;
+            }
+            i += 16;
+        }
+    }
+    while let Some(chunk) = b.get(i..i + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let found = specials(u64::from_le_bytes(word));
+        if found != 0 {
+            return i + (found.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    i
+}
+
 struct Scanner<'a> {
     b: &'a [u8],
     i: usize,
@@ -95,16 +135,7 @@ impl<'a> Scanner<'a> {
     fn string_tail(&mut self) -> Fast<bool> {
         let mut escaped = false;
         loop {
-            while let Some(chunk) = self.b.get(self.i..self.i + 8) {
-                let mut word = [0u8; 8];
-                word.copy_from_slice(chunk);
-                let found = specials(u64::from_le_bytes(word));
-                if found != 0 {
-                    self.i += (found.trailing_zeros() / 8) as usize;
-                    break;
-                }
-                self.i += 8;
-            }
+            self.i = plain_run_end(self.b, self.i);
             match self.next()? {
                 b'"' => return Ok(escaped),
                 b'\\' => {
@@ -467,4 +498,42 @@ fn structure(s: &mut Scanner, b: &mut StructBuilder, depth: usize) -> Fast<()> {
     }
     b.close_row();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plain_run_end;
+
+    #[test]
+    fn a_plain_run_ends_at_the_first_quote_backslash_or_control_byte() {
+        let naive = |b: &[u8], i: usize| {
+            (i..b.len())
+                .find(|&j| matches!(b[j], b'"' | b'\\' | 0..=0x1f))
+                .unwrap_or(b.len())
+        };
+        let specials: [u8; 6] = [b'"', b'\\', 0x00, 0x1f, b'\n', b'\t'];
+        // Not specials: the bytes either side of the control range and of the two characters,
+        // and UTF-8 bytes above 0x7f (negative as i8).
+        let plain: [u8; 8] = [b' ', b'!', b'#', b'[', b']', 0x7f, 0x80, 0xff];
+        for len in 0..40 {
+            for at in 0..=len {
+                for &special in &specials {
+                    let mut text: Vec<u8> = (0..len).map(|k| plain[k % plain.len()]).collect();
+                    if at < len {
+                        text[at] = special;
+                    }
+                    for start in 0..=len.min(3) {
+                        let end = plain_run_end(&text, start);
+                        let expected = naive(&text, start);
+                        // Either exact, or left within the last seven bytes for the caller.
+                        assert!(
+                            end == expected || (end <= expected && text.len() - end < 8),
+                            "{text:?} from {start}: {end} vs {expected}"
+                        );
+                        assert!(end <= expected, "{text:?} from {start}: skipped a special");
+                    }
+                }
+            }
+        }
+    }
 }
