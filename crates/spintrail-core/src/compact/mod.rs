@@ -20,6 +20,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
 use arrow::datatypes::DataType;
@@ -29,12 +30,12 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use serde::{Deserialize, Serialize};
 
-use crate::aws::{sdk_error, ConnectOptions};
+use crate::aws::ConnectOptions;
 use crate::error::{Error, Result};
 use crate::local::session::{LocalSession, SessionOptions};
 use crate::local::source::{list, Partitions};
 use crate::local::table::OnError;
-use crate::s3::{list::Everything, S3Access, S3Url};
+use crate::s3::{fetch, list::Everything, S3Access, S3Url};
 use crate::schema::record_schema;
 
 /// The manifest's name in the destination (DataFusion's listing and Athena skip `_` files).
@@ -132,10 +133,19 @@ struct Day {
 enum Dest {
     Local(PathBuf),
     S3 {
-        client: aws_sdk_s3::Client,
+        access: Arc<S3Access>,
         bucket: String,
         prefix: String,
     },
+}
+
+/// An I/O result on `path` with a missing file as `None`.
+fn unless_missing<T>(path: &Path, result: std::io::Result<T>) -> Result<Option<T>> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(path, e)),
+    }
 }
 
 impl Dest {
@@ -144,7 +154,7 @@ impl Dest {
             let url = S3Url::parse(dest)?;
             let access = S3Access::connect(&options.connect, options.region.as_deref()).await?;
             Ok(Dest::S3 {
-                client: access.client.clone(),
+                access,
                 bucket: url.bucket,
                 prefix: url.prefix.trim_end_matches('/').to_string(),
             })
@@ -167,40 +177,21 @@ impl Dest {
         match self {
             Dest::Local(root) => {
                 let path = root.join(MANIFEST);
-                match std::fs::read(&path) {
-                    Ok(bytes) => Ok(Some(bytes)),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                    Err(e) => Err(Error::io(path, e)),
-                }
+                unless_missing(&path, std::fs::read(&path))
             }
             Dest::S3 {
-                client,
+                access,
                 bucket,
                 prefix,
-            } => {
-                let key = Dest::key(prefix, MANIFEST);
-                let step = format!("s3:GetObject s3://{bucket}/{key}");
-                match client.get_object().bucket(bucket).key(&key).send().await {
-                    Ok(out) => {
-                        let body = out.body.collect().await.map_err(|e| {
-                            crate::aws::aws_error(step.clone(), format!("reading the body: {e}"))
-                        })?;
-                        Ok(Some(body.into_bytes().to_vec()))
-                    }
-                    Err(err) => {
-                        let missing = err.as_service_error().is_some_and(|e| e.is_no_such_key());
-                        if missing || crate::aws::status(&err) == Some(404) {
-                            Ok(None)
-                        } else {
-                            Err(sdk_error(&step, err))
-                        }
-                    }
-                }
-            }
+            } => Ok(
+                fetch::get_if_exists(access, bucket, &Dest::key(prefix, MANIFEST))
+                    .await?
+                    .map(|f| f.bytes),
+            ),
         }
     }
 
-    /// Puts `bytes` (or the file at `local`) under `name`, atomically.
+    /// Puts the file at `local` under `name`, atomically.
     async fn put(&self, name: &str, local: &Path) -> Result<()> {
         match self {
             Dest::Local(root) => {
@@ -211,22 +202,13 @@ impl Dest {
                 std::fs::rename(local, &target).map_err(|e| Error::io(&target, e))
             }
             Dest::S3 {
-                client,
+                access,
                 bucket,
                 prefix,
             } => {
-                let key = Dest::key(prefix, name);
                 let bytes = std::fs::read(local).map_err(|e| Error::io(local, e))?;
                 let _ = std::fs::remove_file(local);
-                client
-                    .put_object()
-                    .bucket(bucket)
-                    .key(&key)
-                    .body(bytes.into())
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error(&format!("s3:PutObject s3://{bucket}/{key}"), e))?;
-                Ok(())
+                fetch::put(access, bucket, &Dest::key(prefix, name), bytes).await
             }
         }
     }
@@ -236,27 +218,13 @@ impl Dest {
         match self {
             Dest::Local(root) => {
                 let target = root.join(name);
-                match std::fs::remove_file(&target) {
-                    Ok(()) => Ok(()),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-                    Err(e) => Err(Error::io(target, e)),
-                }
+                unless_missing(&target, std::fs::remove_file(&target)).map(drop)
             }
             Dest::S3 {
-                client,
+                access,
                 bucket,
                 prefix,
-            } => {
-                let key = Dest::key(prefix, name);
-                client
-                    .delete_object()
-                    .bucket(bucket)
-                    .key(&key)
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error(&format!("s3:DeleteObject s3://{bucket}/{key}"), e))?;
-                Ok(())
-            }
+            } => fetch::delete(access, bucket, &Dest::key(prefix, name)).await,
         }
     }
 
