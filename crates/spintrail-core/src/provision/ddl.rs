@@ -574,4 +574,138 @@ mod tests {
         assert!(ddl.contains("'projection.day.format'='yyyy/MM/dd'"));
         assert!(ddl.trim_end().ends_with(");"));
     }
+
+    /// The JSON table's DDL and the Parquet table's definition, pinned to the letter.
+    #[test]
+    fn definitions_pinned() {
+        let ddl = create_table(&want(false)).unwrap();
+        let pinned = r#"CREATE EXTERNAL TABLE IF NOT EXISTS `default`.`cloudtrail_logs` (
+  `eventversion` string,
+  `useridentity` struct<type:string,principalid:string,arn:string,accountid:string,invokedby:string,accesskeyid:string,username:string,onbehalfof:struct<userid:string,identitystorearn:string>,sessioncontext:struct<attributes:struct<mfaauthenticated:string,creationdate:string>,sessionissuer:struct<type:string,principalid:string,arn:string,accountid:string,username:string>,ec2roledelivery:string,webidfederationdata:struct<federatedprovider:string,attributes:map<string,string>>>>,
+  `eventtime` string,
+  `eventsource` string,
+  `eventname` string,
+  `awsregion` string,
+  `sourceipaddress` string,
+  `useragent` string,
+  `errorcode` string,
+  `errormessage` string,
+  `requestparameters` string,
+  `responseelements` string,
+  `additionaleventdata` string,
+  `requestid` string,
+  `eventid` string,
+  `resources` array<struct<arn:string,accountid:string,type:string>>,
+  `eventtype` string,
+  `apiversion` string,
+  `readonly` string,
+  `recipientaccountid` string,
+  `serviceeventdetails` string,
+  `sharedeventid` string,
+  `vpcendpointid` string,
+  `vpcendpointaccountid` string,
+  `eventcategory` string,
+  `addendum` struct<reason:string,updatedfields:string,originalrequestid:string,originaleventid:string>,
+  `sessioncredentialfromconsole` string,
+  `edgedevicedetails` string,
+  `tlsdetails` struct<tlsversion:string,ciphersuite:string,clientprovidedhostheader:string>
+)
+PARTITIONED BY (`account` string, `region` string, `day` string)
+ROW FORMAT SERDE 'org.apache.hive.hcatalog.data.JsonSerDe'
+STORED AS INPUTFORMAT 'com.amazon.emr.cloudtrail.CloudTrailInputFormat'
+OUTPUTFORMAT 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat'
+LOCATION 's3://logs/AWSLogs/'
+TBLPROPERTIES (
+  'classification'='cloudtrail',
+  'projection.account.type'='enum',
+  'projection.account.values'='111111111111,222222222222',
+  'projection.day.format'='yyyy/MM/dd',
+  'projection.day.interval'='1',
+  'projection.day.interval.unit'='DAYS',
+  'projection.day.range'='2024/01/01,NOW',
+  'projection.day.type'='date',
+  'projection.enabled'='true',
+  'projection.region.type'='enum',
+  'projection.region.values'='eu-west-1',
+  'spintrail:managed'='true',
+  'spintrail:stack'='spintrail',
+  'storage.location.template'='s3://logs/AWSLogs/${account}/CloudTrail/${region}/${day}'
+);
+"#;
+        assert_eq!(ddl, pinned);
+        let field = |name: &str| {
+            record_schema()
+                .field_with_name(name)
+                .unwrap()
+                .data_type()
+                .clone()
+        };
+        assert_eq!(
+            presto_type(&field("resources")).unwrap(),
+            "array(row(arn varchar,accountid varchar,type varchar))"
+        );
+        assert!(presto_type(&field("useridentity")).unwrap().contains(
+            ",webidfederationdata row(federatedprovider varchar,attributes map(varchar,varchar))))"
+        ));
+        assert_eq!(
+            presto_type(&DataType::Int64).unwrap_err().to_string(),
+            Error::Engine("column type Int64 has no Athena view equivalent".into()).to_string()
+        );
+        assert_eq!(
+            hive_type(&DataType::Binary).unwrap_err().to_string(),
+            Error::Engine("column type Binary has no Hive equivalent".into()).to_string()
+        );
+        let mut want = want(true);
+        want.cfg.parquet_location = Some("s3://compact/parquet".into());
+        let json = table_definition(&want).unwrap();
+        let def = parquet_table_definition(&want).unwrap().unwrap();
+        assert_eq!(def.columns, json.columns);
+        assert_eq!(def.database, "default");
+        assert_eq!(def.name, "cloudtrail_parquet");
+        assert_eq!(def.location, "s3://compact/parquet/");
+        assert_eq!(def.serde, PARQUET_SERDE);
+        assert_eq!(def.input_format, PARQUET_INPUT_FORMAT);
+        assert_eq!(def.output_format, PARQUET_OUTPUT_FORMAT);
+        let keys: Vec<(&str, &str)> = def
+            .partition_keys
+            .iter()
+            .map(|(k, t)| (k.as_str(), t.as_str()))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                ("account", "string"),
+                ("region", "string"),
+                ("day", "string")
+            ]
+        );
+        let parameters: Vec<(&str, &str)> = def
+            .parameters
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            parameters,
+            [
+                ("EXTERNAL", "TRUE"),
+                ("classification", "parquet"),
+                ("projection.account.type", "enum"),
+                ("projection.account.values", "111111111111,222222222222"),
+                ("projection.day.format", "yyyy-MM-dd"),
+                ("projection.day.interval", "1"),
+                ("projection.day.interval.unit", "DAYS"),
+                ("projection.day.range", "2024-01-01,NOW"),
+                ("projection.day.type", "date"),
+                ("projection.enabled", "true"),
+                ("projection.region.type", "enum"),
+                ("projection.region.values", "eu-west-1"),
+                ("spintrail:managed", "true"),
+                ("spintrail:stack", "spintrail"),
+                (
+                    "storage.location.template",
+                    "s3://compact/parquet/account=${account}/region=${region}/day=${day}"
+                ),
+            ]
+        );
+    }
 }
