@@ -252,6 +252,51 @@ pub fn day_folder(account: &str, region: &str, day: &str) -> String {
     )
 }
 
+/// Day partitions as the source's files are found: grouped by folder, in folder order.
+#[derive(Default)]
+struct Days(BTreeMap<String, Day>);
+
+impl Days {
+    /// Adds `input`, read through `path` (a path already there is not repeated), to the day of
+    /// `partitions`; a file outside CloudTrail's layout is an error naming `name()`.
+    fn add(
+        &mut self,
+        partitions: &Partitions,
+        path: String,
+        input: Input,
+        name: impl FnOnce() -> String,
+    ) -> Result<()> {
+        let Partitions::Layout {
+            account,
+            region,
+            day,
+        } = partitions
+        else {
+            return Err(outside_layout(&name()));
+        };
+        let folder = day_folder(account, region, day);
+        let entry = self.0.entry(folder.clone()).or_insert_with(|| Day {
+            folder,
+            paths: Vec::new(),
+            inputs: Vec::new(),
+        });
+        if !entry.paths.contains(&path) {
+            entry.paths.push(path);
+        }
+        entry.inputs.push(input);
+        Ok(())
+    }
+
+    /// The days, each with its inputs sorted (the manifest compares them as they are).
+    fn into_sorted(self) -> Vec<Day> {
+        let mut days: Vec<Day> = self.0.into_values().collect();
+        for d in &mut days {
+            d.inputs.sort();
+        }
+        days
+    }
+}
+
 /// Groups the source's log files into day partitions.
 async fn inventory(source: &str, options: &CompactOptions) -> Result<(Vec<Day>, usize)> {
     if source.starts_with("s3://") {
@@ -259,17 +304,8 @@ async fn inventory(source: &str, options: &CompactOptions) -> Result<(Vec<Day>, 
     }
     let listing = list(&[source.to_string()])?;
     let root = Path::new(source);
-    let mut days: BTreeMap<String, Day> = BTreeMap::new();
+    let mut days = Days::default();
     for file in listing.files {
-        let Partitions::Layout {
-            account,
-            region,
-            day,
-        } = &file.partitions
-        else {
-            return Err(outside_layout(&file.path.display().to_string()));
-        };
-        let folder = day_folder(account, region, day);
         let stamp = std::fs::metadata(&file.path)
             .and_then(|m| m.modified())
             .ok()
@@ -282,23 +318,17 @@ async fn inventory(source: &str, options: &CompactOptions) -> Result<(Vec<Day>, 
             .unwrap_or(&file.path)
             .to_string_lossy()
             .replace('\\', "/");
-        let entry = days.entry(folder.clone()).or_insert_with(|| Day {
-            folder,
-            paths: Vec::new(),
-            inputs: Vec::new(),
-        });
-        entry.paths.push(file.path.to_string_lossy().into_owned());
-        entry.inputs.push(Input {
+        let input = Input {
             name,
             size: file.size,
             stamp,
-        });
+        };
+        let path = file.path.to_string_lossy().into_owned();
+        days.add(&file.partitions, path, input, || {
+            file.path.display().to_string()
+        })?;
     }
-    let mut days: Vec<Day> = days.into_values().collect();
-    for d in &mut days {
-        d.inputs.sort();
-    }
-    Ok((days, listing.excluded))
+    Ok((days.into_sorted(), listing.excluded))
 }
 
 /// Groups the log objects under an `s3://` source into day partitions; a day is read through
@@ -309,29 +339,11 @@ async fn inventory_s3(source: &str, options: &CompactOptions) -> Result<(Vec<Day
     let walk = crate::s3::list(&access, &url, &["CloudTrail"], &Everything)
         .await
         .map_err(|e| crate::s3::source_error(source, e))?;
-    let mut days: BTreeMap<String, Day> = BTreeMap::new();
+    let mut days = Days::default();
     for found in walk.objects {
-        let name = S3Url::name(&url.bucket, &found.key);
-        let Partitions::Layout {
-            account,
-            region,
-            day,
-        } = &found.partitions
-        else {
-            return Err(outside_layout(&name));
-        };
-        let folder = day_folder(account, region, day);
         let parent = found.key.rsplit_once('/').map_or("", |(p, _)| p);
         let prefix = format!("s3://{}/{parent}/", url.bucket);
-        let entry = days.entry(folder.clone()).or_insert_with(|| Day {
-            folder,
-            paths: Vec::new(),
-            inputs: Vec::new(),
-        });
-        if !entry.paths.contains(&prefix) {
-            entry.paths.push(prefix);
-        }
-        entry.inputs.push(Input {
+        let input = Input {
             name: found
                 .key
                 .strip_prefix(&url.prefix)
@@ -339,13 +351,12 @@ async fn inventory_s3(source: &str, options: &CompactOptions) -> Result<(Vec<Day
                 .to_string(),
             size: found.size,
             stamp: found.etag,
-        });
+        };
+        days.add(&found.partitions, prefix, input, || {
+            S3Url::name(&url.bucket, &found.key)
+        })?;
     }
-    let mut days: Vec<Day> = days.into_values().collect();
-    for d in &mut days {
-        d.inputs.sort();
-    }
-    Ok((days, walk.excluded))
+    Ok((days.into_sorted(), walk.excluded))
 }
 
 /// The error for a log file outside CloudTrail's folder layout.
