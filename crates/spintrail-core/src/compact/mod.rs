@@ -159,9 +159,9 @@ impl Dest {
                 prefix: url.prefix.trim_end_matches('/').to_string(),
             })
         } else {
-            let root = PathBuf::from(dest);
-            std::fs::create_dir_all(&root).map_err(|e| Error::io(&root, e))?;
-            Ok(Dest::Local(root))
+            // The folder comes with its first file (see `temp_path`): a run that fails before
+            // writing anything leaves nothing behind.
+            Ok(Dest::Local(PathBuf::from(dest)))
         }
     }
 
@@ -378,7 +378,7 @@ pub async fn compact(source: &str, dest: &str, options: &CompactOptions) -> Resu
             "row_group_rows must be at least 1".into(),
         ));
     }
-    // The destination first: a wrong one fails before any source is read.
+    // The destination and its manifest first: a wrong one fails before any source is read.
     let dest = Dest::open(dest, options).await?;
     let mut manifest = match dest.read_manifest().await? {
         None => Manifest::default(),
