@@ -10,37 +10,15 @@ bytes on Parquet).
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
+import sys
 import time
 from pathlib import Path
 
-ARN = "arn:aws:sts::123456789012:assumed-role/SpinnakerManagedCA/Spinnaker"
-END = "2026-11-01T00:00:00Z"
-SINCE = "2026-10-31T23:00:00Z"
-
-# The reference query, as in benches/scan_vs_duckdb.py.
-SPINTRAIL_SQL = f"""
-SELECT count(*) AS Total, eventname, errorcode, errormessage
-FROM "default"."cloudtrail_logs"
-WHERE useridentity.arn = '{ARN}'
-        AND from_iso8601_timestamp(eventtime) > from_iso8601_timestamp('{SINCE}')
-GROUP BY  eventname, errorcode, errormessage
-ORDER BY  Total desc
-"""
-
-
-def generated(folder: Path, events: int) -> Path:
-    """The logs (one day of ``events``, seed 7, as scan_vs_duckdb.py), generated on first use."""
-    from spintrail.generate import generate
-
-    data = folder / f"{events}"
-    marker = data / ".complete"
-    if not marker.exists():
-        print(f"generating {events} events into {data}/ ...", flush=True)
-        summary = generate(data, events=events, days=1, end=END, seed=7)
-        marker.write_text(json.dumps(summary.__dict__))
-    return data
+# The reference query and its generated logs, shared with the DuckDB benchmark (run as a script,
+# this folder is on sys.path already; the insert makes the import work from anywhere else too).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scan_vs_duckdb import SPINTRAIL_SQL, generated
 
 
 def best_run(source: Path, runs: int) -> tuple[float, list[tuple[object, ...]], int, int]:
@@ -74,7 +52,7 @@ def main() -> int:
     import spintrail
     from spintrail.compact import compact
 
-    data = generated(Path(args.data), args.events)
+    data, _ = generated(Path(args.data), args.events)
     dest = Path(args.data) / f"{args.events}-parquet"
     shutil.rmtree(dest, ignore_errors=True)
     started = time.perf_counter()

@@ -2,10 +2,10 @@
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use spintrail_core::aws::ConnectOptions;
 use spintrail_core::compact::{compact as run, CompactOptions};
 use spintrail_core::OnError;
 
+use crate::aws_options::connect_options;
 use crate::errors::to_py;
 use crate::runtime::wait_for;
 
@@ -26,12 +26,6 @@ pub fn compact<'py>(
     max_attempts: Option<u32>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let defaults = CompactOptions::default();
-    let connect = ConnectOptions {
-        endpoint_url,
-        profile,
-        max_attempts: max_attempts.unwrap_or(defaults.connect.max_attempts),
-        ..ConnectOptions::default()
-    };
     let options = CompactOptions {
         dedup,
         row_group_rows: row_group_rows.unwrap_or(defaults.row_group_rows),
@@ -41,7 +35,7 @@ pub fn compact<'py>(
             .map_err(to_py)?
             .unwrap_or(defaults.on_error),
         threads,
-        connect,
+        connect: connect_options(endpoint_url, profile, max_attempts),
         region,
     };
     let report = wait_for(py, async move { run(&source, &dest, &options).await })?;

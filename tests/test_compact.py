@@ -239,6 +239,26 @@ def test_bad_sources_and_destinations(tmp_path: Path, real_dir: Path) -> None:
         compact(real_dir.parent, dest)
 
 
+def test_a_failed_run_leaves_no_destination_folder(
+    tmp_path: Path, real_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The local destination folder comes with its first file: a missing source, or one outside
+    CloudTrail's layout, leaves nothing behind (from Python and from the CLI)."""
+    out = tmp_path / "out"
+    with pytest.raises(spintrail.SourceError, match="no such file"):
+        compact(tmp_path / "missing", out)
+    assert not out.exists()
+    assert main(["compact", str(tmp_path / "missing"), str(out)]) != 0
+    assert "no such file" in capsys.readouterr().err
+    assert not out.exists()
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    shutil.copy(real_dir / "stratus-red-team.json.gz", flat)
+    with pytest.raises(spintrail.SourceError, match="AWSLogs/<account>/CloudTrail"):
+        compact(flat, out)
+    assert not out.exists()
+
+
 def test_cli_compact_and_query(
     logs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

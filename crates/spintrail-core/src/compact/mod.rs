@@ -20,6 +20,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
 use arrow::datatypes::DataType;
@@ -29,12 +30,12 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use serde::{Deserialize, Serialize};
 
-use crate::aws::{sdk_error, ConnectOptions};
+use crate::aws::ConnectOptions;
 use crate::error::{Error, Result};
 use crate::local::session::{LocalSession, SessionOptions};
 use crate::local::source::{list, Partitions};
 use crate::local::table::OnError;
-use crate::s3::{list::Everything, S3Access, S3Url};
+use crate::s3::{fetch, list::Everything, S3Access, S3Url};
 use crate::schema::record_schema;
 
 /// The manifest's name in the destination (DataFusion's listing and Athena skip `_` files).
@@ -132,10 +133,19 @@ struct Day {
 enum Dest {
     Local(PathBuf),
     S3 {
-        client: aws_sdk_s3::Client,
+        access: Arc<S3Access>,
         bucket: String,
         prefix: String,
     },
+}
+
+/// An I/O result on `path` with a missing file as `None`.
+fn unless_missing<T>(path: &Path, result: std::io::Result<T>) -> Result<Option<T>> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(path, e)),
+    }
 }
 
 impl Dest {
@@ -144,14 +154,14 @@ impl Dest {
             let url = S3Url::parse(dest)?;
             let access = S3Access::connect(&options.connect, options.region.as_deref()).await?;
             Ok(Dest::S3 {
-                client: access.client.clone(),
+                access,
                 bucket: url.bucket,
                 prefix: url.prefix.trim_end_matches('/').to_string(),
             })
         } else {
-            let root = PathBuf::from(dest);
-            std::fs::create_dir_all(&root).map_err(|e| Error::io(&root, e))?;
-            Ok(Dest::Local(root))
+            // The folder comes with its first file (see `temp_path`): a run that fails before
+            // writing anything leaves nothing behind.
+            Ok(Dest::Local(PathBuf::from(dest)))
         }
     }
 
@@ -167,40 +177,21 @@ impl Dest {
         match self {
             Dest::Local(root) => {
                 let path = root.join(MANIFEST);
-                match std::fs::read(&path) {
-                    Ok(bytes) => Ok(Some(bytes)),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                    Err(e) => Err(Error::io(path, e)),
-                }
+                unless_missing(&path, std::fs::read(&path))
             }
             Dest::S3 {
-                client,
+                access,
                 bucket,
                 prefix,
-            } => {
-                let key = Dest::key(prefix, MANIFEST);
-                let step = format!("s3:GetObject s3://{bucket}/{key}");
-                match client.get_object().bucket(bucket).key(&key).send().await {
-                    Ok(out) => {
-                        let body = out.body.collect().await.map_err(|e| {
-                            crate::aws::aws_error(step.clone(), format!("reading the body: {e}"))
-                        })?;
-                        Ok(Some(body.into_bytes().to_vec()))
-                    }
-                    Err(err) => {
-                        let missing = err.as_service_error().is_some_and(|e| e.is_no_such_key());
-                        if missing || crate::aws::status(&err) == Some(404) {
-                            Ok(None)
-                        } else {
-                            Err(sdk_error(&step, err))
-                        }
-                    }
-                }
-            }
+            } => Ok(
+                fetch::get_if_exists(access, bucket, &Dest::key(prefix, MANIFEST))
+                    .await?
+                    .map(|f| f.bytes),
+            ),
         }
     }
 
-    /// Puts `bytes` (or the file at `local`) under `name`, atomically.
+    /// Puts the file at `local` under `name`, atomically.
     async fn put(&self, name: &str, local: &Path) -> Result<()> {
         match self {
             Dest::Local(root) => {
@@ -211,22 +202,13 @@ impl Dest {
                 std::fs::rename(local, &target).map_err(|e| Error::io(&target, e))
             }
             Dest::S3 {
-                client,
+                access,
                 bucket,
                 prefix,
             } => {
-                let key = Dest::key(prefix, name);
                 let bytes = std::fs::read(local).map_err(|e| Error::io(local, e))?;
                 let _ = std::fs::remove_file(local);
-                client
-                    .put_object()
-                    .bucket(bucket)
-                    .key(&key)
-                    .body(bytes.into())
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error(&format!("s3:PutObject s3://{bucket}/{key}"), e))?;
-                Ok(())
+                fetch::put(access, bucket, &Dest::key(prefix, name), bytes).await
             }
         }
     }
@@ -236,27 +218,13 @@ impl Dest {
         match self {
             Dest::Local(root) => {
                 let target = root.join(name);
-                match std::fs::remove_file(&target) {
-                    Ok(()) => Ok(()),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-                    Err(e) => Err(Error::io(target, e)),
-                }
+                unless_missing(&target, std::fs::remove_file(&target)).map(drop)
             }
             Dest::S3 {
-                client,
+                access,
                 bucket,
                 prefix,
-            } => {
-                let key = Dest::key(prefix, name);
-                client
-                    .delete_object()
-                    .bucket(bucket)
-                    .key(&key)
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error(&format!("s3:DeleteObject s3://{bucket}/{key}"), e))?;
-                Ok(())
-            }
+            } => fetch::delete(access, bucket, &Dest::key(prefix, name)).await,
         }
     }
 
@@ -284,6 +252,51 @@ pub fn day_folder(account: &str, region: &str, day: &str) -> String {
     )
 }
 
+/// Day partitions as the source's files are found: grouped by folder, in folder order.
+#[derive(Default)]
+struct Days(BTreeMap<String, Day>);
+
+impl Days {
+    /// Adds `input`, read through `path` (a path already there is not repeated), to the day of
+    /// `partitions`; a file outside CloudTrail's layout is an error naming `name()`.
+    fn add(
+        &mut self,
+        partitions: &Partitions,
+        path: String,
+        input: Input,
+        name: impl FnOnce() -> String,
+    ) -> Result<()> {
+        let Partitions::Layout {
+            account,
+            region,
+            day,
+        } = partitions
+        else {
+            return Err(outside_layout(&name()));
+        };
+        let folder = day_folder(account, region, day);
+        let entry = self.0.entry(folder.clone()).or_insert_with(|| Day {
+            folder,
+            paths: Vec::new(),
+            inputs: Vec::new(),
+        });
+        if !entry.paths.contains(&path) {
+            entry.paths.push(path);
+        }
+        entry.inputs.push(input);
+        Ok(())
+    }
+
+    /// The days, each with its inputs sorted (the manifest compares them as they are).
+    fn into_sorted(self) -> Vec<Day> {
+        let mut days: Vec<Day> = self.0.into_values().collect();
+        for d in &mut days {
+            d.inputs.sort();
+        }
+        days
+    }
+}
+
 /// Groups the source's log files into day partitions.
 async fn inventory(source: &str, options: &CompactOptions) -> Result<(Vec<Day>, usize)> {
     if source.starts_with("s3://") {
@@ -291,17 +304,8 @@ async fn inventory(source: &str, options: &CompactOptions) -> Result<(Vec<Day>, 
     }
     let listing = list(&[source.to_string()])?;
     let root = Path::new(source);
-    let mut days: BTreeMap<String, Day> = BTreeMap::new();
+    let mut days = Days::default();
     for file in listing.files {
-        let Partitions::Layout {
-            account,
-            region,
-            day,
-        } = &file.partitions
-        else {
-            return Err(outside_layout(&file.path.display().to_string()));
-        };
-        let folder = day_folder(account, region, day);
         let stamp = std::fs::metadata(&file.path)
             .and_then(|m| m.modified())
             .ok()
@@ -314,23 +318,17 @@ async fn inventory(source: &str, options: &CompactOptions) -> Result<(Vec<Day>, 
             .unwrap_or(&file.path)
             .to_string_lossy()
             .replace('\\', "/");
-        let entry = days.entry(folder.clone()).or_insert_with(|| Day {
-            folder,
-            paths: Vec::new(),
-            inputs: Vec::new(),
-        });
-        entry.paths.push(file.path.to_string_lossy().into_owned());
-        entry.inputs.push(Input {
+        let input = Input {
             name,
             size: file.size,
             stamp,
-        });
+        };
+        let path = file.path.to_string_lossy().into_owned();
+        days.add(&file.partitions, path, input, || {
+            file.path.display().to_string()
+        })?;
     }
-    let mut days: Vec<Day> = days.into_values().collect();
-    for d in &mut days {
-        d.inputs.sort();
-    }
-    Ok((days, listing.excluded))
+    Ok((days.into_sorted(), listing.excluded))
 }
 
 /// Groups the log objects under an `s3://` source into day partitions; a day is read through
@@ -341,29 +339,11 @@ async fn inventory_s3(source: &str, options: &CompactOptions) -> Result<(Vec<Day
     let walk = crate::s3::list(&access, &url, &["CloudTrail"], &Everything)
         .await
         .map_err(|e| crate::s3::source_error(source, e))?;
-    let mut days: BTreeMap<String, Day> = BTreeMap::new();
+    let mut days = Days::default();
     for found in walk.objects {
-        let name = S3Url::name(&url.bucket, &found.key);
-        let Partitions::Layout {
-            account,
-            region,
-            day,
-        } = &found.partitions
-        else {
-            return Err(outside_layout(&name));
-        };
-        let folder = day_folder(account, region, day);
         let parent = found.key.rsplit_once('/').map_or("", |(p, _)| p);
         let prefix = format!("s3://{}/{parent}/", url.bucket);
-        let entry = days.entry(folder.clone()).or_insert_with(|| Day {
-            folder,
-            paths: Vec::new(),
-            inputs: Vec::new(),
-        });
-        if !entry.paths.contains(&prefix) {
-            entry.paths.push(prefix);
-        }
-        entry.inputs.push(Input {
+        let input = Input {
             name: found
                 .key
                 .strip_prefix(&url.prefix)
@@ -371,13 +351,12 @@ async fn inventory_s3(source: &str, options: &CompactOptions) -> Result<(Vec<Day
                 .to_string(),
             size: found.size,
             stamp: found.etag,
-        });
+        };
+        days.add(&found.partitions, prefix, input, || {
+            S3Url::name(&url.bucket, &found.key)
+        })?;
     }
-    let mut days: Vec<Day> = days.into_values().collect();
-    for d in &mut days {
-        d.inputs.sort();
-    }
-    Ok((days, walk.excluded))
+    Ok((days.into_sorted(), walk.excluded))
 }
 
 /// The error for a log file outside CloudTrail's folder layout.
@@ -399,7 +378,7 @@ pub async fn compact(source: &str, dest: &str, options: &CompactOptions) -> Resu
             "row_group_rows must be at least 1".into(),
         ));
     }
-    // The destination first: a wrong one fails before any source is read.
+    // The destination and its manifest first: a wrong one fails before any source is read.
     let dest = Dest::open(dest, options).await?;
     let mut manifest = match dest.read_manifest().await? {
         None => Manifest::default(),

@@ -16,42 +16,88 @@ pub const OUTPUT_FORMAT: &str = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextO
 
 /// The Hive type string of an Arrow type (`string`, `struct<a:string>`, `array<...>`, `map<k,v>`).
 pub fn hive_type(data_type: &DataType) -> Result<String> {
+    type_name(data_type, Dialect::Hive)
+}
+
+/// The Presto (Athena) type of an Arrow type, as a view's column list declares it.
+pub fn presto_type(data_type: &DataType) -> Result<String> {
+    type_name(data_type, Dialect::Presto)
+}
+
+/// Whose type names: Hive's (Glue columns, DDL) or Presto's (a view's columns).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Dialect {
+    Hive,
+    Presto,
+}
+
+/// An Arrow type's name in `dialect`: Hive spells nested types `struct<a:t>`, `array<t>`,
+/// `map<k,v>`; Presto `row(a t)`, `array(t)`, `map(k,v)` and only knows the types of the schema.
+fn type_name(data_type: &DataType, dialect: Dialect) -> Result<String> {
+    let hive = dialect == Dialect::Hive;
+    let nested = |kind: &str, parts: Vec<String>| {
+        if hive {
+            format!("{kind}<{}>", parts.join(","))
+        } else {
+            format!("{kind}({})", parts.join(","))
+        }
+    };
+    let scalar = match data_type {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
+            Some(if hive { "string" } else { "varchar" })
+        }
+        _ if !hive => None,
+        DataType::Boolean => Some("boolean"),
+        DataType::Int8 => Some("tinyint"),
+        DataType::Int16 => Some("smallint"),
+        DataType::Int32 => Some("int"),
+        DataType::Int64 => Some("bigint"),
+        DataType::Float32 => Some("float"),
+        DataType::Float64 => Some("double"),
+        DataType::Date32 => Some("date"),
+        DataType::Timestamp(_, _) => Some("timestamp"),
+        _ => None,
+    };
+    if let Some(name) = scalar {
+        return Ok(name.into());
+    }
     Ok(match data_type {
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => "string".into(),
-        DataType::Boolean => "boolean".into(),
-        DataType::Int8 => "tinyint".into(),
-        DataType::Int16 => "smallint".into(),
-        DataType::Int32 => "int".into(),
-        DataType::Int64 => "bigint".into(),
-        DataType::Float32 => "float".into(),
-        DataType::Float64 => "double".into(),
-        DataType::Date32 => "date".into(),
-        DataType::Timestamp(_, _) => "timestamp".into(),
         DataType::Struct(fields) => {
             let members = fields
                 .iter()
-                .map(|f| Ok(format!("{}:{}", f.name(), hive_type(f.data_type())?)))
+                .map(|f| {
+                    let member = type_name(f.data_type(), dialect)?;
+                    Ok(if hive {
+                        format!("{}:{member}", f.name())
+                    } else {
+                        format!("{} {member}", f.name())
+                    })
+                })
                 .collect::<Result<Vec<_>>>()?;
-            format!("struct<{}>", members.join(","))
+            nested(if hive { "struct" } else { "row" }, members)
         }
         DataType::List(item) | DataType::LargeList(item) => {
-            format!("array<{}>", hive_type(item.data_type())?)
+            nested("array", vec![type_name(item.data_type(), dialect)?])
         }
         DataType::Map(entries, _) => match entries.data_type() {
-            DataType::Struct(kv) if kv.len() == 2 => format!(
-                "map<{},{}>",
-                hive_type(kv[0].data_type())?,
-                hive_type(kv[1].data_type())?
+            DataType::Struct(kv) if kv.len() == 2 => nested(
+                "map",
+                vec![
+                    type_name(kv[0].data_type(), dialect)?,
+                    type_name(kv[1].data_type(), dialect)?,
+                ],
             ),
             other => {
                 return Err(Error::Engine(format!(
-                    "map entries of type {other} have no Hive equivalent"
+                    "map entries of type {other} have no {} equivalent",
+                    if hive { "Hive" } else { "Athena" }
                 )))
             }
         },
         other => {
             return Err(Error::Engine(format!(
-                "column type {other} has no Hive equivalent"
+                "column type {other} has no {} equivalent",
+                if hive { "Hive" } else { "Athena view" }
             )))
         }
     })
@@ -72,26 +118,53 @@ pub struct TableDefinition {
     pub parameters: BTreeMap<String, String>,
 }
 
-pub(crate) fn table_definition(want: &Resolved) -> Result<TableDefinition> {
+/// How a table's files are read: Glue's classification, the SerDe and the formats.
+struct Format {
+    classification: &'static str,
+    serde: &'static str,
+    input_format: &'static str,
+    output_format: &'static str,
+}
+
+const JSON: Format = Format {
+    classification: "cloudtrail",
+    serde: SERDE,
+    input_format: INPUT_FORMAT,
+    output_format: OUTPUT_FORMAT,
+};
+
+/// The Parquet SerDe and formats of the table over a compacted copy.
+pub const PARQUET_SERDE: &str = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe";
+pub const PARQUET_INPUT_FORMAT: &str =
+    "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat";
+pub const PARQUET_OUTPUT_FORMAT: &str =
+    "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat";
+
+const PARQUET: Format = Format {
+    classification: "parquet",
+    serde: PARQUET_SERDE,
+    input_format: PARQUET_INPUT_FORMAT,
+    output_format: PARQUET_OUTPUT_FORMAT,
+};
+
+/// A table `name` of the record columns in `format` over `location`, partitioned by
+/// `partition_keys` (strings) as `projection` (with its location template) projects them.
+fn definition(
+    want: &Resolved,
+    name: &str,
+    format: &Format,
+    partition_keys: &[&str],
+    location: String,
+    projection: Projection,
+) -> Result<TableDefinition> {
     let columns = record_schema()
         .fields()
         .iter()
         .map(|f| Ok((f.name().clone(), hive_type(f.data_type())?)))
         .collect::<Result<Vec<_>>>()?;
-    let layout = want.cfg.layout();
-    let partition_keys = layout
-        .columns()
-        .iter()
-        .map(|c| (c.to_string(), "string".to_string()))
-        .collect();
-    let (location, projection) = match layout {
-        PartitionLayout::Spintrail => spintrail_projection(want),
-        PartitionLayout::AwsProjection => aws_projection(want)?,
-        PartitionLayout::AwsManual => aws_manual(want)?,
-    };
     let mut parameters: BTreeMap<String, String> = [
         ("EXTERNAL", "TRUE"),
-        ("classification", "cloudtrail"),
+        ("classification", format.classification),
         ("projection.enabled", "true"),
     ]
     .into_iter()
@@ -102,23 +175,36 @@ pub(crate) fn table_definition(want: &Resolved) -> Result<TableDefinition> {
     parameters.insert(STACK_TAG.into(), want.cfg.name.clone());
     Ok(TableDefinition {
         database: want.cfg.database.clone(),
-        name: want.cfg.table.clone(),
+        name: name.to_string(),
         columns,
-        partition_keys,
+        partition_keys: partition_keys
+            .iter()
+            .map(|c| (c.to_string(), "string".to_string()))
+            .collect(),
         location,
-        input_format: INPUT_FORMAT.into(),
-        output_format: OUTPUT_FORMAT.into(),
-        serde: SERDE.into(),
+        input_format: format.input_format.into(),
+        output_format: format.output_format.into(),
+        serde: format.serde.into(),
         parameters,
     })
 }
 
-/// The Parquet SerDe and formats of the table over a compacted copy.
-pub const PARQUET_SERDE: &str = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe";
-pub const PARQUET_INPUT_FORMAT: &str =
-    "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat";
-pub const PARQUET_OUTPUT_FORMAT: &str =
-    "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat";
+pub(crate) fn table_definition(want: &Resolved) -> Result<TableDefinition> {
+    let layout = want.cfg.layout();
+    let (location, projection) = match layout {
+        PartitionLayout::Spintrail => spintrail_projection(want),
+        PartitionLayout::AwsProjection => aws_projection(want)?,
+        PartitionLayout::AwsManual => aws_manual(want)?,
+    };
+    definition(
+        want,
+        &want.cfg.table,
+        &JSON,
+        layout.columns(),
+        location,
+        projection,
+    )
+}
 
 /// The table over the Parquet copy `spintrail compact` writes (`parquet_location`), if one is
 /// configured: the same record columns, partitions `account`, `region`, `day` projected over
@@ -128,88 +214,20 @@ pub(crate) fn parquet_table_definition(want: &Resolved) -> Result<Option<TableDe
         return Ok(None);
     };
     let location = format!("{}/", location.trim_end_matches('/'));
-    let json = table_definition(want)?;
-    let mut projection = settings(
-        "account",
-        &[("type", "enum"), ("values", &want.accounts.join(","))],
+    let projection = account_region_day(
+        want,
+        '-',
+        format!("{location}account=${{account}}/region=${{region}}/day=${{day}}"),
     );
-    projection.extend(settings(
-        "region",
-        &[("type", "enum"), ("values", &want.regions.join(","))],
-    ));
-    let range = format!("{},NOW", want.cfg.projection_start.replace('/', "-"));
-    projection.extend(settings(
-        "day",
-        &[
-            ("type", "date"),
-            ("format", "yyyy-MM-dd"),
-            ("range", &range),
-            ("interval", "1"),
-            ("interval.unit", "DAYS"),
-        ],
-    ));
-    projection.push(template(format!(
-        "{location}account=${{account}}/region=${{region}}/day=${{day}}"
-    )));
-    let mut parameters: BTreeMap<String, String> = [
-        ("EXTERNAL", "TRUE"),
-        ("classification", "parquet"),
-        ("projection.enabled", "true"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .chain(projection)
-    .collect();
-    parameters.insert(MANAGED_TAG.into(), "true".into());
-    parameters.insert(STACK_TAG.into(), want.cfg.name.clone());
-    Ok(Some(TableDefinition {
-        database: json.database,
-        name: want.cfg.parquet_table.clone(),
-        columns: json.columns,
-        partition_keys: ["account", "region", "day"]
-            .iter()
-            .map(|c| (c.to_string(), "string".to_string()))
-            .collect(),
+    definition(
+        want,
+        &want.cfg.parquet_table,
+        &PARQUET,
+        &["account", "region", "day"],
         location,
-        input_format: PARQUET_INPUT_FORMAT.into(),
-        output_format: PARQUET_OUTPUT_FORMAT.into(),
-        serde: PARQUET_SERDE.into(),
-        parameters,
-    }))
-}
-
-/// The Presto (Athena) type of an Arrow type, as a view's column list declares it.
-pub fn presto_type(data_type: &DataType) -> Result<String> {
-    Ok(match data_type {
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => "varchar".into(),
-        DataType::Struct(fields) => {
-            let members = fields
-                .iter()
-                .map(|f| Ok(format!("{} {}", f.name(), presto_type(f.data_type())?)))
-                .collect::<Result<Vec<_>>>()?;
-            format!("row({})", members.join(","))
-        }
-        DataType::List(item) | DataType::LargeList(item) => {
-            format!("array({})", presto_type(item.data_type())?)
-        }
-        DataType::Map(entries, _) => match entries.data_type() {
-            DataType::Struct(kv) if kv.len() == 2 => format!(
-                "map({},{})",
-                presto_type(kv[0].data_type())?,
-                presto_type(kv[1].data_type())?
-            ),
-            other => {
-                return Err(Error::Engine(format!(
-                    "map entries of type {other} have no Athena equivalent"
-                )))
-            }
-        },
-        other => {
-            return Err(Error::Engine(format!(
-                "column type {other} has no Athena view equivalent"
-            )))
-        }
-    })
+        projection,
+    )
+    .map(Some)
 }
 
 /// The duplicate-free view over the JSON table: its name, its SQL and its columns (name, Hive
@@ -271,19 +289,42 @@ fn settings(column: &str, pairs: &[(&str, &str)]) -> Projection {
         .collect()
 }
 
-/// A `yyyy/MM/dd` date projection of `column` from the stack's start day to now.
-fn daily(want: &Resolved, column: &str) -> Projection {
-    let range = format!("{},NOW", want.cfg.projection_start);
+/// A daily date projection of `column` (`yyyy/MM/dd`, or with `separator` between the parts)
+/// from the stack's start day to now.
+fn daily(want: &Resolved, column: &str, separator: char) -> Projection {
+    let format = format!("yyyy{separator}MM{separator}dd");
+    let range = format!(
+        "{},NOW",
+        want.cfg
+            .projection_start
+            .replace('/', &separator.to_string())
+    );
     settings(
         column,
         &[
             ("type", "date"),
-            ("format", "yyyy/MM/dd"),
+            ("format", &format),
             ("range", &range),
             ("interval", "1"),
             ("interval.unit", "DAYS"),
         ],
     )
+}
+
+/// `account` and `region` as the configured values, `day` daily (see [`daily`]), files under
+/// `template`.
+fn account_region_day(want: &Resolved, separator: char, template_text: String) -> Projection {
+    let mut projection = settings(
+        "account",
+        &[("type", "enum"), ("values", &want.accounts.join(","))],
+    );
+    projection.extend(settings(
+        "region",
+        &[("type", "enum"), ("values", &want.regions.join(","))],
+    ));
+    projection.extend(daily(want, "day", separator));
+    projection.push(template(template_text));
+    projection
 }
 
 fn template(location: String) -> (String, String) {
@@ -293,18 +334,11 @@ fn template(location: String) -> (String, String) {
 /// spintrail's table: every account and region of the trail under `AWSLogs/[<org-id>/]`.
 fn spintrail_projection(want: &Resolved) -> (String, Projection) {
     let location = want.table_location();
-    let mut projection = settings(
-        "account",
-        &[("type", "enum"), ("values", &want.accounts.join(","))],
+    let projection = account_region_day(
+        want,
+        '/',
+        format!("{location}${{account}}/CloudTrail/${{region}}/${{day}}"),
     );
-    projection.extend(settings(
-        "region",
-        &[("type", "enum"), ("values", &want.regions.join(","))],
-    ));
-    projection.extend(daily(want, "day"));
-    projection.push(template(format!(
-        "{location}${{account}}/CloudTrail/${{region}}/${{day}}"
-    )));
     (location, projection)
 }
 
@@ -329,7 +363,7 @@ fn aws_projection(want: &Resolved) -> Result<(String, Projection)> {
     let account = single("account", &want.accounts, layout)?;
     let region = single("region", &want.regions, layout)?;
     let location = format!("{}{account}/CloudTrail/{region}/", want.table_location());
-    let mut projection = daily(want, "timestamp");
+    let mut projection = daily(want, "timestamp", '/');
     projection.push(template(format!("{location}${{timestamp}}")));
     Ok((location, projection))
 }
@@ -376,7 +410,11 @@ fn quote(text: &str) -> String {
 
 /// The `CREATE EXTERNAL TABLE` statement equivalent to the Glue table.
 pub(crate) fn create_table(want: &Resolved) -> Result<String> {
-    let def = table_definition(want)?;
+    Ok(ddl_text(&table_definition(want)?))
+}
+
+/// The `CREATE EXTERNAL TABLE` statement of a table definition.
+fn ddl_text(def: &TableDefinition) -> String {
     let column_lines = def
         .columns
         .iter()
@@ -396,7 +434,7 @@ pub(crate) fn create_table(want: &Resolved) -> Result<String> {
         .map(|(k, v)| format!("  {}={}", quote(k), quote(v)))
         .collect::<Vec<_>>()
         .join(",\n");
-    Ok(format!(
+    format!(
         "CREATE EXTERNAL TABLE IF NOT EXISTS `{}`.`{}` (\n{column_lines}\n)\n\
          PARTITIONED BY ({partitions})\n\
          ROW FORMAT SERDE {}\n\
@@ -410,7 +448,7 @@ pub(crate) fn create_table(want: &Resolved) -> Result<String> {
         quote(&def.input_format),
         quote(&def.output_format),
         quote(&def.location),
-    ))
+    )
 }
 
 #[cfg(test)]
@@ -573,5 +611,139 @@ mod tests {
         assert!(ddl.contains("LOCATION 's3://logs/AWSLogs/'"));
         assert!(ddl.contains("'projection.day.format'='yyyy/MM/dd'"));
         assert!(ddl.trim_end().ends_with(");"));
+    }
+
+    /// The JSON table's DDL and the Parquet table's definition, pinned to the letter.
+    #[test]
+    fn definitions_pinned() {
+        let ddl = create_table(&want(false)).unwrap();
+        let pinned = r#"CREATE EXTERNAL TABLE IF NOT EXISTS `default`.`cloudtrail_logs` (
+  `eventversion` string,
+  `useridentity` struct<type:string,principalid:string,arn:string,accountid:string,invokedby:string,accesskeyid:string,username:string,onbehalfof:struct<userid:string,identitystorearn:string>,sessioncontext:struct<attributes:struct<mfaauthenticated:string,creationdate:string>,sessionissuer:struct<type:string,principalid:string,arn:string,accountid:string,username:string>,ec2roledelivery:string,webidfederationdata:struct<federatedprovider:string,attributes:map<string,string>>>>,
+  `eventtime` string,
+  `eventsource` string,
+  `eventname` string,
+  `awsregion` string,
+  `sourceipaddress` string,
+  `useragent` string,
+  `errorcode` string,
+  `errormessage` string,
+  `requestparameters` string,
+  `responseelements` string,
+  `additionaleventdata` string,
+  `requestid` string,
+  `eventid` string,
+  `resources` array<struct<arn:string,accountid:string,type:string>>,
+  `eventtype` string,
+  `apiversion` string,
+  `readonly` string,
+  `recipientaccountid` string,
+  `serviceeventdetails` string,
+  `sharedeventid` string,
+  `vpcendpointid` string,
+  `vpcendpointaccountid` string,
+  `eventcategory` string,
+  `addendum` struct<reason:string,updatedfields:string,originalrequestid:string,originaleventid:string>,
+  `sessioncredentialfromconsole` string,
+  `edgedevicedetails` string,
+  `tlsdetails` struct<tlsversion:string,ciphersuite:string,clientprovidedhostheader:string>
+)
+PARTITIONED BY (`account` string, `region` string, `day` string)
+ROW FORMAT SERDE 'org.apache.hive.hcatalog.data.JsonSerDe'
+STORED AS INPUTFORMAT 'com.amazon.emr.cloudtrail.CloudTrailInputFormat'
+OUTPUTFORMAT 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat'
+LOCATION 's3://logs/AWSLogs/'
+TBLPROPERTIES (
+  'classification'='cloudtrail',
+  'projection.account.type'='enum',
+  'projection.account.values'='111111111111,222222222222',
+  'projection.day.format'='yyyy/MM/dd',
+  'projection.day.interval'='1',
+  'projection.day.interval.unit'='DAYS',
+  'projection.day.range'='2024/01/01,NOW',
+  'projection.day.type'='date',
+  'projection.enabled'='true',
+  'projection.region.type'='enum',
+  'projection.region.values'='eu-west-1',
+  'spintrail:managed'='true',
+  'spintrail:stack'='spintrail',
+  'storage.location.template'='s3://logs/AWSLogs/${account}/CloudTrail/${region}/${day}'
+);
+"#;
+        assert_eq!(ddl, pinned);
+        let field = |name: &str| {
+            record_schema()
+                .field_with_name(name)
+                .unwrap()
+                .data_type()
+                .clone()
+        };
+        assert_eq!(
+            presto_type(&field("resources")).unwrap(),
+            "array(row(arn varchar,accountid varchar,type varchar))"
+        );
+        assert!(presto_type(&field("useridentity")).unwrap().contains(
+            ",webidfederationdata row(federatedprovider varchar,attributes map(varchar,varchar))))"
+        ));
+        assert_eq!(
+            presto_type(&DataType::Int64).unwrap_err().to_string(),
+            Error::Engine("column type Int64 has no Athena view equivalent".into()).to_string()
+        );
+        assert_eq!(
+            hive_type(&DataType::Binary).unwrap_err().to_string(),
+            Error::Engine("column type Binary has no Hive equivalent".into()).to_string()
+        );
+        let mut want = want(true);
+        want.cfg.parquet_location = Some("s3://compact/parquet".into());
+        let json = table_definition(&want).unwrap();
+        let def = parquet_table_definition(&want).unwrap().unwrap();
+        assert_eq!(def.columns, json.columns);
+        assert_eq!(def.database, "default");
+        assert_eq!(def.name, "cloudtrail_parquet");
+        assert_eq!(def.location, "s3://compact/parquet/");
+        assert_eq!(def.serde, PARQUET_SERDE);
+        assert_eq!(def.input_format, PARQUET_INPUT_FORMAT);
+        assert_eq!(def.output_format, PARQUET_OUTPUT_FORMAT);
+        let keys: Vec<(&str, &str)> = def
+            .partition_keys
+            .iter()
+            .map(|(k, t)| (k.as_str(), t.as_str()))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                ("account", "string"),
+                ("region", "string"),
+                ("day", "string")
+            ]
+        );
+        let parameters: Vec<(&str, &str)> = def
+            .parameters
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            parameters,
+            [
+                ("EXTERNAL", "TRUE"),
+                ("classification", "parquet"),
+                ("projection.account.type", "enum"),
+                ("projection.account.values", "111111111111,222222222222"),
+                ("projection.day.format", "yyyy-MM-dd"),
+                ("projection.day.interval", "1"),
+                ("projection.day.interval.unit", "DAYS"),
+                ("projection.day.range", "2024-01-01,NOW"),
+                ("projection.day.type", "date"),
+                ("projection.enabled", "true"),
+                ("projection.region.type", "enum"),
+                ("projection.region.values", "eu-west-1"),
+                ("spintrail:managed", "true"),
+                ("spintrail:stack", "spintrail"),
+                (
+                    "storage.location.template",
+                    "s3://compact/parquet/account=${account}/region=${region}/day=${day}"
+                ),
+            ]
+        );
     }
 }

@@ -200,6 +200,71 @@ fn diff(table: &aws_sdk_glue::types::Table, want: &TableDefinition) -> Vec<Strin
     out
 }
 
+/// The Glue table or view `database.name`, `None` when there is none (a missing database reads
+/// as a missing table: Glue answers both with "not found"); `kind` names the step in errors.
+async fn get_table(
+    ctx: &Ctx,
+    kind: &str,
+    database: &str,
+    name: &str,
+) -> Result<Option<Found<aws_sdk_glue::types::Table>>> {
+    let answer = ctx
+        .clients
+        .glue
+        .get_table()
+        .database_name(database)
+        .name(name)
+        .send()
+        .await;
+    let found = tolerate(NOT_FOUND, &format!("{kind} (GetTable)"), answer)?;
+    Ok(found
+        .and_then(|out| out.table().cloned())
+        .map(|table| Found {
+            ours: params_are_ours(ctx, table.parameters()),
+            state: table,
+        }))
+}
+
+/// Creates the table or view `input` in `database` (CreateTable), or replaces it (UpdateTable).
+async fn put_table(
+    ctx: &Ctx,
+    kind: &str,
+    database: &str,
+    input: TableInput,
+    replace: bool,
+) -> Result<()> {
+    let glue = &ctx.clients.glue;
+    if replace {
+        glue.update_table()
+            .database_name(database)
+            .table_input(input)
+            .send()
+            .await
+            .map_err(|e| sdk_error(&format!("{kind} (UpdateTable)"), e))?;
+    } else {
+        glue.create_table()
+            .database_name(database)
+            .table_input(input)
+            .send()
+            .await
+            .map_err(|e| sdk_error(&format!("{kind} (CreateTable)"), e))?;
+    }
+    Ok(())
+}
+
+/// Deletes the table or view `database.name`.
+async fn delete_table(ctx: &Ctx, kind: &str, database: &str, name: &str) -> Result<Removal> {
+    ctx.clients
+        .glue
+        .delete_table()
+        .database_name(database)
+        .name(name)
+        .send()
+        .await
+        .map_err(|e| sdk_error(&format!("{kind} (DeleteTable)"), e))?;
+    Ok(Removal::Deleted(Vec::new()))
+}
+
 /// A Glue table resource whose definition `$definition` gives.
 macro_rules! glue_table {
     ($(#[$doc:meta])* $name:ident, $definition:expr) => {
@@ -226,23 +291,8 @@ macro_rules! glue_table {
                 &self.name
             }
 
-            /// A missing database reads as a missing table (Glue answers both with "not found").
             async fn read(&self, ctx: &Ctx) -> Result<Option<Found<Self::State>>> {
-                let answer = ctx
-                    .clients
-                    .glue
-                    .get_table()
-                    .database_name(&self.want.database)
-                    .name(&self.want.name)
-                    .send()
-                    .await;
-                let found = tolerate(NOT_FOUND, "glue table (GetTable)", answer)?;
-                Ok(found
-                    .and_then(|out| out.table().cloned())
-                    .map(|table| Found {
-                        ours: params_are_ours(ctx, table.parameters()),
-                        state: table,
-                    }))
+                get_table(ctx, Self::KIND, &self.want.database, &self.want.name).await
             }
 
             fn diff(&self, have: &Self::State) -> Result<Vec<String>> {
@@ -254,41 +304,19 @@ macro_rules! glue_table {
             }
 
             async fn create(&self, ctx: &mut Ctx) -> Result<()> {
-                ctx.clients
-                    .glue
-                    .create_table()
-                    .database_name(&self.want.database)
-                    .table_input(table_input(&self.want)?)
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error("glue table (CreateTable)", e))?;
-                Ok(())
+                let input = table_input(&self.want)?;
+                put_table(ctx, Self::KIND, &self.want.database, input, false).await
             }
 
             async fn update(&self, ctx: &mut Ctx, _have: &Self::State) -> Result<()> {
-                ctx.clients
-                    .glue
-                    .update_table()
-                    .database_name(&self.want.database)
-                    .table_input(table_input(&self.want)?)
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error("glue table (UpdateTable)", e))?;
-                Ok(())
+                let input = table_input(&self.want)?;
+                put_table(ctx, Self::KIND, &self.want.database, input, true).await
             }
         }
 
         impl Removable for $name {
             async fn delete(&self, ctx: &Ctx, _have: &Self::State) -> Result<Removal> {
-                ctx.clients
-                    .glue
-                    .delete_table()
-                    .database_name(&self.want.database)
-                    .name(&self.want.name)
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error("glue table (DeleteTable)", e))?;
-                Ok(Removal::Deleted(Vec::new()))
+                delete_table(ctx, Self::KIND, &self.want.database, &self.want.name).await
             }
         }
     };
@@ -403,21 +431,7 @@ impl Resource for DedupView {
     }
 
     async fn read(&self, ctx: &Ctx) -> Result<Option<Found<Self::State>>> {
-        let answer = ctx
-            .clients
-            .glue
-            .get_table()
-            .database_name(&self.want.database)
-            .name(&self.want.name)
-            .send()
-            .await;
-        let found = tolerate(NOT_FOUND, "athena view (GetTable)", answer)?;
-        Ok(found
-            .and_then(|out| out.table().cloned())
-            .map(|table| Found {
-                ours: params_are_ours(ctx, table.parameters()),
-                state: table,
-            }))
+        get_table(ctx, Self::KIND, &self.want.database, &self.want.name).await
     }
 
     fn diff(&self, have: &Self::State) -> Result<Vec<String>> {
@@ -433,41 +447,19 @@ impl Resource for DedupView {
     }
 
     async fn create(&self, ctx: &mut Ctx) -> Result<()> {
-        ctx.clients
-            .glue
-            .create_table()
-            .database_name(&self.want.database)
-            .table_input(self.input(ctx)?)
-            .send()
-            .await
-            .map_err(|e| sdk_error("athena view (CreateTable)", e))?;
-        Ok(())
+        let input = self.input(ctx)?;
+        put_table(ctx, Self::KIND, &self.want.database, input, false).await
     }
 
     async fn update(&self, ctx: &mut Ctx, _have: &Self::State) -> Result<()> {
-        ctx.clients
-            .glue
-            .update_table()
-            .database_name(&self.want.database)
-            .table_input(self.input(ctx)?)
-            .send()
-            .await
-            .map_err(|e| sdk_error("athena view (UpdateTable)", e))?;
-        Ok(())
+        let input = self.input(ctx)?;
+        put_table(ctx, Self::KIND, &self.want.database, input, true).await
     }
 }
 
 impl Removable for DedupView {
     async fn delete(&self, ctx: &Ctx, _have: &Self::State) -> Result<Removal> {
-        ctx.clients
-            .glue
-            .delete_table()
-            .database_name(&self.want.database)
-            .name(&self.want.name)
-            .send()
-            .await
-            .map_err(|e| sdk_error("athena view (DeleteTable)", e))?;
-        Ok(Removal::Deleted(Vec::new()))
+        delete_table(ctx, Self::KIND, &self.want.database, &self.want.name).await
     }
 }
 

@@ -1,4 +1,4 @@
-//! Fetching objects: one GET with the retry policy of [`crate::aws`] (throttling and transient
+//! Objects: one GET with the retry policy of [`crate::aws`] (throttling and transient
 //! errors), and a body cut off while streaming fetched again with the same backoff; and
 //! [`prefetch`], objects fetched in parallel, in order, with a bounded number ahead of the reader.
 
@@ -24,25 +24,56 @@ pub struct Fetched {
 /// Fetches one object whole.
 pub async fn get(access: &S3Access, bucket: &str, key: &str) -> Result<Fetched> {
     let name = S3Url::name(bucket, key);
+    fetch(access, bucket, key, false)
+        .await
+        .map_err(|e| unreadable(&name, e))?
+        .ok_or_else(|| Error::file(&name, "cannot read: no such object"))
+}
+
+/// Fetches one object whole, or `None` when there is no such key; a failure is an AWS error
+/// naming the `s3:GetObject` step.
+pub async fn get_if_exists(access: &S3Access, bucket: &str, key: &str) -> Result<Option<Fetched>> {
+    fetch(access, bucket, key, true).await
+}
+
+/// One GET (a body cut off is fetched again with the shared backoff); with `missing_ok`, no
+/// such key is `None`.
+async fn fetch(
+    access: &S3Access,
+    bucket: &str,
+    key: &str,
+    missing_ok: bool,
+) -> Result<Option<Fetched>> {
+    let name = S3Url::name(bucket, key);
     let mut failures = 0u32;
     loop {
-        let answer = access
+        let answer = match access
             .client
             .get_object()
             .bucket(bucket)
             .key(key)
             .send()
             .await
-            .map_err(|e| unreadable(&name, aws::sdk_error("reading", e)))?;
+        {
+            Ok(answer) => answer,
+            Err(err) => {
+                let missing = err.as_service_error().is_some_and(|e| e.is_no_such_key())
+                    || aws::status(&err) == Some(404);
+                if missing_ok && missing {
+                    return Ok(None);
+                }
+                return Err(aws::sdk_error(&format!("s3:GetObject {name}"), err));
+            }
+        };
         let metadata = answer.metadata().cloned().unwrap_or_default();
         let etag = answer.e_tag().unwrap_or_default().to_string();
         match answer.body.collect().await {
             Ok(body) => {
-                return Ok(Fetched {
+                return Ok(Some(Fetched {
                     bytes: body.into_bytes().to_vec(),
                     metadata,
                     etag,
-                })
+                }))
             }
             Err(e) if failures + 1 < DEFAULT_MAX_ATTEMPTS => {
                 failures += 1;
@@ -61,6 +92,33 @@ pub async fn get(access: &S3Access, bucket: &str, key: &str) -> Result<Fetched> 
             }
         }
     }
+}
+
+/// Puts `bytes` under `key` (one PutObject: the object appears whole or not at all).
+pub async fn put(access: &S3Access, bucket: &str, key: &str, bytes: Vec<u8>) -> Result<()> {
+    access
+        .client
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(bytes.into())
+        .send()
+        .await
+        .map_err(|e| aws::sdk_error(&format!("s3:PutObject {}", S3Url::name(bucket, key)), e))?;
+    Ok(())
+}
+
+/// Deletes the object `key` (S3 answers a missing key with success too).
+pub async fn delete(access: &S3Access, bucket: &str, key: &str) -> Result<()> {
+    access
+        .client
+        .delete_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| aws::sdk_error(&format!("s3:DeleteObject {}", S3Url::name(bucket, key)), e))?;
+    Ok(())
 }
 
 /// An object that cannot be fetched, as a file that cannot be read.
