@@ -299,10 +299,15 @@ mod tests {
                 col("eventtime").lt(lit("2026-11-01T00:00:02")),
             ]
         );
-        // A text comparison bounds only the day.
-        let text = [col("eventtime").gt(lit("2026-10-31T23:00:00Z"))];
+        // A text comparison bounds the second of its `yyyy-MM-ddTHH:mm:ss` start, or else the day.
+        let text = [col("eventtime").gt(lit("2026-10-31T23:00:00-05:00"))];
         assert_eq!(
             eventtime_text_bounds(&text),
+            vec![col("eventtime").gt_eq(lit("2026-10-31T23:00:00"))]
+        );
+        let date = [col("eventtime").gt(lit("2026-10-31"))];
+        assert_eq!(
+            eventtime_text_bounds(&date),
             vec![col("eventtime").gt_eq(lit("2026-10-31T00:00:00"))]
         );
         // No time filter, no bound; years outside four digits give none either.
