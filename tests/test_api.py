@@ -268,6 +268,25 @@ def test_explain_shows_the_scan(layout: Path) -> None:
     assert "CloudTrailScanExec: files=1" in plan
 
 
+def test_an_explain_statement_answers_with_the_plan(layout: Path) -> None:
+    session = spintrail.connect(layout)
+    query = (
+        "SELECT eventname, count(*) AS n FROM cloudtrail_logs WHERE region = 'eu-west-1' GROUP BY 1"
+    )
+    plan = session.sql(f"EXPLAIN {query}")
+    assert plan.column_names == ["Query Plan"]
+    lines = plan.column("Query Plan").to_pylist()
+    assert "\n".join(lines) == session.explain(query).rstrip("\n")
+    assert any("CloudTrailScanExec: files=1" in line for line in lines)
+    assert session.last_stats is not None and session.last_stats.files_read == 0
+    # ANALYZE runs it: the plan carries what each step did, and the stats what was read.
+    analyzed = session.sql(f"explain analyze {query}").column("Query Plan").to_pylist()
+    assert any("output_rows=" in line for line in analyzed)
+    assert session.last_stats is not None and session.last_stats.files_read == 1
+    with pytest.raises(spintrail.SqlError, match=r"EXPLAIN .*not `DROP TABLE"):
+        session.sql("DROP TABLE cloudtrail_logs")
+
+
 def test_a_struct_column_is_decoded_only_in_the_fields_a_query_reads(layout: Path) -> None:
     session = spintrail.connect(layout)
     fields = (

@@ -6,13 +6,15 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use arrow::array::{RecordBatch, RecordBatchOptions};
-use arrow::datatypes::{Field, Schema, SchemaRef};
+use arrow::array::{RecordBatch, RecordBatchOptions, StringArray};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{MemorySchemaProvider, TableProvider};
 use datafusion::common::TableReference;
 use datafusion::datasource::MemTable;
 use datafusion::execution::{SendableRecordBatchStream, SessionState};
 use datafusion::logical_expr::LogicalPlan;
+use datafusion::physical_plan::display::DisplayableExecutionPlan;
+use datafusion::physical_plan::memory::MemoryStream;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use futures::{Stream, StreamExt};
@@ -252,8 +254,12 @@ impl LocalSession {
         state
     }
 
-    /// Plans and starts a query; rows arrive as the stream is polled.
+    /// Plans and starts a query; rows arrive as the stream is polled. `EXPLAIN [ANALYZE] <query>`
+    /// answers with the plan (after running the query, with `ANALYZE`), a line a row.
     pub async fn query(&self, sql: &str) -> Result<QueryStream> {
+        if let Some((query, analyze)) = crate::local::sql::explained(sql)? {
+            return self.explain_statement(&query, analyze).await;
+        }
         let limit = self.memory_limit;
         let planned = crate::local::sql::plan_statement(&self.ctx, sql)
             .await
@@ -275,6 +281,46 @@ impl LocalSession {
             schema: renamed.clone().unwrap_or_else(|| stream.schema()),
             renamed,
             stream,
+            plan: physical,
+            memory_limit: limit,
+        })
+    }
+
+    async fn explain_statement(&self, sql: &str, analyze: bool) -> Result<QueryStream> {
+        let limit = self.memory_limit;
+        let plan = crate::local::sql::plan_query(&self.ctx, sql)
+            .await
+            .map_err(|e| with_limit(partition_hint(e, self.options.partitions), limit))?;
+        let physical = self
+            .state_for(&plan)
+            .create_physical_plan(&plan)
+            .await
+            .map_err(|e| with_limit(e.into(), limit))?;
+        let shown = if analyze {
+            let mut run =
+                datafusion::physical_plan::execute_stream(physical.clone(), self.ctx.task_ctx())
+                    .map_err(|e| with_limit(e.into(), limit))?;
+            while let Some(batch) = run.next().await {
+                batch.map_err(|e| with_limit(e.into(), limit))?;
+            }
+            DisplayableExecutionPlan::with_metrics(physical.as_ref())
+        } else {
+            DisplayableExecutionPlan::new(physical.as_ref())
+        };
+        let text = shown.indent(true).to_string();
+        // Athena's EXPLAIN answers in one column of this name.
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "Query Plan",
+            DataType::Utf8,
+            false,
+        )]));
+        let lines: StringArray = text.lines().map(Some).collect();
+        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(lines)])?;
+        let stream = MemoryStream::try_new(vec![batch], schema.clone(), None)?;
+        Ok(QueryStream {
+            schema,
+            renamed: None,
+            stream: Box::pin(stream),
             plan: physical,
             memory_limit: limit,
         })

@@ -26,7 +26,7 @@ mod url;
 
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
-use datafusion::sql::sqlparser::ast::Statement;
+use datafusion::sql::sqlparser::ast::{DescribeAlias, Statement};
 
 use self::parse::{map_planner_error, parse_one};
 use crate::{Error, Result};
@@ -66,6 +66,21 @@ pub struct PlannedQuery {
     /// The result's column names when they differ from the plan's (Trino allows duplicate
     /// names, DataFusion's plan needs unique ones); `None` when the plan's names are right.
     pub output_names: Option<Vec<String>>,
+}
+
+/// For `EXPLAIN [ANALYZE] <query>`: the query's text, and whether to run it (`ANALYZE`).
+pub fn explained(sql: &str) -> Result<Option<(String, bool)>> {
+    match parse_one(sql)? {
+        Statement::Explain {
+            describe_alias: DescribeAlias::Explain,
+            analyze,
+            statement,
+            ..
+        } if matches!(*statement, Statement::Query(_)) => {
+            Ok(Some((statement.to_string(), analyze)))
+        }
+        _ => Ok(None),
+    }
 }
 
 /// Parses Athena/Trino SQL text (exactly one statement; a trailing `;` is fine), rewrites it into
@@ -122,6 +137,7 @@ fn refuse_statement(statement: &Statement) -> Error {
         .collect::<Vec<_>>()
         .join(" ");
     Error::Sql(format!(
-        "only SELECT/WITH queries are supported by the local engine, not `{kind} ...`"
+        "only SELECT/WITH queries (and EXPLAIN [ANALYZE] of one) are supported by the local \
+         engine, not `{kind} ...`"
     ))
 }
