@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+import spintrail
 from conftest import CONFORMING
 from spintrail.cli import main
 
@@ -42,6 +43,18 @@ def test_query_prints_a_table(flat: Path) -> None:
     assert lines[0].split("|")[0].strip() == "eventsource"
     assert set(lines[1]) <= {"-", "+"}
     assert lines[-1] == "(3 rows)"
+
+
+def test_explain_prints_the_plan_lines_whole(flat: Path) -> None:
+    query = (
+        "SELECT useridentity.arn, count(*) AS n FROM cloudtrail_logs "
+        "WHERE eventname LIKE 'Describe%' GROUP BY 1"
+    )
+    out = run(["query", "--source", str(flat), f"EXPLAIN {query}"])
+    assert out.returncode == 0, out.stderr
+    plan = spintrail.connect(flat).explain(query)
+    assert out.stdout == plan.rstrip("\n") + "\n"
+    assert "CloudTrailScanExec" in out.stdout and "…" not in out.stdout
 
 
 def test_query_csv_from_stdin(flat: Path) -> None:

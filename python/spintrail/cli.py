@@ -121,6 +121,9 @@ def _write_result(table: pa.Table, fmt: str, output: str | None, stdout: TextIO)
         text = buffer.getvalue().decode()
     elif fmt == "json":
         text = json.dumps(table.to_pylist(), default=_json_default, indent=1) + "\n"
+    elif table.column_names == ["Query Plan"]:
+        # EXPLAIN (either engine): the plan's lines whole, as Athena's console shows them.
+        text = "".join(f"{line}\n" for line in table.column("Query Plan").to_pylist())
     else:
         text = format_table(table, max_rows=table.num_rows if output else 50) + "\n"
     if output:
