@@ -281,7 +281,8 @@ def test_an_explain_statement_answers_with_the_plan(layout: Path) -> None:
     assert session.last_stats is not None and session.last_stats.files_read == 0
     # ANALYZE runs it: the plan carries what each step did, and the stats what was read.
     analyzed = session.sql(f"explain analyze {query}").column("Query Plan").to_pylist()
-    assert any("output_rows=" in line for line in analyzed)
+    scan = next(line for line in analyzed if "CloudTrailScanExec" in line)
+    assert "output_rows=" in scan and "read_time=" in scan, scan
     assert session.last_stats is not None and session.last_stats.files_read == 1
     with pytest.raises(spintrail.SqlError, match=r"EXPLAIN .*not `DROP TABLE"):
         session.sql("DROP TABLE cloudtrail_logs")

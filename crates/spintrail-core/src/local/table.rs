@@ -23,10 +23,14 @@ use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::{BinaryExpr, Expr, Operator, TableProviderFilterPushDown};
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::metrics::{
+    BaselineMetrics, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet, Time,
+};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
 };
+use futures::StreamExt;
 
 use crate::aws::ConnectOptions;
 use crate::error::Error;
@@ -697,6 +701,8 @@ pub struct CloudTrailScanExec {
     /// The client of the `s3://` files, and their progress on a terminal.
     s3: Option<Arc<S3Access>>,
     progress: Option<Arc<Progress>>,
+    /// Rows out and time spent reading (gunzip and decode), per partition, for EXPLAIN ANALYZE.
+    metrics: ExecutionPlanMetricsSet,
 }
 
 impl CloudTrailScanExec {
@@ -746,6 +752,7 @@ impl CloudTrailScanExec {
             stats: Arc::new(Mutex::new(stats)),
             s3,
             progress,
+            metrics: ExecutionPlanMetricsSet::new(),
         }
     }
 
@@ -800,6 +807,10 @@ impl ExecutionPlan for CloudTrailScanExec {
         }
     }
 
+    fn metrics(&self) -> Option<MetricsSet> {
+        Some(self.metrics.clone_inner())
+    }
+
     fn execute(
         &self,
         partition: usize,
@@ -833,11 +844,18 @@ impl ExecutionPlan for CloudTrailScanExec {
             }
             _ => None,
         };
+        let read_time = MetricBuilder::new(&self.metrics).subset_time("read_time", partition);
         tokio::task::spawn_blocking(move || {
-            read_partition(files, projection, settings, stats, tx, fetched)
+            read_partition(files, projection, settings, stats, tx, fetched, read_time)
         });
+        let baseline = BaselineMetrics::new(&self.metrics, partition);
         let stream = futures::stream::unfold(rx, |mut rx| async move {
             rx.recv().await.map(|item| (item, rx))
+        })
+        .inspect(move |item| {
+            if let Ok(batch) = item {
+                baseline.record_output(batch.num_rows());
+            }
         });
         Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
     }
@@ -850,6 +868,7 @@ fn read_partition(
     stats: Arc<Mutex<ScanStats>>,
     tx: tokio::sync::mpsc::Sender<DFResult<RecordBatch>>,
     mut fetched: Option<tokio::sync::mpsc::Receiver<crate::Result<Vec<u8>>>>,
+    read_time: Time,
 ) {
     let skip = settings.on_error == OnError::Skip;
     let mut emitted = 0usize;
@@ -858,15 +877,20 @@ fn read_partition(
             return;
         }
         let result = match &file.location {
-            Location::Local => read_file(
-                &file.path,
-                &file.partitions,
-                &projection,
-                settings.batch_size,
-                skip,
-            ),
+            Location::Local => {
+                let _timer = read_time.timer();
+                read_file(
+                    &file.path,
+                    &file.partitions,
+                    &projection,
+                    settings.batch_size,
+                    skip,
+                )
+            }
             Location::S3 { .. } => {
+                // The wait for the download is not read time.
                 let raw = fetched.as_mut().and_then(|rx| rx.blocking_recv());
+                let _timer = read_time.timer();
                 match raw {
                     Some(Ok(raw)) => read_bytes(&file, raw, &projection, settings.batch_size, skip),
                     Some(Err(err)) => Err(err),
