@@ -68,6 +68,10 @@ impl ScanStats {
     fn spilled_bytes(&self) -> u64 {
         self.0.spilled_bytes
     }
+    #[getter]
+    fn reruns(&self) -> u64 {
+        self.0.reruns
+    }
     /// Each problem as (path, record index or None for a whole file, reason).
     #[getter]
     fn problems(&self) -> Vec<(String, Option<usize>, String)> {

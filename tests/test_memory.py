@@ -76,6 +76,42 @@ def test_streamed_queries_spill_too(logs: Path, expected: dict[str, object]) -> 
     assert table.to_pylist() == expected["window"]
 
 
+JOIN = (
+    "SELECT count(*) AS n, count(DISTINCT a.useragent) AS agents, max(b.eventtime) AS last "
+    "FROM cloudtrail_logs a JOIN cloudtrail_logs b ON a.eventid = b.eventid "
+    "AND a.eventname = b.eventname"
+)
+
+
+@pytest.fixture(scope="module")
+def join_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # Enough events that the join's build side (~70 MB) outgrows the limit below by far.
+    out = tmp_path_factory.mktemp("join_logs")
+    generate(out, events=3 * EVENTS, days=1, seed=6, end="2024-07-30T21:00:00Z")
+    return out
+
+
+def test_a_hash_join_that_does_not_fit_runs_again_as_a_spilling_sort_merge_join(
+    join_logs: Path, tmp_path: Path
+) -> None:
+    free = spintrail.connect(join_logs)
+    expected = free.sql(JOIN).to_pylist()
+    assert expected[0]["n"] == 3 * EVENTS
+    assert free.last_stats is not None and free.last_stats.reruns == 0
+    session = spintrail.connect(join_logs, memory_limit="48MiB", spill_dir=tmp_path, threads=2)
+    # Planned as a hash join (faster when the build side fits), ...
+    assert "HashJoinExec" in session.explain(JOIN)
+    # ... whose build side does not fit 48 MiB: the query runs again with sort-merge joins.
+    assert session.sql(JOIN).to_pylist() == expected
+    stats = session.last_stats
+    assert stats is not None
+    assert stats.reruns == 1 and stats.spilled_bytes > 0
+    assert "sort-merge joins" in stats.summary()
+    assert session.sql_stream(JOIN).read_all().to_pylist() == expected
+    assert session.last_stats is not None and session.last_stats.reruns == 1
+    assert _files(tmp_path) == [], "spill files left behind"
+
+
 def test_a_query_that_cannot_fit_raises_memory_limit_error(logs: Path) -> None:
     session = spintrail.connect(logs, memory_limit="64KiB")
     sql = "SELECT count(DISTINCT eventid), count(DISTINCT requestid) FROM cloudtrail_logs"

@@ -59,6 +59,9 @@ class ScanStats:
     spill_files: int = 0
     #: Bytes written to those spill files (0 when everything fit in memory).
     spilled_bytes: int = 0
+    #: Times the query started over: a hash join did not fit the memory limit, so the query ran
+    #: again with sort-merge joins, which spill (the other figures are the last run's).
+    reruns: int = 0
     problems: tuple[Problem, ...] = field(default_factory=tuple)
     #: What Athena would bill for the same scan: ``bytes_read`` (the files' stored, compressed
     #: sizes, which is what Athena counts as data scanned) rounded up to a MB, 10 MB minimum.
@@ -81,6 +84,7 @@ class ScanStats:
             rows=raw.rows,
             spill_files=raw.spill_files,
             spilled_bytes=raw.spilled_bytes,
+            reruns=raw.reruns,
             problems=tuple(Problem(p, r, why) for p, r, why in raw.problems),
             athena_billed_bytes=raw.athena_billed_bytes,
             athena_cost_usd=raw.athena_cost_usd,
@@ -98,6 +102,8 @@ class ScanStats:
             text += f"; on Athena ${self.athena_cost_usd:.6f}"
         if self.spilled_bytes:
             text += f", spilled {self.spilled_bytes / 1e6:.1f} MB to disk"
+        if self.reruns:
+            text += ", ran again with sort-merge joins to fit the memory limit"
         if self.records_rejected or self.files_skipped:
             text += (
                 f"; skipped {self.files_skipped} files and "

@@ -52,6 +52,9 @@ pub struct ScanStats {
     pub spill_files: u64,
     /// Bytes written to those spill files.
     pub spilled_bytes: u64,
+    /// Times the query started over: a hash join's build side did not fit the memory limit, so
+    /// it ran again with sort-merge joins (which spill). The other figures are the last run's.
+    pub reruns: u64,
     /// Details of skipped files and rejected records (the first [`MAX_PROBLEMS_KEPT`]).
     pub problems: Vec<Problem>,
 }
@@ -70,6 +73,7 @@ impl ScanStats {
         self.rows += other.rows;
         self.spill_files += other.spill_files;
         self.spilled_bytes += other.spilled_bytes;
+        self.reruns += other.reruns;
         let room = MAX_PROBLEMS_KEPT.saturating_sub(self.problems.len());
         self.problems
             .extend(other.problems.iter().take(room).cloned());
@@ -216,6 +220,7 @@ impl QueryFacts {
                 put("records_read", s.records_read.to_string());
                 put("records_rejected", s.records_rejected.to_string());
                 put("spilled_bytes", s.spilled_bytes.to_string());
+                put("reruns", s.reruns.to_string());
             }
             QueryFacts::Athena(i) => {
                 put("query_id", i.query_id.clone());

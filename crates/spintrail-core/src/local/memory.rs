@@ -29,6 +29,11 @@ const CONSUMERS_NAMED: usize = 3;
 /// 10 MiB); a small limit gets a proportionally smaller reserve so that it can still spill.
 const SORT_MERGE_RESERVE: u64 = 10 << 20;
 
+/// At most this many spill files are merged at once (more go through intermediate merges):
+/// DataFusion's default merges as many as memory allows, so the first sort to merge takes the
+/// memory that the other sorts of a plan (a sort-merge join has two a partition) still need.
+const SPILL_MERGE_FAN_IN: usize = 8;
+
 /// Total physical memory of this machine (or of the container's memory limit on Linux), if it
 /// can be read.
 pub fn physical_memory() -> Option<u64> {
@@ -196,7 +201,11 @@ pub fn runtime(limit: u64, spill_dir: Option<&PathBuf>) -> Result<Arc<RuntimeEnv
     };
     let runtime = RuntimeEnvBuilder::new()
         .with_memory_pool(Arc::new(pool))
-        .with_disk_manager_builder(DiskManagerBuilder::default().with_mode(mode))
+        .with_disk_manager_builder(
+            DiskManagerBuilder::default()
+                .with_mode(mode)
+                .with_max_spill_merge_fan_in(SPILL_MERGE_FAN_IN),
+        )
         .build_arc()?;
     Ok(runtime)
 }

@@ -1,20 +1,21 @@
 //! A local query session: the CloudTrail table registered in a DataFusion context with Trino's
 //! functions, queries planned from Athena-dialect SQL, results streamed with scan statistics.
 
+use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::sync::{Arc, Mutex};
+use std::task::{ready, Context, Poll};
 
 use arrow::array::{RecordBatch, RecordBatchOptions, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{MemorySchemaProvider, TableProvider};
 use datafusion::common::TableReference;
 use datafusion::datasource::MemTable;
-use datafusion::execution::{SendableRecordBatchStream, SessionState};
-use datafusion::logical_expr::LogicalPlan;
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_plan::display::DisplayableExecutionPlan;
 use datafusion::physical_plan::memory::MemoryStream;
+use datafusion::physical_plan::EmptyRecordBatchStream;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use futures::{Stream, StreamExt};
@@ -22,6 +23,7 @@ use futures::{Stream, StreamExt};
 use crate::error::{Error, Result};
 use crate::local::fields_read::FieldsRead;
 use crate::local::memory;
+use crate::local::sql::PlannedQuery;
 use crate::local::table::{
     collect_scan_stats, CloudTrailTable, OnError, TableOptions, DEFAULT_LATE_DELIVERY_DAYS,
 };
@@ -245,61 +247,72 @@ impl LocalSession {
         Ok(self.ctx.deregister_table(reference)?.is_some())
     }
 
-    /// The state to plan `plan` in: it tells the scans which struct fields the plan reads.
-    fn state_for(&self, plan: &LogicalPlan) -> SessionState {
-        let mut state = self.ctx.state();
-        state
-            .config_mut()
-            .set_extension(Arc::new(FieldsRead::of_plan(plan)));
-        state
+    /// Plans a statement down to its physical plan (of the inner query, for `EXPLAIN`), with
+    /// errors in the session's terms.
+    async fn physical_plan(&self, sql: &str) -> Result<Planned> {
+        physical_plan(
+            &self.ctx,
+            sql,
+            self.options.partitions,
+            self.memory_limit,
+            Joins::Hash,
+        )
+        .await
     }
 
     /// Plans and starts a query; rows arrive as the stream is polled. `EXPLAIN [ANALYZE] <query>`
     /// answers with the plan (after running the query, with `ANALYZE`), a line a row.
+    ///
+    /// A hash join whose build side does not fit the memory limit cannot spill; when that happens
+    /// before the first row is out, the query is planned again with sort-merge joins (whose sorts
+    /// and buffers spill) and run again.
     pub async fn query(&self, sql: &str) -> Result<QueryStream> {
-        if let Some((query, analyze)) = crate::local::sql::explained(sql)? {
-            return self.explain_statement(&query, analyze).await;
-        }
         let limit = self.memory_limit;
-        let planned = crate::local::sql::plan_statement(&self.ctx, sql)
-            .await
-            .map_err(|e| with_limit(partition_hint(e, self.options.partitions), limit))?;
-        let physical = self
-            .state_for(&planned.plan)
-            .create_physical_plan(&planned.plan)
-            .await
+        let Planned {
+            query: planned,
+            plan: physical,
+            task,
+        } = self.physical_plan(sql).await?;
+        if let Some(analyze) = planned.explain {
+            return self.plan_answer(physical, task, analyze).await;
+        }
+        let stream = datafusion::physical_plan::execute_stream(physical.clone(), task)
             .map_err(|e| with_limit(e.into(), limit))?;
-        let stream =
-            datafusion::physical_plan::execute_stream(physical.clone(), self.ctx.task_ctx())
-                .map_err(|e| with_limit(e.into(), limit))?;
         // Trino's names, duplicates included (Arrow allows them; DataFusion's plan does not).
         let renamed = planned
             .output_names
             .map(|names| renamed_schema(&stream.schema(), &names))
             .transpose()?;
+        let fallback = has_hash_join(&physical).then(|| Fallback {
+            reserved_before: self.ctx.runtime_env().memory_pool.reserved(),
+            ctx: self.ctx.clone(),
+            sql: sql.to_string(),
+            partitions: self.options.partitions,
+            limit,
+        });
         Ok(QueryStream {
             schema: renamed.clone().unwrap_or_else(|| stream.schema()),
             renamed,
             stream,
-            plan: physical,
+            running: Running::shared(physical),
             memory_limit: limit,
+            fallback,
+            replanning: None,
+            started: false,
         })
     }
 
-    async fn explain_statement(&self, sql: &str, analyze: bool) -> Result<QueryStream> {
+    /// The answer to `EXPLAIN [ANALYZE]`: the plan's lines in Athena's `Query Plan` column.
+    async fn plan_answer(
+        &self,
+        physical: Arc<dyn ExecutionPlan>,
+        task: Arc<TaskContext>,
+        analyze: bool,
+    ) -> Result<QueryStream> {
         let limit = self.memory_limit;
-        let plan = crate::local::sql::plan_query(&self.ctx, sql)
-            .await
-            .map_err(|e| with_limit(partition_hint(e, self.options.partitions), limit))?;
-        let physical = self
-            .state_for(&plan)
-            .create_physical_plan(&plan)
-            .await
-            .map_err(|e| with_limit(e.into(), limit))?;
         let shown = if analyze {
-            let mut run =
-                datafusion::physical_plan::execute_stream(physical.clone(), self.ctx.task_ctx())
-                    .map_err(|e| with_limit(e.into(), limit))?;
+            let mut run = datafusion::physical_plan::execute_stream(physical.clone(), task)
+                .map_err(|e| with_limit(e.into(), limit))?;
             while let Some(batch) = run.next().await {
                 batch.map_err(|e| with_limit(e.into(), limit))?;
             }
@@ -308,7 +321,6 @@ impl LocalSession {
             DisplayableExecutionPlan::new(physical.as_ref())
         };
         let text = shown.indent(true).to_string();
-        // Athena's EXPLAIN answers in one column of this name.
         let schema = Arc::new(Schema::new(vec![Field::new(
             "Query Plan",
             DataType::Utf8,
@@ -321,8 +333,11 @@ impl LocalSession {
             schema,
             renamed: None,
             stream: Box::pin(stream),
-            plan: physical,
+            running: Running::shared(physical),
             memory_limit: limit,
+            fallback: None,
+            replanning: None,
+            started: false,
         })
     }
 
@@ -340,17 +355,83 @@ impl LocalSession {
         })
     }
 
-    /// The physical plan of a query, as text (for `EXPLAIN`-like inspection and tests).
+    /// The physical plan of a query, as text (what `EXPLAIN <query>` answers, in one string).
     pub async fn explain(&self, sql: &str) -> Result<String> {
-        let plan = crate::local::sql::plan_query(&self.ctx, sql)
-            .await
-            .map_err(|e| partition_hint(e, self.options.partitions))?;
-        let physical = self.state_for(&plan).create_physical_plan(&plan).await?;
-        let text = datafusion::physical_plan::displayable(physical.as_ref())
+        let physical = self.physical_plan(sql).await?.plan;
+        let text = DisplayableExecutionPlan::new(physical.as_ref())
             .indent(true)
             .to_string();
         Ok(text)
     }
+}
+
+/// How long a rerun waits for the failed run to release its memory.
+const RELEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The batch size of a plan with sort-merge joins (at most; DataFusion's default is 8192 rows).
+const SORT_MERGE_BATCH_ROWS: usize = 2048;
+
+/// How equi-joins are planned: hash joins (fast; the build side must fit in memory) or
+/// sort-merge joins (both inputs sorted; sorts and buffered rows spill to disk).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Joins {
+    Hash,
+    SortMerge,
+}
+
+/// Plans `sql` in `ctx` down to a physical plan, errors in the session's terms.
+async fn physical_plan(
+    ctx: &SessionContext,
+    sql: &str,
+    partitions: PartitionLayout,
+    limit: u64,
+    joins: Joins,
+) -> Result<Planned> {
+    let planned = crate::local::sql::plan_statement(ctx, sql)
+        .await
+        .map_err(|e| with_limit(partition_hint(e, partitions), limit))?;
+    let mut state = ctx.state();
+    let config = state.config_mut();
+    // The scans decode only the struct fields the plan reads.
+    config.set_extension(Arc::new(FieldsRead::of_plan(&planned.plan)));
+    config.options_mut().optimizer.prefer_hash_join = joins == Joins::Hash;
+    if joins == Joins::SortMerge {
+        // Smaller batches out of the sorts: a merge of spilled runs holds a batch or two of each
+        // run, and each side of each partition merges at once.
+        let rows = config.batch_size().min(SORT_MERGE_BATCH_ROWS);
+        config.options_mut().execution.batch_size =
+            datafusion::config::ConfigNonZeroUsize::try_new(rows)?;
+    }
+    let physical = state
+        .create_physical_plan(&planned.plan)
+        .await
+        .map_err(|e| with_limit(e.into(), limit))?;
+    // Run with the settings it was planned with (the batch size of a sort-merge plan).
+    let task = Arc::new(TaskContext::from(&state));
+    Ok(Planned {
+        query: planned,
+        plan: physical,
+        task,
+    })
+}
+
+/// A statement planned to run: its logical side, the physical plan and the context to run it in.
+struct Planned {
+    query: PlannedQuery,
+    plan: Arc<dyn ExecutionPlan>,
+    task: Arc<TaskContext>,
+}
+
+/// Whether a plan has a hash join (which cannot spill).
+fn has_hash_join(plan: &Arc<dyn ExecutionPlan>) -> bool {
+    plan.downcast_ref::<datafusion::physical_plan::joins::HashJoinExec>()
+        .is_some()
+        || plan.children().into_iter().any(has_hash_join)
+}
+
+/// A memory error raised by a hash join's build side.
+fn is_hash_join_memory_error(err: &Error) -> bool {
+    matches!(err, Error::MemoryLimit { operator: Some(op), .. } if op.starts_with("HashJoin"))
 }
 
 /// An unknown column that is a partition column of another layout: the query was written for
@@ -436,9 +517,85 @@ pub struct QueryStream {
     /// The schema with Trino's output names, when they differ from the plan's.
     renamed: Option<SchemaRef>,
     stream: SendableRecordBatchStream,
-    plan: Arc<dyn ExecutionPlan>,
+    /// The plan running (it changes once if the query is run again with sort-merge joins).
+    running: Arc<Mutex<Running>>,
     /// The session's memory limit, for the message of a memory error.
     memory_limit: u64,
+    /// How to plan the query again with sort-merge joins, if its hash joins run out of memory.
+    fallback: Option<Fallback>,
+    replanning: Option<Replanning>,
+    /// Whether a batch has been handed out (after that, the query cannot start over).
+    started: bool,
+}
+
+/// What planning the query again needs.
+struct Fallback {
+    /// Memory the session's pool held before the query ran (other queries' share).
+    reserved_before: usize,
+    ctx: SessionContext,
+    sql: String,
+    partitions: PartitionLayout,
+    limit: u64,
+}
+
+type Replanning = Pin<
+    Box<dyn Future<Output = Result<(SendableRecordBatchStream, Arc<dyn ExecutionPlan>)>> + Send>,
+>;
+
+impl Fallback {
+    fn replan(self) -> Replanning {
+        Box::pin(async move {
+            // The failed run's tasks are aborted, not yet dropped: wait (briefly) until they
+            // have given back the memory they held, or the new run starts short of it.
+            let pool = self.ctx.runtime_env().memory_pool.clone();
+            let deadline = std::time::Instant::now() + RELEASE_WAIT;
+            while pool.reserved() > self.reserved_before && std::time::Instant::now() < deadline {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            let planned = physical_plan(
+                &self.ctx,
+                &self.sql,
+                self.partitions,
+                self.limit,
+                Joins::SortMerge,
+            )
+            .await?;
+            let stream =
+                datafusion::physical_plan::execute_stream(planned.plan.clone(), planned.task)?;
+            Ok((stream, planned.plan))
+        })
+    }
+}
+
+/// The plan a query runs, and how often it started over.
+struct Running {
+    plan: Arc<dyn ExecutionPlan>,
+    reruns: u64,
+}
+
+impl Running {
+    fn shared(plan: Arc<dyn ExecutionPlan>) -> Arc<Mutex<Running>> {
+        Arc::new(Mutex::new(Running { plan, reruns: 0 }))
+    }
+
+    /// The statistics of the run so far, with the reruns before it.
+    fn stats(running: &Mutex<Running>) -> ScanStats {
+        // A poisoned lock still holds a plan to read statistics from.
+        let guard = running
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut stats = plan_stats(&guard.plan);
+        stats.reruns = guard.reruns;
+        stats
+    }
+
+    fn replace(running: &Mutex<Running>, plan: Arc<dyn ExecutionPlan>) {
+        let mut guard = running
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        guard.plan = plan;
+        guard.reruns += 1;
+    }
 }
 
 impl QueryStream {
@@ -449,22 +606,36 @@ impl QueryStream {
 
     /// Statistics of the scans so far; complete when the stream is exhausted.
     pub fn stats(&self) -> ScanStats {
-        plan_stats(&self.plan)
+        Running::stats(&self.running)
     }
 
     /// A handle that reads the statistics after the stream has been handed elsewhere.
     pub fn stats_handle(&self) -> StatsHandle {
-        StatsHandle(self.plan.clone())
+        StatsHandle(self.running.clone())
+    }
+
+    fn renamed(&self, batch: RecordBatch) -> Result<RecordBatch> {
+        match &self.renamed {
+            None => Ok(batch),
+            Some(schema) => {
+                let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+                Ok(RecordBatch::try_new_with_options(
+                    schema.clone(),
+                    batch.columns().to_vec(),
+                    &options,
+                )?)
+            }
+        }
     }
 }
 
 /// Reads the scan statistics of a query while or after it runs.
 #[derive(Clone)]
-pub struct StatsHandle(Arc<dyn ExecutionPlan>);
+pub struct StatsHandle(Arc<Mutex<Running>>);
 
 impl StatsHandle {
     pub fn stats(&self) -> ScanStats {
-        plan_stats(&self.0)
+        Running::stats(&self.0)
     }
 }
 
@@ -472,24 +643,39 @@ impl Stream for QueryStream {
     type Item = Result<RecordBatch>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let renamed = self.renamed.clone();
         let limit = self.memory_limit;
-        self.stream.poll_next_unpin(cx).map(|item| {
-            item.map(|r| {
-                let batch = r.map_err(|e| with_limit(Error::from(e), limit))?;
-                match renamed {
-                    None => Ok(batch),
-                    Some(schema) => {
-                        let options =
-                            RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
-                        Ok(RecordBatch::try_new_with_options(
-                            schema,
-                            batch.columns().to_vec(),
-                            &options,
-                        )?)
+        loop {
+            if let Some(replanning) = self.replanning.as_mut() {
+                let (stream, plan) = match ready!(replanning.as_mut().poll(cx)) {
+                    Ok(next) => next,
+                    Err(e) => {
+                        self.replanning = None;
+                        return Poll::Ready(Some(Err(with_limit(e, limit))));
                     }
+                };
+                self.replanning = None;
+                self.stream = stream;
+                Running::replace(&self.running, plan);
+            }
+            let item = match ready!(self.stream.poll_next_unpin(cx)) {
+                None => return Poll::Ready(None),
+                Some(item) => item.map_err(|e| with_limit(Error::from(e), limit)),
+            };
+            match item {
+                Err(e) if !self.started && is_hash_join_memory_error(&e) => {
+                    let Some(fallback) = self.fallback.take() else {
+                        return Poll::Ready(Some(Err(e)));
+                    };
+                    // Drop the failed run (and the memory it holds) before the new one starts.
+                    self.stream = Box::pin(EmptyRecordBatchStream::new(self.stream.schema()));
+                    self.replanning = Some(fallback.replan());
                 }
-            })
-        })
+                Err(e) => return Poll::Ready(Some(Err(e))),
+                Ok(batch) => {
+                    self.started = true;
+                    return Poll::Ready(Some(self.renamed(batch)));
+                }
+            }
+        }
     }
 }

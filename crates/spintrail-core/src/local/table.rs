@@ -230,7 +230,12 @@ impl TableProvider for CloudTrailTable {
             projection = projection.reading(&read);
         }
         let partitions = state.config().target_partitions().max(1);
-        let batch_size = self.options.batch_size.max(1);
+        // The session's batch size, lowered for a plan that needs smaller batches.
+        let batch_size = state
+            .config()
+            .batch_size()
+            .min(self.options.batch_size)
+            .max(1);
         Ok(Arc::new(CloudTrailScanExec::new(
             files,
             projection,

@@ -66,25 +66,14 @@ pub struct PlannedQuery {
     /// The result's column names when they differ from the plan's (Trino allows duplicate
     /// names, DataFusion's plan needs unique ones); `None` when the plan's names are right.
     pub output_names: Option<Vec<String>>,
-}
-
-/// For `EXPLAIN [ANALYZE] <query>`: the query's text, and whether to run it (`ANALYZE`).
-pub fn explained(sql: &str) -> Result<Option<(String, bool)>> {
-    match parse_one(sql)? {
-        Statement::Explain {
-            describe_alias: DescribeAlias::Explain,
-            analyze,
-            statement,
-            ..
-        } if matches!(*statement, Statement::Query(_)) => {
-            Ok(Some((statement.to_string(), analyze)))
-        }
-        _ => Ok(None),
-    }
+    /// `Some(analyze)` when the text was `EXPLAIN [ANALYZE] <query>`: `plan` is the inner query's,
+    /// and the answer is its plan (after running it, with `ANALYZE`).
+    pub explain: Option<bool>,
 }
 
 /// Parses Athena/Trino SQL text (exactly one statement; a trailing `;` is fine), rewrites it into
-/// what DataFusion plans with Trino's meaning, and returns the logical plan.
+/// what DataFusion plans with Trino's meaning, and returns the logical plan (of the inner query,
+/// for `EXPLAIN [ANALYZE] <query>`).
 pub async fn plan_query(ctx: &SessionContext, sql: &str) -> Result<LogicalPlan> {
     Ok(plan_statement(ctx, sql).await?.plan)
 }
@@ -92,7 +81,15 @@ pub async fn plan_query(ctx: &SessionContext, sql: &str) -> Result<LogicalPlan> 
 /// [`plan_query`] with the result's column names (see [`PlannedQuery::output_names`]). Applies
 /// Trino's rules where DataFusion is looser or different (see [`rules`]).
 pub async fn plan_statement(ctx: &SessionContext, sql: &str) -> Result<PlannedQuery> {
-    let statement = parse_one(sql)?;
+    let (statement, explain) = match parse_one(sql)? {
+        Statement::Explain {
+            describe_alias: DescribeAlias::Explain,
+            analyze,
+            statement,
+            ..
+        } if matches!(*statement, Statement::Query(_)) => (*statement, Some(analyze)),
+        other => (other, None),
+    };
     let mut query = match statement {
         Statement::Query(query) => query,
         other => return Err(refuse_statement(&other)),
@@ -126,7 +123,11 @@ pub async fn plan_statement(ctx: &SessionContext, sql: &str) -> Result<PlannedQu
     rules::refuse_text_time_comparisons(&plan)?;
     let plan = rules::trino_decimal_types(plan)?;
     let output_names = rules::output_names(&plan, &renamed);
-    Ok(PlannedQuery { plan, output_names })
+    Ok(PlannedQuery {
+        plan,
+        output_names,
+        explain,
+    })
 }
 
 fn refuse_statement(statement: &Statement) -> Error {
