@@ -79,10 +79,7 @@ impl S3Store {
     }
 
     async fn client(&self, key: &str) -> object_store::Result<Arc<S3Access>> {
-        self.access
-            .get(&self.name(key))
-            .await
-            .map_err(|e| generic(e))
+        self.access.get(&self.name(key)).await.map_err(generic)
     }
 
     async fn head_object(&self, location: &Path) -> object_store::Result<ObjectMeta> {
