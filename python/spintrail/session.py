@@ -386,8 +386,10 @@ def connect(
     ``ListPublicKeys``) and reads only the log files verified valid; the validation is
     :attr:`Session.verification`, whose ``excluded_logs()`` lists what was left out.
     A folder written by ``spintrail compact`` (:func:`spintrail.compact.compact`) is read as
-    Parquet: same table, same SQL, a fraction of the bytes. ``dedup=True`` shows each
-    ``eventid`` once (CloudTrail delivers at least once), the first by ``eventtime``.
+    Parquet: same table, same SQL, a fraction of the bytes; so is an ``s3://bucket/prefix/``
+    it wrote (the prefix holds ``_spintrail_manifest.json``), read in place by ranged GETs.
+    ``dedup=True`` shows each ``eventid`` once (CloudTrail delivers at least once), the first
+    by ``eventtime``.
 
     **engine="athena"**: queries run on Athena against ``database.table`` in ``workgroup``
     (defaults: what ``spintrail provision`` creates, workgroup ``spintrail``; any account also

@@ -10,6 +10,7 @@ pub mod fields_read;
 pub mod memory;
 pub mod parquet;
 pub mod reader;
+pub mod remote;
 pub mod session;
 pub mod source;
 pub mod sql;

@@ -77,8 +77,20 @@ pub fn table(
         reason: format!("cannot open the compacted folder: {e}"),
     })?;
     let url = format!("{}/", absolute.to_string_lossy().trim_end_matches('/'));
-    let url = ListingTableUrl::parse(&url).map_err(|e| Error::Source {
-        path: root.display().to_string(),
+    table_at(ctx, &url, &root.display().to_string(), layout)
+}
+
+/// The table over the compacted copy at the folder URL `url` (a local path or `s3://bucket/
+/// prefix/`, whose object store the context has), as the session's CloudTrail table; `name`
+/// names the copy in errors.
+pub fn table_at(
+    ctx: &SessionContext,
+    url: &str,
+    name: &str,
+    layout: PartitionLayout,
+) -> Result<Arc<dyn TableProvider>> {
+    let url = ListingTableUrl::parse(url).map_err(|e| Error::Source {
+        path: name.to_string(),
         reason: format!("not a folder URL: {e}"),
     })?;
     let partitions: Vec<(String, DataType)> = ["account", "region", "day"]

@@ -23,6 +23,7 @@ use futures::{Stream, StreamExt};
 use crate::error::{Error, Result};
 use crate::local::fields_read::FieldsRead;
 use crate::local::memory;
+use crate::local::remote::{single_s3_source, S3SourceTable};
 use crate::local::sql::PlannedQuery;
 use crate::local::table::{
     collect_scan_stats, CloudTrailTable, OnError, TableOptions, DEFAULT_LATE_DELIVERY_DAYS,
@@ -139,19 +140,25 @@ impl LocalSession {
             }
         }
         crate::local::sql::register_trino_functions(&ctx)?;
-        let provider: Arc<dyn TableProvider> = match crate::local::parquet::compacted_root(&sources)
-        {
-            Some(root) => crate::local::parquet::table(&ctx, &root, options.partitions)?,
-            None => Arc::new(CloudTrailTable::new(TableOptions {
-                sources: sources.clone(),
-                on_error: options.on_error,
-                batch_size: options.batch_size,
-                late_delivery_days: options.late_delivery_days,
-                partitions: options.partitions,
-                connect: options.connect.clone(),
-                region: options.region.clone(),
-            })?),
+        let table_options = TableOptions {
+            sources: sources.clone(),
+            on_error: options.on_error,
+            batch_size: options.batch_size,
+            late_delivery_days: options.late_delivery_days,
+            partitions: options.partitions,
+            connect: options.connect.clone(),
+            region: options.region.clone(),
         };
+        // A compacted folder is read as Parquet; a single `s3://` prefix as Parquet when it
+        // holds a compacted copy (decided at the first query), else as JSON like other sources.
+        let provider: Arc<dyn TableProvider> =
+            if let Some(root) = crate::local::parquet::compacted_root(&sources) {
+                crate::local::parquet::table(&ctx, &root, options.partitions)?
+            } else if single_s3_source(&sources).is_some() {
+                Arc::new(S3SourceTable::new(&ctx, table_options)?)
+            } else {
+                Arc::new(CloudTrailTable::new(table_options)?)
+            };
         let provider = if options.dedup {
             crate::local::parquet::deduplicated(&ctx, provider, options.partitions)?
         } else {

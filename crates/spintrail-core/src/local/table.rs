@@ -40,7 +40,8 @@ use crate::local::source::{list, Location, LogFile, Partitions};
 use crate::result::{Problem, ScanStats};
 use crate::s3::fetch::prefetch;
 use crate::s3::progress::Progress;
-use crate::s3::{source_error, S3Access, S3Url, Selection};
+use crate::s3::store::LazyAccess;
+use crate::s3::{S3Access, S3Url, Selection};
 use crate::schema::{table_schema_for, PartitionLayout};
 use crate::timestamp::{parse_date, parse_timestamp, Form, DAY_MS};
 
@@ -94,7 +95,7 @@ pub struct TableOptions {
 pub struct CloudTrailTable {
     options: TableOptions,
     /// The S3 client, made at the first scan of an `s3://` source.
-    s3: tokio::sync::OnceCell<Arc<S3Access>>,
+    s3: Arc<LazyAccess>,
 }
 
 /// Objects fetched ahead of the readers, in all (see [`prefetch`]).
@@ -102,11 +103,14 @@ const S3_FETCHES_AHEAD: usize = 32;
 
 impl CloudTrailTable {
     pub fn new(options: TableOptions) -> crate::Result<Self> {
+        let s3 = LazyAccess::new(options.connect.clone(), options.region.clone());
+        Self::with_access(options, s3)
+    }
+
+    /// The table with an S3 client shared with others (made at the first use of any).
+    pub fn with_access(options: TableOptions, s3: Arc<LazyAccess>) -> crate::Result<Self> {
         crate::local::source::check_sources(&options.sources)?;
-        Ok(CloudTrailTable {
-            options,
-            s3: tokio::sync::OnceCell::new(),
-        })
+        Ok(CloudTrailTable { options, s3 })
     }
 
     /// Lists the `s3://` sources: only the day prefixes that `selection` keeps.
@@ -124,13 +128,8 @@ impl CloudTrailTable {
         }
         let access = self
             .s3
-            .get_or_try_init(|| async {
-                S3Access::connect(&self.options.connect, self.options.region.as_deref())
-                    .await
-                    .map_err(|e| source_error(&S3Url::name(&urls[0].bucket, &urls[0].prefix), e))
-            })
-            .await?
-            .clone();
+            .get(&S3Url::name(&urls[0].bucket, &urls[0].prefix))
+            .await?;
         for url in &urls {
             let walk = crate::s3::list(&access, url, &["CloudTrail"], selection).await?;
             listing.excluded += walk.excluded;

@@ -175,6 +175,8 @@ pub struct Listed {
     pub size: u64,
     /// The ETag as S3 gives it (quotes included), empty when absent.
     pub etag: String,
+    /// When the object was last written, when S3 says.
+    pub modified: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// What one [`objects`] call found, page after page.
@@ -225,6 +227,9 @@ pub async fn objects<E>(
                     key: object.key()?.to_string(),
                     size: object.size().unwrap_or(0).max(0) as u64,
                     etag: object.e_tag().unwrap_or_default().to_string(),
+                    modified: object
+                        .last_modified()
+                        .and_then(|t| chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos())),
                 })
             }));
         listing.folders.extend(
@@ -271,7 +276,10 @@ pub async fn list(
         for page in pages {
             let page = page?;
             walk.requests += page.requests;
-            for Listed { key, size, etag } in page.objects {
+            for Listed {
+                key, size, etag, ..
+            } in page.objects
+            {
                 match classify(&key, services, selection) {
                     Verdict::Keep(partitions) => walk.objects.push(Found {
                         key,

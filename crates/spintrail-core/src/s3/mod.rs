@@ -9,6 +9,7 @@
 pub mod fetch;
 pub mod list;
 pub mod progress;
+pub mod store;
 
 use std::sync::Arc;
 

@@ -1,0 +1,149 @@
+//! The table of a single `s3://bucket/prefix/` source: a compacted copy (the prefix holds
+//! [`MANIFEST`]) is read as Parquet through DataFusion's listing table over [`S3Store`], with the
+//! same columns, partition pruning and `eventtime` row-group pruning as a local compacted
+//! folder; any other prefix is read as CloudTrail JSON logs ([`CloudTrailTable`]), unchanged.
+//!
+//! Which one is decided at the first scan, with one HeadObject of the manifest: a session is
+//! created without any AWS call (as for the JSON logs), so credentials, a missing bucket or an
+//! unreachable endpoint are reported by the first query, with the JSON source's messages.
+
+use std::sync::Arc;
+
+use arrow::datatypes::SchemaRef;
+use async_trait::async_trait;
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::datasource::TableType;
+use datafusion::error::Result as DFResult;
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::prelude::SessionContext;
+use tokio::sync::OnceCell;
+
+use crate::aws;
+use crate::compact::MANIFEST;
+use crate::error::{Error, Result};
+use crate::local::parquet;
+use crate::local::table::{CloudTrailTable, TableOptions};
+use crate::s3::store::{LazyAccess, S3Store};
+use crate::s3::{source_error, S3Url};
+
+/// The single `s3://` source of `sources`, when that is all there is.
+pub fn single_s3_source(sources: &[String]) -> Option<&str> {
+    match sources {
+        [source] if source.starts_with("s3://") => Some(source.as_str()),
+        _ => None,
+    }
+}
+
+/// The JSON logs or the compacted copy under one S3 prefix.
+#[derive(Debug)]
+pub struct S3SourceTable {
+    url: S3Url,
+    access: Arc<LazyAccess>,
+    json: Arc<CloudTrailTable>,
+    parquet: Arc<dyn TableProvider>,
+    /// Whether the prefix is a compacted copy, once known.
+    compacted: OnceCell<bool>,
+}
+
+impl S3SourceTable {
+    /// The table over `options.sources` (one `s3://` prefix); registers the bucket's object
+    /// store in `ctx` for the Parquet reads.
+    pub fn new(ctx: &SessionContext, options: TableOptions) -> Result<Self> {
+        let [source] = options.sources.as_slice() else {
+            return Err(Error::InvalidArgument(
+                "an S3 compacted copy is read as the only source".into(),
+            ));
+        };
+        let url = S3Url::parse(source)?;
+        let layout = options.partitions;
+        let access = LazyAccess::new(options.connect.clone(), options.region.clone());
+        let bucket_url = format!("s3://{}", url.bucket);
+        let bucket = ObjectStoreUrl::parse(&bucket_url).map_err(|e| Error::Source {
+            path: bucket_url.clone(),
+            reason: format!("not a bucket URL: {e}"),
+        })?;
+        ctx.register_object_store(
+            bucket.as_ref(),
+            Arc::new(S3Store::new(&url.bucket, access.clone())),
+        );
+        let folder = S3Url::name(&url.bucket, &url.prefix);
+        let parquet = parquet::table_at(ctx, &folder, &folder, layout)?;
+        let json = Arc::new(CloudTrailTable::with_access(options, access.clone())?);
+        Ok(S3SourceTable {
+            url,
+            access,
+            json,
+            parquet,
+            compacted: OnceCell::new(),
+        })
+    }
+
+    /// Whether the prefix holds the compaction manifest. A HeadObject answered with an error
+    /// (no such key, no such bucket, access denied) means the JSON logs, whose listing then
+    /// explains any problem; no answer at all (no credentials, no endpoint) is the error.
+    async fn compacted(&self) -> Result<bool> {
+        let name = S3Url::name(&self.url.bucket, &self.url.prefix);
+        self.compacted
+            .get_or_try_init(|| async {
+                let access = self.access.get(&name).await?;
+                let key = format!("{}{MANIFEST}", self.url.prefix);
+                match access
+                    .client
+                    .head_object()
+                    .bucket(&self.url.bucket)
+                    .key(&key)
+                    .send()
+                    .await
+                {
+                    Ok(_) => Ok(true),
+                    Err(err) if aws::status(&err).is_some() => Ok(false),
+                    Err(err) => Err(source_error(
+                        &name,
+                        aws::sdk_error(
+                            &format!("s3:HeadObject {}", S3Url::name(&self.url.bucket, &key)),
+                            err,
+                        ),
+                    )),
+                }
+            })
+            .await
+            .copied()
+    }
+}
+
+#[async_trait]
+impl TableProvider for S3SourceTable {
+    fn schema(&self) -> SchemaRef {
+        self.json.schema()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> DFResult<Vec<TableProviderFilterPushDown>> {
+        // Decided before the first scan knows which table it is: the JSON table's answer (its
+        // partition and time filters, inexact), which the Parquet table prunes with too; every
+        // filter is applied to the rows above the scan either way.
+        self.json.supports_filters_pushdown(filters)
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> DFResult<Arc<dyn ExecutionPlan>> {
+        if self.compacted().await? {
+            self.parquet.scan(state, projection, filters, limit).await
+        } else {
+            self.json.scan(state, projection, filters, limit).await
+        }
+    }
+}

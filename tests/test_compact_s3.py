@@ -1,0 +1,208 @@
+"""A compacted copy on S3 read by the embedded engine (moto): the same columns and answers as the
+local compacted copy and the JSON, partition and eventtime pruning, and the S3 source's errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import spintrail
+from fault_proxy import FaultProxy
+from moto_server import MotoServer, free_port, moto_fixtures
+from spintrail.compact import compact
+from spintrail.generate import generate
+
+REGION = "eu-west-1"
+END = "2026-11-01T00:00:00Z"
+COPY = "s3://lake/copy/"
+
+server, moto = moto_fixtures(REGION)
+
+
+@pytest.fixture(scope="module")
+def logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two days of generated Spinnaker activity in two regions (CloudTrail's layout)."""
+    root = tmp_path_factory.mktemp("logs")
+    generate(root, events=12_000, days=2, end=END, seed=5, events_per_file=600)
+    return root
+
+
+@pytest.fixture(scope="module")
+def local_copy(logs: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    dest = tmp_path_factory.mktemp("parquet")
+    compact(logs, dest, row_group_rows=1000)
+    return dest
+
+
+def options(moto: MotoServer) -> dict[str, Any]:
+    return {"region": REGION, "endpoint_url": moto.url, "max_attempts": 1}
+
+
+@pytest.fixture()
+def s3_copy(moto: MotoServer, logs: Path) -> str:
+    """The logs compacted into a moto bucket, as `spintrail compact` writes them."""
+    s3 = moto.client("s3", REGION)
+    s3.create_bucket(Bucket="lake", CreateBucketConfiguration={"LocationConstraint": REGION})
+    report = compact(logs, COPY, row_group_rows=1000, **options(moto))
+    assert report.days_written > 0
+    return COPY
+
+
+def rows(session: spintrail.Session, sql: str) -> list[tuple[Any, ...]]:
+    table = session.sql(sql)
+    return sorted(
+        (tuple(r.values()) for r in table.to_pylist()), key=lambda r: json.dumps(r, default=str)
+    )
+
+
+def day_files(dest: Path) -> list[Path]:
+    return sorted(dest.glob("account=*/region=*/day=*/*.parquet"))
+
+
+def reference_style(arn: str) -> str:
+    """The reference query's shape (calls and errors of one identity) on a fixed time range."""
+    return f"""SELECT count(*) AS Total, eventname, errorcode, errormessage
+FROM "default"."cloudtrail_logs"
+WHERE useridentity.arn = '{arn}'
+        AND from_iso8601_timestamp(eventtime) > from_iso8601_timestamp('2026-10-31T18:00:00Z')
+GROUP BY  eventname, errorcode, errormessage
+ORDER BY  Total desc"""
+
+
+def test_same_columns_and_answers_as_the_local_copy_and_the_json(
+    moto: MotoServer, logs: Path, local_copy: Path, s3_copy: str
+) -> None:
+    remote = spintrail.connect(s3_copy, **options(moto))
+    local = spintrail.connect(local_copy)
+    on_json = spintrail.connect(logs)
+    busiest = local.sql(
+        "SELECT useridentity.arn AS arn, count(*) AS n FROM cloudtrail_logs "
+        "WHERE useridentity.arn IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1"
+    )
+    arn = busiest["arn"][0].as_py()
+    queries = [
+        reference_style(arn),
+        "SELECT count(*) AS n FROM cloudtrail_logs",
+        "SELECT account, region, day, count(*) AS n FROM cloudtrail_logs GROUP BY 1, 2, 3",
+        "SELECT eventname, count(*) AS n FROM cloudtrail_logs "
+        "WHERE day = '2026/10/31' AND region = 'us-west-2' GROUP BY 1",
+        "SELECT eventid, eventtime, useridentity.sessioncontext.sessionissuer.username AS u "
+        "FROM cloudtrail_logs WHERE eventtime >= '2026-10-31T10:00:00Z' "
+        "AND eventtime < '2026-10-31T10:30:00Z'",
+    ]
+    for sql in queries:
+        expected = rows(on_json, sql)
+        assert expected, f"the query selects something: {sql}"
+        assert rows(local, sql) == expected, sql
+        assert rows(remote, sql) == expected, sql
+    # Read as Parquet: one file per account, region and day, not the JSON objects.
+    remote.sql("SELECT eventname, count(*) AS n FROM cloudtrail_logs GROUP BY 1")
+    stats = remote.last_stats
+    assert stats is not None and stats.files_read == len(day_files(local_copy)) > 0
+    assert stats.bytes_read > 0
+    # The same columns, in the same order and types.
+    star = "SELECT * FROM cloudtrail_logs LIMIT 1"
+    assert remote.sql(star).schema == local.sql(star).schema
+    # Other partition layouts and duplicate-free views work on the S3 copy too.
+    manual = (
+        "SELECT region, year, month, day, count(*) AS n FROM cloudtrail_logs "
+        "WHERE month = '10' GROUP BY 1, 2, 3, 4"
+    )
+    assert rows(spintrail.connect(s3_copy, partitions="aws-manual", **options(moto)), manual) == (
+        rows(spintrail.connect(logs, partitions="aws-manual"), manual)
+    )
+    count = "SELECT count(*) AS n FROM cloudtrail_logs"
+    assert rows(spintrail.connect(s3_copy, dedup=True, **options(moto)), count) == rows(
+        spintrail.connect(local_copy, dedup=True), count
+    )
+
+
+def test_partition_filters_and_time_ranges_prune(
+    moto: MotoServer, local_copy: Path, s3_copy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The endpoint from AWS_ENDPOINT_URL, as for every S3 source.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto.url)
+    session = spintrail.connect(s3_copy, region=REGION)
+    session.sql("SELECT eventname, count(*) AS n FROM cloudtrail_logs GROUP BY 1")
+    full = session.last_stats
+    assert full is not None and full.bytes_read > 0
+    assert full.files_read == len(day_files(local_copy))
+    session.sql(
+        "SELECT eventname, count(*) AS n FROM cloudtrail_logs "
+        "WHERE day = '2026/10/31' AND region = 'us-east-1' GROUP BY 1"
+    )
+    one_day = session.last_stats
+    assert one_day is not None and one_day.files_read == 1
+    assert one_day.bytes_read < full.bytes_read / 2
+    # Row groups of 1000 sorted rows: a ten-minute range reads a few of them, also through
+    # from_iso8601_timestamp (the engine adds the eventtime text bounds it implies).
+    for condition in (
+        "eventtime >= '2026-10-31T10:00:00Z' AND eventtime < '2026-10-31T10:10:00Z'",
+        "from_iso8601_timestamp(eventtime) >= from_iso8601_timestamp('2026-10-31T10:00:00Z') "
+        "AND from_iso8601_timestamp(eventtime) < from_iso8601_timestamp('2026-10-31T10:10:00Z')",
+    ):
+        session.sql(
+            f"SELECT eventname, count(*) AS n FROM cloudtrail_logs WHERE {condition} GROUP BY 1"
+        )
+        ranged = session.last_stats
+        assert ranged is not None and 0 < ranged.rows < full.rows / 5
+        assert ranged.bytes_read < full.bytes_read
+
+
+def test_a_prefix_without_a_manifest_is_read_as_json_logs(
+    moto: MotoServer, logs: Path, s3_copy: str
+) -> None:
+    s3 = moto.client("s3", REGION)
+    # One day of one region is enough (and quick to upload).
+    files = sorted(p for p in logs.rglob("*.json.gz") if "/us-east-1/2026/10/31/" in p.as_posix())
+    assert files
+    for f in files:
+        s3.upload_file(str(f), "lake", "logs/" + f.relative_to(logs).as_posix())
+    session = spintrail.connect("s3://lake/logs/", **options(moto))
+    sql = "SELECT count(*) AS n FROM cloudtrail_logs"
+    where = " WHERE region = 'us-east-1' AND day = '2026/10/31'"
+    assert rows(session, sql) == rows(spintrail.connect(logs), sql + where)
+    stats = session.last_stats
+    assert stats is not None and stats.files_read == len(files)
+
+
+def test_errors_name_the_source_and_what_to_do(moto: MotoServer, s3_copy: str) -> None:
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    unreachable = spintrail.connect(s3_copy, region=REGION, endpoint_url=nowhere)
+    with pytest.raises(spintrail.SpintrailError, match="cannot reach the AWS endpoint") as err:
+        unreachable.sql("SELECT count(*) FROM cloudtrail_logs")
+    assert COPY in str(err.value)
+    missing = spintrail.connect("s3://no-such-lake/copy/", **options(moto))
+    with pytest.raises(spintrail.SpintrailError, match="NoSuchBucket") as err:
+        missing.sql("SELECT count(*) FROM cloudtrail_logs")
+    assert "s3://no-such-lake/copy/" in str(err.value)
+    # An object gone after the copy was listed is named, with what to do.
+    session = spintrail.connect(s3_copy, **options(moto))
+    session.sql("SELECT count(*) AS n FROM cloudtrail_logs")
+    s3 = moto.client("s3", REGION)
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="lake", Prefix="copy/")["Contents"]]
+    parts = [k for k in keys if k.endswith(".parquet")]
+    s3.put_object(Bucket="lake", Key=parts[0], Body=b"not parquet")
+    with pytest.raises(spintrail.SpintrailError, match=r"(?i)parquet") as err:
+        session.sql("SELECT eventname, count(*) AS n FROM cloudtrail_logs GROUP BY 1")
+    assert parts[0] in str(err.value)
+
+
+def test_throttling_and_cut_downloads_are_retried(
+    moto: MotoServer,
+    local_copy: Path,
+    s3_copy: str,
+    fault_proxy: Callable[[str], FaultProxy],
+) -> None:
+    proxy = fault_proxy(moto.url)
+    proxy.configure(rate=0.3, seed=11, kinds=("throttle", "server_error", "reset"))
+    remote = spintrail.connect(s3_copy, region=REGION, endpoint_url=proxy.url)
+    sql = (
+        "SELECT account, region, day, eventname, count(*) AS n FROM cloudtrail_logs "
+        "GROUP BY 1, 2, 3, 4"
+    )
+    assert rows(remote, sql) == rows(spintrail.connect(local_copy), sql)
+    assert proxy.stats.get("faulted", 0) > 0
