@@ -1,14 +1,20 @@
-"""Shared fixtures: the real CloudTrail records, laid out as CloudTrail delivers them."""
+"""Shared fixtures: the real CloudTrail records, laid out as CloudTrail delivers them, and two days
+of generated logs with their compacted Parquet copy."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import spintrail
 from fault_proxy import FaultProxy
+from spintrail.compact import compact
+from spintrail.generate import generate
 
 REAL = Path(__file__).parent / "data" / "real"
 CONFORMING = {
@@ -81,3 +87,33 @@ def fault_proxy() -> Iterator[Callable[[str], FaultProxy]]:
     yield start
     for proxy in started:
         proxy.close()
+
+
+@pytest.fixture(scope="session")
+def two_days(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two days of generated Spinnaker activity in two regions (CloudTrail's layout), ending at
+    2026-11-01T00:00:00Z."""
+    root = tmp_path_factory.mktemp("logs")
+    generate(root, events=20_000, days=2, end="2026-11-01T00:00:00Z", seed=3, events_per_file=700)
+    return root
+
+
+@pytest.fixture(scope="session")
+def two_days_parquet(two_days: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``two_days`` compacted into Parquet, row groups of 1000 rows."""
+    dest = tmp_path_factory.mktemp("parquet")
+    compact(two_days, dest, row_group_rows=1000)
+    return dest
+
+
+def rows(session: spintrail.Session, sql: str) -> list[tuple[Any, ...]]:
+    """A query's rows as tuples, in a stable order (to compare answers across engines)."""
+    table = session.sql(sql)
+    return sorted(
+        (tuple(r.values()) for r in table.to_pylist()), key=lambda r: json.dumps(r, default=str)
+    )
+
+
+def day_files(dest: Path) -> list[Path]:
+    """The Parquet files of a compacted copy, one per account, region and day."""
+    return sorted(dest.glob("account=*/region=*/day=*/*.parquet"))

@@ -17,12 +17,12 @@ import pyarrow.parquet as pq
 import pytest
 import spintrail
 from botocore.exceptions import ClientError
+from conftest import day_files, rows
 from moto_server import MotoServer, moto_fixtures
 from spintrail import queries
 from spintrail.cli import main
 from spintrail.compact import compact
 from spintrail.errors import SpintrailError
-from spintrail.generate import generate
 from spintrail.provision import Stack
 
 REGION = "eu-west-1"
@@ -32,35 +32,9 @@ END = "2026-11-01T00:00:00Z"
 server, moto = moto_fixtures(REGION)
 
 
-@pytest.fixture(scope="module")
-def logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Two days of generated Spinnaker activity in two regions (CloudTrail's layout)."""
-    root = tmp_path_factory.mktemp("logs")
-    generate(root, events=20_000, days=2, end=END, seed=3, events_per_file=700)
-    return root
-
-
-@pytest.fixture(scope="module")
-def compacted(logs: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    dest = tmp_path_factory.mktemp("parquet")
-    compact(logs, dest, row_group_rows=1000)
-    return dest
-
-
-def rows(session: spintrail.Session, sql: str) -> list[tuple[Any, ...]]:
-    table = session.sql(sql)
-    return sorted(
-        (tuple(r.values()) for r in table.to_pylist()), key=lambda r: json.dumps(r, default=str)
-    )
-
-
-def day_files(dest: Path) -> list[Path]:
-    return sorted(dest.glob("account=*/region=*/day=*/*.parquet"))
-
-
-def test_layout_schema_sorting_and_manifest(logs: Path, compacted: Path) -> None:
-    files = day_files(compacted)
-    relative = {f.relative_to(compacted).parent.as_posix() for f in files}
+def test_layout_schema_sorting_and_manifest(two_days: Path, two_days_parquet: Path) -> None:
+    files = day_files(two_days_parquet)
+    relative = {f.relative_to(two_days_parquet).parent.as_posix() for f in files}
     assert (
         relative
         == {
@@ -71,7 +45,7 @@ def test_layout_schema_sorting_and_manifest(logs: Path, compacted: Path) -> None
         & relative
     )
     assert len(files) >= 4
-    json_session = spintrail.connect(logs)
+    json_session = spintrail.connect(two_days)
     json_schema = json_session.sql("SELECT * FROM cloudtrail_logs LIMIT 0").schema
     record_columns = pa.schema([json_schema.field(i) for i in range(29)])
     total = 0
@@ -86,11 +60,13 @@ def test_layout_schema_sorting_and_manifest(logs: Path, compacted: Path) -> None
         assert meta.metadata.num_row_groups == -(-meta.metadata.num_rows // 1000)
         total += meta.metadata.num_rows
     assert total == json_session.sql("SELECT count(*) AS n FROM cloudtrail_logs")["n"][0].as_py()
-    manifest = json.loads((compacted / "_spintrail_manifest.json").read_text())
-    assert set(manifest["days"]) == {f.relative_to(compacted).parent.as_posix() for f in files}
+    manifest = json.loads((two_days_parquet / "_spintrail_manifest.json").read_text())
+    assert set(manifest["days"]) == {
+        f.relative_to(two_days_parquet).parent.as_posix() for f in files
+    }
     inputs = [i["name"] for d in manifest["days"].values() for i in d["inputs"]]
-    assert len(inputs) == len(list(logs.rglob("*.json.gz")))
-    assert not list(compacted.rglob("*.tmp"))
+    assert len(inputs) == len(list(two_days.rglob("*.json.gz")))
+    assert not list(two_days_parquet.rglob("*.tmp"))
 
 
 SAME_ANSWER_QUERIES = [
@@ -113,16 +89,16 @@ SAME_ANSWER_QUERIES = [
 
 
 @pytest.mark.parametrize("sql", SAME_ANSWER_QUERIES)
-def test_same_answers_as_the_json(logs: Path, compacted: Path, sql: str) -> None:
+def test_same_answers_as_the_json(two_days: Path, two_days_parquet: Path, sql: str) -> None:
     # arbitrary() may pick any row of a group (file order differs): min() is the same query, fixed.
     sql = sql.replace("arbitrary(", "min(")
-    on_json = rows(spintrail.connect(logs), sql)
-    on_parquet = rows(spintrail.connect(compacted), sql)
+    on_json = rows(spintrail.connect(two_days), sql)
+    on_parquet = rows(spintrail.connect(two_days_parquet), sql)
     assert on_parquet == on_json
     assert on_json, "the query selects something"
 
 
-def test_other_partition_layouts_read_the_copy(logs: Path, compacted: Path) -> None:
+def test_other_partition_layouts_read_the_copy(two_days: Path, two_days_parquet: Path) -> None:
     for layout, sql in (
         ("aws-projection", "SELECT timestamp, count(*) AS n FROM cloudtrail_logs GROUP BY 1"),
         (
@@ -131,17 +107,17 @@ def test_other_partition_layouts_read_the_copy(logs: Path, compacted: Path) -> N
             "WHERE month = '10' GROUP BY 1, 2, 3, 4",
         ),
     ):
-        expected = rows(spintrail.connect(logs, partitions=layout), sql)
-        assert rows(spintrail.connect(compacted, partitions=layout), sql) == expected
+        expected = rows(spintrail.connect(two_days, partitions=layout), sql)
+        assert rows(spintrail.connect(two_days_parquet, partitions=layout), sql) == expected
 
 
-def test_partition_filters_and_time_ranges_prune(compacted: Path) -> None:
-    session = spintrail.connect(compacted)
+def test_partition_filters_and_time_ranges_prune(two_days_parquet: Path) -> None:
+    session = spintrail.connect(two_days_parquet)
     # count(eventname) alone is answered from the files' footers (no scan): group to read.
     session.sql("SELECT eventname, count(*) AS n FROM cloudtrail_logs GROUP BY 1")
     full = session.last_stats
     assert full is not None and full.bytes_read > 0
-    assert full.files_read == len(day_files(compacted))
+    assert full.files_read == len(day_files(two_days_parquet))
     session.sql(
         "SELECT eventname, count(*) AS n FROM cloudtrail_logs "
         "WHERE day = '2026/10/31' AND region = 'us-east-1' GROUP BY 1"
@@ -169,9 +145,9 @@ def test_partition_filters_and_time_ranges_prune(compacted: Path) -> None:
     assert converted is not None and converted.rows < full.rows / 5
 
 
-def test_rerun_rewrites_only_changed_days(logs: Path, tmp_path: Path) -> None:
+def test_rerun_rewrites_only_changed_days(two_days: Path, tmp_path: Path) -> None:
     source = tmp_path / "src"
-    shutil.copytree(logs, source)
+    shutil.copytree(two_days, source)
     dest = tmp_path / "out"
     first = compact(source, dest)
     assert first.days_written == first.days > 0 and first.days_unchanged == 0
@@ -191,18 +167,18 @@ def test_rerun_rewrites_only_changed_days(logs: Path, tmp_path: Path) -> None:
     assert not list(dest.rglob("*.tmp"))
 
 
-def duplicated(logs: Path, tmp_path: Path) -> tuple[Path, int]:
+def duplicated(two_days: Path, tmp_path: Path) -> tuple[Path, int]:
     """A copy of the logs where one file is delivered twice; returns it and that file's count."""
     source = tmp_path / "dup"
-    shutil.copytree(logs, source)
+    shutil.copytree(two_days, source)
     original = sorted(source.rglob("*.json.gz"))[0]
     shutil.copy(original, original.with_name("again-" + original.name))
     records = spintrail.connect(original).sql("SELECT count(*) AS n FROM cloudtrail_logs")
     return source, int(records["n"][0].as_py())
 
 
-def test_dedup_on_the_json_and_in_compaction(logs: Path, tmp_path: Path) -> None:
-    source, copies = duplicated(logs, tmp_path)
+def test_dedup_on_the_json_and_in_compaction(two_days: Path, tmp_path: Path) -> None:
+    source, copies = duplicated(two_days, tmp_path)
     count = "SELECT count(*) AS n, count(DISTINCT eventid) AS d FROM cloudtrail_logs"
     plain = spintrail.connect(source).sql(count).to_pylist()[0]
     assert plain["n"] == plain["d"] + copies
@@ -210,7 +186,9 @@ def test_dedup_on_the_json_and_in_compaction(logs: Path, tmp_path: Path) -> None
     assert deduped["n"] == deduped["d"] == plain["d"]
     # Same rows otherwise, and partition filters still apply.
     sql = "SELECT eventid, eventname, day FROM cloudtrail_logs WHERE region = 'us-east-1'"
-    assert rows(spintrail.connect(source, dedup=True), sql) == rows(spintrail.connect(logs), sql)
+    assert rows(spintrail.connect(source, dedup=True), sql) == rows(
+        spintrail.connect(two_days), sql
+    )
 
     kept = compact(source, tmp_path / "with-dups")
     assert kept.rows_written == plain["n"] and kept.duplicates_dropped == 0
@@ -260,23 +238,23 @@ def test_a_failed_run_leaves_no_destination_folder(
 
 
 def test_cli_compact_and_query(
-    logs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    two_days: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     dest = tmp_path / "cli"
-    assert main(["compact", str(logs), str(dest), "--dedup"]) == 0
+    assert main(["compact", str(two_days), str(dest), "--dedup"]) == 0
     out = capsys.readouterr().out
     assert "day partitions written" in out and "0 duplicates dropped" in out
     sql = "SELECT count(*) AS n FROM cloudtrail_logs"
     assert main(["query", "--source", str(dest), "--format", "csv", sql]) == 0
-    total = spintrail.connect(logs).sql(sql)["n"][0].as_py()
+    total = spintrail.connect(two_days).sql(sql)["n"][0].as_py()
     assert list(csv.reader(io.StringIO(capsys.readouterr().out))) == [["n"], [str(total)]]
 
 
-def test_s3_destination(moto: MotoServer, logs: Path) -> None:
+def test_s3_destination(moto: MotoServer, two_days: Path) -> None:
     s3 = moto.client("s3", REGION)
     s3.create_bucket(Bucket="lake", CreateBucketConfiguration={"LocationConstraint": REGION})
     options: dict[str, Any] = {"region": REGION, "endpoint_url": moto.url, "max_attempts": 1}
-    first = compact(logs, "s3://lake/ct-parquet/", **options)
+    first = compact(two_days, "s3://lake/ct-parquet/", **options)
     assert first.days_written == first.days > 0
     keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="lake")["Contents"])
     assert "ct-parquet/_spintrail_manifest.json" in keys
@@ -287,27 +265,29 @@ def test_s3_destination(moto: MotoServer, logs: Path) -> None:
     )
     body = s3.get_object(Bucket="lake", Key=parts[0])["Body"].read()
     assert pq.ParquetFile(pa.BufferReader(body)).metadata.num_rows > 0
-    again = compact(logs, "s3://lake/ct-parquet", **options)
+    again = compact(two_days, "s3://lake/ct-parquet", **options)
     assert again.days_written == 0 and again.days_unchanged == first.days
 
 
-def test_s3_source(moto: MotoServer, logs: Path, compacted: Path, tmp_path: Path) -> None:
+def test_s3_source(
+    moto: MotoServer, two_days: Path, two_days_parquet: Path, tmp_path: Path
+) -> None:
     s3 = moto.client("s3", REGION)
     s3.create_bucket(Bucket="trail", CreateBucketConfiguration={"LocationConstraint": REGION})
-    files = sorted(logs.rglob("*.json.gz"))
+    files = sorted(two_days.rglob("*.json.gz"))
     for f in files:
-        s3.upload_file(str(f), "trail", "org/" + f.relative_to(logs).as_posix())
+        s3.upload_file(str(f), "trail", "org/" + f.relative_to(two_days).as_posix())
     options: dict[str, Any] = {"region": REGION, "endpoint_url": moto.url, "max_attempts": 1}
     dest = tmp_path / "from-s3"
     first = compact("s3://trail/org/", dest, **options)
     assert first.files_read == len(files) and first.days_written == first.days > 0
     sql = "SELECT day, region, eventname, count(*) AS n FROM cloudtrail_logs GROUP BY 1, 2, 3"
-    assert rows(spintrail.connect(dest), sql) == rows(spintrail.connect(compacted), sql)
+    assert rows(spintrail.connect(dest), sql) == rows(spintrail.connect(two_days_parquet), sql)
 
     # Unchanged objects (same key, size, ETag): nothing rewritten; one replaced: its day only.
     again = compact("s3://trail/org", dest, **options)
     assert again.days_written == 0 and again.days_unchanged == first.days
-    changed = files[0].relative_to(logs).as_posix()
+    changed = files[0].relative_to(two_days).as_posix()
     s3.put_object(Bucket="trail", Key="org/" + changed, Body=files[1].read_bytes())
     third = compact("s3://trail/org/", dest, **options)
     assert third.days_written == 1

@@ -3,17 +3,16 @@ local compacted copy and the JSON, partition and eventtime pruning, and the S3 s
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import spintrail
+from conftest import day_files, rows
 from fault_proxy import FaultProxy
 from moto_server import MotoServer, free_port, moto_fixtures
 from spintrail.compact import compact
-from spintrail.generate import generate
 
 REGION = "eu-west-1"
 END = "2026-11-01T00:00:00Z"
@@ -22,44 +21,18 @@ COPY = "s3://lake/copy/"
 server, moto = moto_fixtures(REGION)
 
 
-@pytest.fixture(scope="module")
-def logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Two days of generated Spinnaker activity in two regions (CloudTrail's layout)."""
-    root = tmp_path_factory.mktemp("logs")
-    generate(root, events=12_000, days=2, end=END, seed=5, events_per_file=600)
-    return root
-
-
-@pytest.fixture(scope="module")
-def local_copy(logs: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    dest = tmp_path_factory.mktemp("parquet")
-    compact(logs, dest, row_group_rows=1000)
-    return dest
-
-
 def options(moto: MotoServer) -> dict[str, Any]:
     return {"region": REGION, "endpoint_url": moto.url, "max_attempts": 1}
 
 
 @pytest.fixture()
-def s3_copy(moto: MotoServer, logs: Path) -> str:
+def s3_copy(moto: MotoServer, two_days: Path) -> str:
     """The logs compacted into a moto bucket, as `spintrail compact` writes them."""
     s3 = moto.client("s3", REGION)
     s3.create_bucket(Bucket="lake", CreateBucketConfiguration={"LocationConstraint": REGION})
-    report = compact(logs, COPY, row_group_rows=1000, **options(moto))
+    report = compact(two_days, COPY, row_group_rows=1000, **options(moto))
     assert report.days_written > 0
     return COPY
-
-
-def rows(session: spintrail.Session, sql: str) -> list[tuple[Any, ...]]:
-    table = session.sql(sql)
-    return sorted(
-        (tuple(r.values()) for r in table.to_pylist()), key=lambda r: json.dumps(r, default=str)
-    )
-
-
-def day_files(dest: Path) -> list[Path]:
-    return sorted(dest.glob("account=*/region=*/day=*/*.parquet"))
 
 
 def reference_style(arn: str) -> str:
@@ -73,11 +46,11 @@ ORDER BY  Total desc"""
 
 
 def test_same_columns_and_answers_as_the_local_copy_and_the_json(
-    moto: MotoServer, logs: Path, local_copy: Path, s3_copy: str
+    moto: MotoServer, two_days: Path, two_days_parquet: Path, s3_copy: str
 ) -> None:
     remote = spintrail.connect(s3_copy, **options(moto))
-    local = spintrail.connect(local_copy)
-    on_json = spintrail.connect(logs)
+    local = spintrail.connect(two_days_parquet)
+    on_json = spintrail.connect(two_days)
     busiest = local.sql(
         "SELECT useridentity.arn AS arn, count(*) AS n FROM cloudtrail_logs "
         "WHERE useridentity.arn IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1"
@@ -101,7 +74,7 @@ def test_same_columns_and_answers_as_the_local_copy_and_the_json(
     # Read as Parquet: one file per account, region and day, not the JSON objects.
     remote.sql("SELECT eventname, count(*) AS n FROM cloudtrail_logs GROUP BY 1")
     stats = remote.last_stats
-    assert stats is not None and stats.files_read == len(day_files(local_copy)) > 0
+    assert stats is not None and stats.files_read == len(day_files(two_days_parquet)) > 0
     assert stats.bytes_read > 0
     # The same columns, in the same order and types.
     star = "SELECT * FROM cloudtrail_logs LIMIT 1"
@@ -112,16 +85,16 @@ def test_same_columns_and_answers_as_the_local_copy_and_the_json(
         "WHERE month = '10' GROUP BY 1, 2, 3, 4"
     )
     assert rows(spintrail.connect(s3_copy, partitions="aws-manual", **options(moto)), manual) == (
-        rows(spintrail.connect(logs, partitions="aws-manual"), manual)
+        rows(spintrail.connect(two_days, partitions="aws-manual"), manual)
     )
     count = "SELECT count(*) AS n FROM cloudtrail_logs"
     assert rows(spintrail.connect(s3_copy, dedup=True, **options(moto)), count) == rows(
-        spintrail.connect(local_copy, dedup=True), count
+        spintrail.connect(two_days_parquet, dedup=True), count
     )
 
 
 def test_partition_filters_and_time_ranges_prune(
-    moto: MotoServer, local_copy: Path, s3_copy: str, monkeypatch: pytest.MonkeyPatch
+    moto: MotoServer, two_days_parquet: Path, s3_copy: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The endpoint from AWS_ENDPOINT_URL, as for every S3 source.
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto.url)
@@ -129,7 +102,7 @@ def test_partition_filters_and_time_ranges_prune(
     session.sql("SELECT eventname, count(*) AS n FROM cloudtrail_logs GROUP BY 1")
     full = session.last_stats
     assert full is not None and full.bytes_read > 0
-    assert full.files_read == len(day_files(local_copy))
+    assert full.files_read == len(day_files(two_days_parquet))
     session.sql(
         "SELECT eventname, count(*) AS n FROM cloudtrail_logs "
         "WHERE day = '2026/10/31' AND region = 'us-east-1' GROUP BY 1"
@@ -153,18 +126,20 @@ def test_partition_filters_and_time_ranges_prune(
 
 
 def test_a_prefix_without_a_manifest_is_read_as_json_logs(
-    moto: MotoServer, logs: Path, s3_copy: str
+    moto: MotoServer, two_days: Path, s3_copy: str
 ) -> None:
     s3 = moto.client("s3", REGION)
     # One day of one region is enough (and quick to upload).
-    files = sorted(p for p in logs.rglob("*.json.gz") if "/us-east-1/2026/10/31/" in p.as_posix())
+    files = sorted(
+        p for p in two_days.rglob("*.json.gz") if "/us-east-1/2026/10/31/" in p.as_posix()
+    )
     assert files
     for f in files:
-        s3.upload_file(str(f), "lake", "logs/" + f.relative_to(logs).as_posix())
+        s3.upload_file(str(f), "lake", "logs/" + f.relative_to(two_days).as_posix())
     session = spintrail.connect("s3://lake/logs/", **options(moto))
     sql = "SELECT count(*) AS n FROM cloudtrail_logs"
     where = " WHERE region = 'us-east-1' AND day = '2026/10/31'"
-    assert rows(session, sql) == rows(spintrail.connect(logs), sql + where)
+    assert rows(session, sql) == rows(spintrail.connect(two_days), sql + where)
     stats = session.last_stats
     assert stats is not None and stats.files_read == len(files)
 
@@ -193,7 +168,7 @@ def test_errors_name_the_source_and_what_to_do(moto: MotoServer, s3_copy: str) -
 
 def test_throttling_and_cut_downloads_are_retried(
     moto: MotoServer,
-    local_copy: Path,
+    two_days_parquet: Path,
     s3_copy: str,
     fault_proxy: Callable[[str], FaultProxy],
 ) -> None:
@@ -204,5 +179,5 @@ def test_throttling_and_cut_downloads_are_retried(
         "SELECT account, region, day, eventname, count(*) AS n FROM cloudtrail_logs "
         "GROUP BY 1, 2, 3, 4"
     )
-    assert rows(remote, sql) == rows(spintrail.connect(local_copy), sql)
+    assert rows(remote, sql) == rows(spintrail.connect(two_days_parquet), sql)
     assert proxy.stats.get("faulted", 0) > 0

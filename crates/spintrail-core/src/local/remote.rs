@@ -20,13 +20,12 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
 use tokio::sync::OnceCell;
 
-use crate::aws;
 use crate::compact::MANIFEST;
 use crate::error::{Error, Result};
 use crate::local::parquet;
 use crate::local::table::{CloudTrailTable, TableOptions};
 use crate::s3::store::{LazyAccess, S3Store};
-use crate::s3::{source_error, S3Url};
+use crate::s3::S3Url;
 
 /// The single `s3://` source of `sources`, when that is all there is.
 pub fn single_s3_source(sources: &[String]) -> Option<&str> {
@@ -40,7 +39,7 @@ pub fn single_s3_source(sources: &[String]) -> Option<&str> {
 #[derive(Debug)]
 pub struct S3SourceTable {
     url: S3Url,
-    access: Arc<LazyAccess>,
+    store: Arc<S3Store>,
     json: Arc<CloudTrailTable>,
     parquet: Arc<dyn TableProvider>,
     /// Whether the prefix is a compacted copy, once known.
@@ -64,50 +63,26 @@ impl S3SourceTable {
             path: bucket_url.clone(),
             reason: format!("not a bucket URL: {e}"),
         })?;
-        ctx.register_object_store(
-            bucket.as_ref(),
-            Arc::new(S3Store::new(&url.bucket, access.clone())),
-        );
+        let store = Arc::new(S3Store::new(&url.bucket, access.clone()));
+        ctx.register_object_store(bucket.as_ref(), store.clone());
         let folder = S3Url::name(&url.bucket, &url.prefix);
         let parquet = parquet::table_at(ctx, &folder, &folder, layout)?;
         let json = Arc::new(CloudTrailTable::with_access(options, access.clone())?);
         Ok(S3SourceTable {
             url,
-            access,
+            store,
             json,
             parquet,
             compacted: OnceCell::new(),
         })
     }
 
-    /// Whether the prefix holds the compaction manifest. A HeadObject answered with an error
-    /// (no such key, no such bucket, access denied) means the JSON logs, whose listing then
-    /// explains any problem; no answer at all (no credentials, no endpoint) is the error.
+    /// Whether the prefix holds the compaction manifest (see [`S3Store::has_object`]).
     async fn compacted(&self) -> Result<bool> {
         let name = S3Url::name(&self.url.bucket, &self.url.prefix);
+        let key = format!("{}{MANIFEST}", self.url.prefix);
         self.compacted
-            .get_or_try_init(|| async {
-                let access = self.access.get(&name).await?;
-                let key = format!("{}{MANIFEST}", self.url.prefix);
-                match access
-                    .client
-                    .head_object()
-                    .bucket(&self.url.bucket)
-                    .key(&key)
-                    .send()
-                    .await
-                {
-                    Ok(_) => Ok(true),
-                    Err(err) if aws::status(&err).is_some() => Ok(false),
-                    Err(err) => Err(source_error(
-                        &name,
-                        aws::sdk_error(
-                            &format!("s3:HeadObject {}", S3Url::name(&self.url.bucket, &key)),
-                            err,
-                        ),
-                    )),
-                }
-            })
+            .get_or_try_init(|| self.store.has_object(&key, &name))
             .await
             .copied()
     }

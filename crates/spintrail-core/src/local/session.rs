@@ -13,6 +13,7 @@ use datafusion::catalog::{MemorySchemaProvider, TableProvider};
 use datafusion::common::TableReference;
 use datafusion::datasource::MemTable;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::display::DisplayableExecutionPlan;
 use datafusion::physical_plan::memory::MemoryStream;
 use datafusion::physical_plan::EmptyRecordBatchStream;
@@ -257,14 +258,7 @@ impl LocalSession {
     /// Plans a statement down to its physical plan (of the inner query, for `EXPLAIN`), with
     /// errors in the session's terms.
     async fn physical_plan(&self, sql: &str) -> Result<Planned> {
-        physical_plan(
-            &self.ctx,
-            sql,
-            self.options.partitions,
-            self.memory_limit,
-            Joins::Hash,
-        )
-        .await
+        physical_plan(&self.ctx, sql, self.options.partitions, self.memory_limit).await
     }
 
     /// Plans and starts a query; rows arrive as the stream is polled. `EXPLAIN [ANALYZE] <query>`
@@ -293,9 +287,7 @@ impl LocalSession {
         let fallback = has_hash_join(&physical).then(|| Fallback {
             reserved_before: self.ctx.runtime_env().memory_pool.reserved(),
             ctx: self.ctx.clone(),
-            sql: sql.to_string(),
-            partitions: self.options.partitions,
-            limit,
+            plan: planned.plan,
         });
         Ok(QueryStream {
             schema: renamed.clone().unwrap_or_else(|| stream.schema()),
@@ -392,15 +384,30 @@ async fn physical_plan(
     sql: &str,
     partitions: PartitionLayout,
     limit: u64,
-    joins: Joins,
 ) -> Result<Planned> {
     let planned = crate::local::sql::plan_statement(ctx, sql)
         .await
         .map_err(|e| with_limit(partition_hint(e, partitions), limit))?;
+    let (plan, task) = execution_plan(ctx, &planned.plan, limit, Joins::Hash).await?;
+    Ok(Planned {
+        query: planned,
+        plan,
+        task,
+    })
+}
+
+/// The physical plan of a logical one, with the context to run it in (its settings: how joins
+/// are planned, the batch size).
+async fn execution_plan(
+    ctx: &SessionContext,
+    logical: &LogicalPlan,
+    limit: u64,
+    joins: Joins,
+) -> Result<(Arc<dyn ExecutionPlan>, Arc<TaskContext>)> {
     let mut state = ctx.state();
     let config = state.config_mut();
     // The scans decode only the struct fields the plan reads.
-    config.set_extension(Arc::new(FieldsRead::of_plan(&planned.plan)));
+    config.set_extension(Arc::new(FieldsRead::of_plan(logical)));
     config.options_mut().optimizer.prefer_hash_join = joins == Joins::Hash;
     if joins == Joins::SortMerge {
         // Smaller batches out of the sorts: a merge of spilled runs holds a batch or two of each
@@ -410,16 +417,12 @@ async fn physical_plan(
             datafusion::config::ConfigNonZeroUsize::try_new(rows)?;
     }
     let physical = state
-        .create_physical_plan(&planned.plan)
+        .create_physical_plan(logical)
         .await
         .map_err(|e| with_limit(e.into(), limit))?;
     // Run with the settings it was planned with (the batch size of a sort-merge plan).
     let task = Arc::new(TaskContext::from(&state));
-    Ok(Planned {
-        query: planned,
-        plan: physical,
-        task,
-    })
+    Ok((physical, task))
 }
 
 /// A statement planned to run: its logical side, the physical plan and the context to run it in.
@@ -535,14 +538,12 @@ pub struct QueryStream {
     started: bool,
 }
 
-/// What planning the query again needs.
+/// What planning the query again needs: only its physical planning differs.
 struct Fallback {
     /// Memory the session's pool held before the query ran (other queries' share).
     reserved_before: usize,
     ctx: SessionContext,
-    sql: String,
-    partitions: PartitionLayout,
-    limit: u64,
+    plan: LogicalPlan,
 }
 
 type Replanning = Pin<
@@ -550,7 +551,7 @@ type Replanning = Pin<
 >;
 
 impl Fallback {
-    fn replan(self) -> Replanning {
+    fn replan(self, limit: u64) -> Replanning {
         Box::pin(async move {
             // The failed run's tasks are aborted, not yet dropped: wait (briefly) until they
             // have given back the memory they held, or the new run starts short of it.
@@ -559,17 +560,10 @@ impl Fallback {
             while pool.reserved() > self.reserved_before && std::time::Instant::now() < deadline {
                 tokio::time::sleep(std::time::Duration::from_millis(5)).await;
             }
-            let planned = physical_plan(
-                &self.ctx,
-                &self.sql,
-                self.partitions,
-                self.limit,
-                Joins::SortMerge,
-            )
-            .await?;
-            let stream =
-                datafusion::physical_plan::execute_stream(planned.plan.clone(), planned.task)?;
-            Ok((stream, planned.plan))
+            let (plan, task) =
+                execution_plan(&self.ctx, &self.plan, limit, Joins::SortMerge).await?;
+            let stream = datafusion::physical_plan::execute_stream(plan.clone(), task)?;
+            Ok((stream, plan))
         })
     }
 }
@@ -675,7 +669,7 @@ impl Stream for QueryStream {
                     };
                     // Drop the failed run (and the memory it holds) before the new one starts.
                     self.stream = Box::pin(EmptyRecordBatchStream::new(self.stream.schema()));
-                    self.replanning = Some(fallback.replan());
+                    self.replanning = Some(fallback.replan(limit));
                 }
                 Err(e) => return Poll::Ready(Some(Err(e))),
                 Ok(batch) => {

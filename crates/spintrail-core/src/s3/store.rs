@@ -82,17 +82,31 @@ impl S3Store {
         self.access.get(&self.name(key)).await.map_err(generic)
     }
 
-    async fn head_object(&self, location: &Path) -> object_store::Result<ObjectMeta> {
-        let key = location.as_ref();
-        let access = self.client(key).await?;
-        let answer = access
+    /// HeadObject of `key`, as the SDK answers it.
+    async fn head_request(
+        &self,
+        access: &S3Access,
+        key: &str,
+    ) -> Result<
+        aws_sdk_s3::operation::head_object::HeadObjectOutput,
+        aws_sdk_s3::error::SdkError<
+            aws_sdk_s3::operation::head_object::HeadObjectError,
+            aws_sdk_s3::config::http::HttpResponse,
+        >,
+    > {
+        access
             .client
             .head_object()
             .bucket(&self.bucket)
             .key(key)
             .send()
-            .await;
-        match answer {
+            .await
+    }
+
+    async fn head_object(&self, location: &Path) -> object_store::Result<ObjectMeta> {
+        let key = location.as_ref();
+        let access = self.client(key).await?;
+        match self.head_request(&access, key).await {
             Ok(head) => Ok(ObjectMeta {
                 location: location.clone(),
                 last_modified: modified(head.last_modified()),
@@ -102,6 +116,22 @@ impl S3Store {
             }),
             Err(err) if aws::status(&err) == Some(404) => Err(not_found(&self.name(key))),
             Err(err) => Err(self.failed("s3:HeadObject", key, err)),
+        }
+    }
+
+    /// Whether `key` answers a HeadObject. Any answer but success (no such key or bucket, access
+    /// denied, another region) is `false`: the caller reads the prefix another way, whose listing
+    /// then explains any problem. No answer at all (no credentials, no endpoint) is the error,
+    /// named after `source`.
+    pub async fn has_object(&self, key: &str, source: &str) -> crate::Result<bool> {
+        let access = self.access.get(source).await?;
+        match self.head_request(&access, key).await {
+            Ok(_) => Ok(true),
+            Err(err) if aws::status(&err).is_some() => Ok(false),
+            Err(err) => Err(source_error(
+                source,
+                aws::sdk_error(&format!("s3:HeadObject {}", self.name(key)), err),
+            )),
         }
     }
 

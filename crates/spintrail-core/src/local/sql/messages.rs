@@ -7,7 +7,9 @@
 use std::sync::LazyLock;
 
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
-use datafusion::sql::sqlparser::ast::{visit_expressions, AccessExpr, Expr, Query};
+use datafusion::sql::sqlparser::ast::{AccessExpr, Expr, Query};
+
+use super::walk;
 use regex::{Captures, Regex};
 
 use super::trino_names::TRINO_FUNCTIONS;
@@ -252,7 +254,7 @@ pub const FIELD_OF_TEXT: &str = "field access with '.' works on row (struct) col
 /// query wrote (`column.field...`, as written in `sql`), and the message Trino users need.
 pub fn field_access_on_text(query: &Query, sql: &str, text_columns: &[String]) -> String {
     let mut chains: Vec<Vec<String>> = Vec::new();
-    let _ = visit_expressions(query, |e| {
+    let _ = walk::exprs(query, |e| {
         match e {
             Expr::CompoundIdentifier(ids) => {
                 chains.push(ids.iter().map(|i| i.value.clone()).collect());

@@ -23,6 +23,7 @@ pub mod rules;
 pub mod time;
 pub mod trino_names;
 mod url;
+mod walk;
 
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;

@@ -28,7 +28,7 @@ use std::ops::ControlFlow;
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::prelude::SessionContext;
-use datafusion::sql::sqlparser::ast::{visit_expressions_mut, VisitMut};
+use datafusion::sql::sqlparser::ast::VisitMut;
 use datafusion::sql::sqlparser::ast::{
     AccessExpr, BinaryOperator, CastKind, Expr, Function, FunctionArg, FunctionArgExpr,
     FunctionArguments, Ident, JoinConstraint, JoinOperator, ObjectNamePart, Query, Select,
@@ -39,6 +39,7 @@ use datafusion::sql::sqlparser::parser::Parser;
 use futures::future::BoxFuture;
 
 use super::functions::{is_fallible, TRY_PREFIX};
+use super::walk;
 use crate::{Error, Result};
 
 /// Applies all rewrites to `query`.
@@ -58,7 +59,7 @@ fn template(template: &str, args: &[Expr]) -> Result<Expr> {
         .try_with_sql(template)
         .and_then(|mut p| p.parse_expr())
         .map_err(|e| Error::Sql(format!("internal rewrite error in `{template}`: {e}")))?;
-    let _ = visit_expressions_mut(&mut expr, |e| {
+    let _ = walk::exprs_mut(&mut expr, |e| {
         if let Expr::Identifier(id) = e {
             if let Some(index) = id.value.strip_prefix("__") {
                 if let Ok(i) = index.parse::<usize>() {
@@ -136,7 +137,7 @@ fn name_columns(query: &mut Query) {
             ControlFlow::Continue(())
         }
     }
-    let _ = query.visit(&mut Namer);
+    let _ = walk::walk_mut(query, &mut Namer);
 }
 
 fn name_set_expr(body: &mut SetExpr) {
@@ -179,7 +180,7 @@ fn name_set_expr(body: &mut SetExpr) {
 
 /// Rewrites Trino expressions in the whole query (including subqueries).
 pub fn rewrite_expressions<V: VisitMut>(node: &mut V) -> Result<()> {
-    let flow = visit_expressions_mut(node, |expr| match rewrite_expr(expr) {
+    let flow = walk::exprs_mut(node, |expr| match rewrite_expr(expr) {
         Ok(()) => ControlFlow::Continue(()),
         Err(e) => ControlFlow::Break(e),
     });
@@ -648,7 +649,7 @@ fn listagg(f: &Function) -> Result<Expr> {
 /// Turns the errors that can occur while evaluating `expr` into NULLs (see the module docs).
 fn make_lenient(expr: &mut Expr) -> Result<()> {
     let zero = Expr::Value(Value::Number("0".into(), false).into());
-    let _ = visit_expressions_mut(expr, |e| {
+    let _ = walk::exprs_mut(expr, |e| {
         match e {
             Expr::Cast { kind, .. } => {
                 if matches!(kind, CastKind::Cast | CastKind::DoubleColon) {
@@ -949,7 +950,7 @@ fn factor_alias(factor: &TableFactor) -> Option<Ident> {
 }
 
 fn rename_in_expr(expr: &mut Expr, renames: &[(String, Ident)]) {
-    let _ = visit_expressions_mut(expr, |e| {
+    let _ = walk::exprs_mut(expr, |e| {
         rename_one(e, renames);
         ControlFlow::<()>::Continue(())
     });
@@ -977,7 +978,7 @@ fn rename_one(e: &mut Expr, renames: &[(String, Ident)]) {
 }
 
 fn apply_renames(query: &mut Query, renames: &[(String, Ident)]) {
-    let _ = visit_expressions_mut(query, |e| {
+    let _ = walk::exprs_mut(query, |e| {
         rename_one(e, renames);
         ControlFlow::<()>::Continue(())
     });

@@ -24,12 +24,12 @@ use datafusion::logical_expr::expr_rewriter::NamePreserver;
 use datafusion::logical_expr::{BinaryExpr, Cast, Expr, ExprSchemable, LogicalPlan, Operator};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::sqlparser::ast::{
-    self as ast, visit_expressions, visit_expressions_mut, Ident, Query, Select, SelectItem,
-    SetExpr, Value, Visit, VisitMut, Visitor, VisitorMut,
+    self as ast, Ident, Query, Select, SelectItem, SetExpr, Value, Visitor, VisitorMut,
 };
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 
+use super::walk;
 use crate::{Error, Result};
 
 /// Session settings Trino's semantics need: `1.0` is a DECIMAL literal, not a DOUBLE.
@@ -43,7 +43,7 @@ pub fn apply_trino_options(config: &mut SessionConfig) {
 /// `1e3`, `2.5E-1`: Trino reads a literal with an exponent as DOUBLE (DataFusion, parsing
 /// decimals, would make it a decimal with a negative scale).
 pub fn keep_exponent_literals_double(query: &mut Query) -> Result<()> {
-    let flow = visit_expressions_mut(query, |expr| {
+    let flow = walk::exprs_mut(query, |expr| {
         if let ast::Expr::Value(v) = expr {
             if let Value::Number(text, _) = &v.value {
                 if text.contains(['e', 'E']) {
@@ -162,7 +162,7 @@ pub async fn refuse_having_aliases(ctx: &SessionContext, query: &Query) -> Resul
         with: query.with.as_ref(),
         found: Vec::new(),
     };
-    let _ = Visit::visit(query, &mut finder);
+    let _ = walk::walk(query, &mut finder);
     for found in finder.found {
         let Some(columns) = probe_names(ctx, &found.probe, true).await else {
             continue;
@@ -194,7 +194,7 @@ fn alias_in_having(with: Option<&ast::With>, select: &Select) -> Option<AliasInH
         })
         .collect();
     let mut used: Option<String> = None;
-    let _ = visit_expressions(having, |e| {
+    let _ = walk::exprs(having, |e| {
         if let ast::Expr::Identifier(id) = e {
             if aliases.contains_key(id.value.as_str()) {
                 used = Some(id.value.clone());
@@ -205,7 +205,7 @@ fn alias_in_having(with: Option<&ast::With>, select: &Select) -> Option<AliasInH
     });
     let alias = used?;
     let mut fixed = having.clone();
-    let _ = visit_expressions_mut(&mut fixed, |e| {
+    let _ = walk::exprs_mut(&mut fixed, |e| {
         if let ast::Expr::Identifier(id) = e {
             if let Some(expr) = aliases.get(id.value.as_str()) {
                 *e = (*expr).clone();
@@ -259,7 +259,7 @@ pub async fn unique_output_names(ctx: &SessionContext, query: &mut Query) -> Res
             ControlFlow::Continue(())
         }
     }
-    let _ = VisitMut::visit(query, &mut Deduper(&mut renamed));
+    let _ = walk::walk_mut(query, &mut Deduper(&mut renamed));
     Ok(renamed)
 }
 

@@ -7,7 +7,7 @@
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    Expr, ObjectName, ObjectNamePart, Query, TableFactor, Visit, Visitor,
+    Expr, ObjectName, ObjectNamePart, Query, TableFactor, Visitor,
 };
 
 use super::messages;
@@ -473,7 +473,7 @@ impl Visitor for FunctionNames {
 /// Refuses the first call in `query` (as written) of a function Athena does not know.
 pub fn refuse_foreign_functions(query: &Query) -> Result<()> {
     let mut names = FunctionNames { refused: None };
-    let _ = query.visit(&mut names);
+    let _ = super::walk::walk(query, &mut names);
     match names.refused {
         Some(name) => Err(refusal(&name)),
         None => Ok(()),
