@@ -8,11 +8,10 @@ use std::sync::LazyLock;
 
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::sql::sqlparser::ast::{AccessExpr, Expr, Query};
-
-use super::walk;
 use regex::{Captures, Regex};
 
 use super::trino_names::TRINO_FUNCTIONS;
+use super::walk;
 
 /// Trino's name of the type the local engine represents as `t`.
 pub fn trino_type(t: &DataType) -> String {

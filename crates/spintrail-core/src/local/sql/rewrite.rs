@@ -28,7 +28,6 @@ use std::ops::ControlFlow;
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::prelude::SessionContext;
-use datafusion::sql::sqlparser::ast::VisitMut;
 use datafusion::sql::sqlparser::ast::{
     AccessExpr, BinaryOperator, CastKind, Expr, Function, FunctionArg, FunctionArgExpr,
     FunctionArguments, Ident, JoinConstraint, JoinOperator, ObjectNamePart, Query, Select,
@@ -179,8 +178,8 @@ fn name_set_expr(body: &mut SetExpr) {
 // Pass 1: expressions.
 
 /// Rewrites Trino expressions in the whole query (including subqueries).
-pub fn rewrite_expressions<V: VisitMut>(node: &mut V) -> Result<()> {
-    let flow = walk::exprs_mut(node, |expr| match rewrite_expr(expr) {
+pub fn rewrite_expressions(query: &mut Query) -> Result<()> {
+    let flow = walk::exprs_mut(query, |expr| match rewrite_expr(expr) {
         Ok(()) => ControlFlow::Continue(()),
         Err(e) => ControlFlow::Break(e),
     });

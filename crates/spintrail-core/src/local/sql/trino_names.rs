@@ -11,6 +11,7 @@ use datafusion::sql::sqlparser::ast::{
 };
 
 use super::messages;
+use super::walk;
 use crate::{Error, Result};
 
 /// Function names of Trino as Athena engine v3 runs it: scalar, aggregate and window functions
@@ -473,7 +474,7 @@ impl Visitor for FunctionNames {
 /// Refuses the first call in `query` (as written) of a function Athena does not know.
 pub fn refuse_foreign_functions(query: &Query) -> Result<()> {
     let mut names = FunctionNames { refused: None };
-    let _ = super::walk::walk(query, &mut names);
+    let _ = walk::walk(query, &mut names);
     match names.refused {
         Some(name) => Err(refusal(&name)),
         None => Ok(()),
