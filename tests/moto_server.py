@@ -4,9 +4,11 @@ started as a subprocess on a free port, reset between tests, stopped at the end.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -57,13 +59,33 @@ class MotoServer:
 
         self.post(path, json.dumps(body).encode())
 
+    @contextmanager
+    def recording(self) -> Iterator[list[dict[str, Any]]]:
+        """The requests the server answers inside the block (moto's recorder: method, URL and
+        headers of each), in the list yielded, filled when the block ends."""
+        import json
+
+        requests: list[dict[str, Any]] = []
+        self.post("/moto-api/recorder/reset-recording")
+        self.post("/moto-api/recorder/start-recording")
+        try:
+            yield requests
+        finally:
+            self.post("/moto-api/recorder/stop-recording")
+            url = self.url + "/moto-api/recorder/download-recording"
+            with urllib.request.urlopen(url, timeout=10) as answer:
+                lines = answer.read().decode().splitlines()
+            requests.extend(json.loads(line) for line in lines if line.strip())
+
 
 @contextmanager
 def moto_server(launcher: str | None = None) -> Iterator[MotoServer]:
     """Starts moto; ``launcher`` is a script that adds behaviours to moto first (it takes the
     port as its argument)."""
     port = free_port()
-    env = dict(os.environ)
+    # The recorder's file (see `MotoServer.recording`) in a folder of its own, not the cwd.
+    recordings = tempfile.mkdtemp(prefix="moto-recording-")
+    env = dict(os.environ, MOTO_RECORDER_FILEPATH=os.path.join(recordings, "requests.jsonl"))
     command = (
         [sys.executable, launcher, str(port)]
         if launcher
@@ -97,6 +119,22 @@ def moto_server(launcher: str | None = None) -> Iterator[MotoServer]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        shutil.rmtree(recordings, ignore_errors=True)
+
+
+def signed_for(request: dict[str, Any]) -> str:
+    """The region a recorded request (see `MotoServer.recording`) was signed for: its SigV4
+    credential scope's."""
+    authorization = str(request["headers"]["Authorization"])
+    return authorization.split("Credential=")[1].split(",")[0].split("/")[2]
+
+
+def is_head_bucket(request: dict[str, Any], bucket: str) -> bool:
+    """Whether a recorded request is a HeadBucket of ``bucket`` (path-style addressing)."""
+    from urllib.parse import urlparse
+
+    path = urlparse(str(request["url"])).path
+    return request["method"] == "HEAD" and path.rstrip("/") == f"/{bucket}"
 
 
 def isolate_aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, region: str) -> None:

@@ -11,7 +11,7 @@ import pytest
 import spintrail
 from conftest import day_files, rows
 from fault_proxy import FaultProxy
-from moto_server import MotoServer, free_port, moto_fixtures
+from moto_server import MotoServer, free_port, is_head_bucket, moto_fixtures, signed_for
 from spintrail.compact import compact
 
 REGION = "eu-west-1"
@@ -142,6 +142,19 @@ def test_a_prefix_without_a_manifest_is_read_as_json_logs(
     assert rows(session, sql) == rows(spintrail.connect(two_days), sql + where)
     stats = session.last_stats
     assert stats is not None and stats.files_read == len(files)
+
+
+def test_a_copy_in_another_region_is_read_in_its_own(moto: MotoServer, s3_copy: str) -> None:
+    # The copy's bucket is in eu-west-1, the session's region us-east-1: after one HeadBucket
+    # (signed for us-east-1, answered with the bucket's region) every request is signed for it.
+    with moto.recording() as requests:
+        remote = spintrail.connect(s3_copy, region="us-east-1", endpoint_url=moto.url)
+        assert rows(remote, "SELECT count(*) AS n FROM cloudtrail_logs")[0][0] > 0
+    lake = [r for r in requests if "/lake" in str(r["url"])]
+    heads = [r for r in lake if is_head_bucket(r, "lake")]
+    assert [signed_for(r) for r in heads] == ["us-east-1"]
+    others = [r for r in lake if not is_head_bucket(r, "lake")]
+    assert len(others) > 1 and {signed_for(r) for r in others} == {"eu-west-1"}
 
 
 def test_errors_name_the_source_and_what_to_do(moto: MotoServer, s3_copy: str) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import spintrail
 from fault_proxy import FaultProxy
-from moto_server import MotoServer, free_port, moto_fixtures
+from moto_server import MotoServer, free_port, is_head_bucket, moto_fixtures, signed_for
 from spintrail.cli import main
 from spintrail.generate import generate
 from spintrail.sync import sync
@@ -36,11 +36,17 @@ QUERIES = [
 ]
 
 
-def upload(moto: MotoServer, root: Path, bucket: str, prefix: str = "") -> list[str]:
-    """Every file under ``root`` as an object under ``prefix``; a digest's signature sidecar
-    becomes its ``x-amz-meta-signature`` metadata, as CloudTrail delivers it."""
-    s3 = moto.client("s3", REGION)
-    s3.create_bucket(Bucket=bucket)
+def upload(
+    moto: MotoServer, root: Path, bucket: str, prefix: str = "", region: str = REGION
+) -> list[str]:
+    """Every file under ``root`` as an object under ``prefix`` of a new bucket in ``region``; a
+    digest's signature sidecar becomes its ``x-amz-meta-signature`` metadata, as CloudTrail
+    delivers it."""
+    s3 = moto.client("s3", region)
+    if region == "us-east-1":
+        s3.create_bucket(Bucket=bucket)
+    else:
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
     keys = []
     for path in sorted(root.rglob("*")):
         if not path.is_file() or path.name.endswith(".signature"):
@@ -221,6 +227,38 @@ def test_an_unreachable_endpoint_is_explained(moto: MotoServer) -> None:
         session.sql("SELECT count(*) FROM cloudtrail_logs")
 
 
+def test_a_url_naming_one_object_reads_that_object(
+    layout: Path, moto: MotoServer, tmp_path: Path
+) -> None:
+    keys = upload(moto, layout, "one-bucket")
+    key = next(k for k in keys if k.endswith("stratus-red-team.json.gz"))
+    other = next(k for k in keys if k.endswith("panther-analysis.json.gz"))
+    digest = next(k for k in keys if "CloudTrail-Digest" in k)
+    # A key that goes on from the named one is another object: not read.
+    moto.client("s3", REGION).copy_object(
+        Bucket="one-bucket",
+        Key=key + "-2.json.gz",
+        CopySource={"Bucket": "one-bucket", "Key": other},
+    )
+    sql = "SELECT account, region, day, count(*) AS n FROM cloudtrail_logs GROUP BY 1, 2, 3"
+    one = spintrail.connect(f"s3://one-bucket/{key}", endpoint_url=moto.url)
+    assert answers(one, [sql]) == answers(spintrail.connect(layout / key), [sql])
+    assert one.last_stats is not None and one.last_stats.files_read == 1
+    # Named, so a missing object or a digest is an error, not an empty answer.
+    gone = f"s3://one-bucket/{key[: -len('.json.gz')]}-gone.json.gz"
+    with pytest.raises(spintrail.SourceError, match="no such object") as err:
+        spintrail.connect(gone, endpoint_url=moto.url).sql(sql)
+    assert gone in str(err.value)
+    with pytest.raises(spintrail.SourceError, match="not a log file"):
+        spintrail.connect(f"s3://one-bucket/{digest}", endpoint_url=moto.url).sql(sql)
+    # sync copies prefixes: told so, with the folder to write instead.
+    folder = f"s3://one-bucket/{key.rsplit('/', 1)[0]}/"
+    with pytest.raises(spintrail.SourceError, match="names one object; sync copies a prefix"):
+        sync(f"s3://one-bucket/{key}", tmp_path / "copy", endpoint_url=moto.url)
+    with pytest.raises(spintrail.SourceError, match=folder):
+        sync(f"s3://one-bucket/{key}", tmp_path / "copy", endpoint_url=moto.url)
+
+
 def test_a_malformed_url_is_refused_at_connect() -> None:
     with pytest.raises(spintrail.SourceError, match="not an S3 bucket name"):
         spintrail.connect("s3://Bad_Bucket/x")
@@ -233,6 +271,27 @@ def test_aws_endpoint_url_is_honoured(
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto.url)
     remote = spintrail.connect("s3://env-bucket/")
     assert answers(remote, QUERIES[:1]) == answers(spintrail.connect(layout), QUERIES[:1])
+
+
+def test_a_bucket_in_another_region_is_read_in_its_own(
+    layout: Path, moto: MotoServer, tmp_path: Path
+) -> None:
+    # The profile's region is us-east-1; the trail's bucket is in eu-west-1. S3 refuses requests
+    # signed for another region than the bucket's; the AWS CLI follows its redirect, and so must
+    # a query and a sync: one HeadBucket (signed for the configured region) finds the bucket's.
+    upload(moto, layout, "eu-bucket", region="eu-west-1")
+    with moto.recording() as requests:
+        remote = spintrail.connect("s3://eu-bucket/", endpoint_url=moto.url)
+        assert answers(remote, QUERIES[:1]) == answers(spintrail.connect(layout), QUERIES[:1])
+        summary = sync("s3://eu-bucket/", tmp_path / "copy", endpoint_url=moto.url)
+    assert summary.copied == summary.listed > 0 and summary.failed == 0
+    bucket_requests = [r for r in requests if "/eu-bucket" in str(r["url"])]
+    heads = [r for r in bucket_requests if is_head_bucket(r, "eu-bucket")]
+    # One HeadBucket per client (the query's, the sync's), then everything else in eu-west-1.
+    assert [signed_for(r) for r in heads] == ["us-east-1", "us-east-1"]
+    others = [r for r in bucket_requests if not is_head_bucket(r, "eu-bucket")]
+    assert len(others) > 2
+    assert {signed_for(r) for r in others} == {"eu-west-1"}
 
 
 def test_throttling_and_cut_downloads_are_retried(

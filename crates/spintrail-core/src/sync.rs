@@ -225,6 +225,7 @@ async fn copy_one(
 /// Copies the new and changed log objects under `source` (`s3://bucket/prefix`) into `dest`.
 pub async fn sync(source: &str, dest: &Path, options: &SyncOptions) -> Result<SyncSummary> {
     let url = S3Url::parse(source)?;
+    url.folder_only("sync copies")?;
     let today = Utc::now().date_naive();
     let since = options
         .since

@@ -152,6 +152,7 @@ impl Dest {
     async fn open(dest: &str, options: &CompactOptions) -> Result<Dest> {
         if dest.starts_with("s3://") {
             let url = S3Url::parse(dest)?;
+            url.folder_only("compact writes into")?;
             let access = S3Access::connect(&options.connect, options.region.as_deref()).await?;
             Ok(Dest::S3 {
                 access,
@@ -335,6 +336,7 @@ async fn inventory(source: &str, options: &CompactOptions) -> Result<(Vec<Day>, 
 /// its folder prefix(es), and an object's ETag stands for its modification time.
 async fn inventory_s3(source: &str, options: &CompactOptions) -> Result<(Vec<Day>, usize)> {
     let url = S3Url::parse(source)?;
+    url.folder_only("compact reads")?;
     let access = S3Access::connect(&options.connect, options.region.as_deref()).await?;
     let walk = crate::s3::list(&access, &url, &["CloudTrail"], &Everything)
         .await

@@ -79,6 +79,9 @@ impl S3SourceTable {
 
     /// Whether the prefix holds the compaction manifest (see [`S3Store::has_object`]).
     async fn compacted(&self) -> Result<bool> {
+        if self.url.object.is_some() {
+            return Ok(false); // one log object, named
+        }
         let name = S3Url::name(&self.url.bucket, &self.url.prefix);
         let key = format!("{}{MANIFEST}", self.url.prefix);
         self.compacted

@@ -128,7 +128,7 @@ impl CloudTrailTable {
         }
         let access = self
             .s3
-            .get(&S3Url::name(&urls[0].bucket, &urls[0].prefix))
+            .get(&urls[0].source())
             .await?;
         for url in &urls {
             let walk = crate::s3::list(&access, url, &["CloudTrail"], selection).await?;

@@ -48,7 +48,8 @@ async fn fetch(
     let mut failures = 0u32;
     loop {
         let answer = match access
-            .client
+            .client(bucket)
+            .await?
             .get_object()
             .bucket(bucket)
             .key(key)
@@ -97,7 +98,8 @@ async fn fetch(
 /// Puts `bytes` under `key` (one PutObject: the object appears whole or not at all).
 pub async fn put(access: &S3Access, bucket: &str, key: &str, bytes: Vec<u8>) -> Result<()> {
     access
-        .client
+        .client(bucket)
+        .await?
         .put_object()
         .bucket(bucket)
         .key(key)
@@ -111,7 +113,8 @@ pub async fn put(access: &S3Access, bucket: &str, key: &str, bytes: Vec<u8>) -> 
 /// Deletes the object `key` (S3 answers a missing key with success too).
 pub async fn delete(access: &S3Access, bucket: &str, key: &str) -> Result<()> {
     access
-        .client
+        .client(bucket)
+        .await?
         .delete_object()
         .bucket(bucket)
         .key(key)

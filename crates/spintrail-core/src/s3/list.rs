@@ -6,7 +6,7 @@ use chrono::{Duration, NaiveDate};
 use futures::StreamExt;
 
 use crate::aws;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::local::source::{is_date, is_service, key_layout, KeyLayout, Partitions};
 use crate::s3::{source_error, S3Access, S3Url};
 
@@ -251,8 +251,13 @@ async fn list_prefix(access: &S3Access, bucket: &str, task: &Task) -> Result<Lis
         Task::Folders(p) => (p.as_str(), true),
         Task::All(p) => (p.as_str(), false),
     };
-    objects(&access.client, bucket, prefix, delimit, None, |e| {
-        source_error(&S3Url::name(bucket, prefix), aws::sdk_error("listing", e))
+    let name = S3Url::name(bucket, prefix);
+    let client = access
+        .client(bucket)
+        .await
+        .map_err(|e| source_error(&name, e))?;
+    objects(&client, bucket, prefix, delimit, None, |e| {
+        source_error(&name, aws::sdk_error("listing", e))
     })
     .await
 }
@@ -266,7 +271,11 @@ pub async fn list(
     selection: &dyn Selection,
 ) -> Result<Walk> {
     let mut walk = Walk::default();
-    let mut pending = plan(&url.prefix, services, selection);
+    let mut pending = match &url.object {
+        // One object: the listing of its key as a prefix holds it (and keys that go on).
+        Some(key) => vec![Task::All(key.clone())],
+        None => plan(&url.prefix, services, selection),
+    };
     while !pending.is_empty() {
         let pages: Vec<Result<Listing>> = futures::stream::iter(pending.drain(..))
             .map(|task| async move { list_prefix(access, &url.bucket, &task).await })
@@ -280,6 +289,9 @@ pub async fn list(
                 key, size, etag, ..
             } in page.objects
             {
+                if url.object.as_ref().is_some_and(|object| *object != key) {
+                    continue;
+                }
                 match classify(&key, services, selection) {
                     Verdict::Keep(partitions) => walk.objects.push(Found {
                         key,
@@ -299,6 +311,18 @@ pub async fn list(
     }
     walk.objects.sort_by(|a, b| a.key.cmp(&b.key));
     walk.objects.dedup_by(|a, b| a.key == b.key);
+    if url.object.is_some() && walk.objects.is_empty() && walk.pruned == 0 {
+        // Asked for by name: a missing object (or a digest's) is no empty answer.
+        let reason = if walk.excluded > 0 {
+            format!("not a log file of {} (digest and Insights files are not read)", services.join(", "))
+        } else {
+            "no such object (a folder's URL ends in /)".to_string()
+        };
+        return Err(Error::Source {
+            path: url.source(),
+            reason,
+        });
+    }
     Ok(walk)
 }
 

@@ -78,14 +78,20 @@ impl S3Store {
         S3Url::name(&self.bucket, key)
     }
 
-    async fn client(&self, key: &str) -> object_store::Result<Arc<S3Access>> {
-        self.access.get(&self.name(key)).await.map_err(generic)
+    /// The client of the bucket (in its region); a failure is a source error naming `key`.
+    async fn client(&self, key: &str) -> crate::Result<aws_sdk_s3::Client> {
+        let name = self.name(key);
+        let access = self.access.get(&name).await?;
+        access
+            .client(&self.bucket)
+            .await
+            .map_err(|e| source_error(&name, e))
     }
 
     /// HeadObject of `key`, as the SDK answers it.
     async fn head_request(
         &self,
-        access: &S3Access,
+        client: &aws_sdk_s3::Client,
         key: &str,
     ) -> Result<
         aws_sdk_s3::operation::head_object::HeadObjectOutput,
@@ -94,8 +100,7 @@ impl S3Store {
             aws_sdk_s3::config::http::HttpResponse,
         >,
     > {
-        access
-            .client
+        client
             .head_object()
             .bucket(&self.bucket)
             .key(key)
@@ -105,8 +110,8 @@ impl S3Store {
 
     async fn head_object(&self, location: &Path) -> object_store::Result<ObjectMeta> {
         let key = location.as_ref();
-        let access = self.client(key).await?;
-        match self.head_request(&access, key).await {
+        let client = self.client(key).await.map_err(generic)?;
+        match self.head_request(&client, key).await {
             Ok(head) => Ok(ObjectMeta {
                 location: location.clone(),
                 last_modified: modified(head.last_modified()),
@@ -125,7 +130,11 @@ impl S3Store {
     /// named after `source`.
     pub async fn has_object(&self, key: &str, source: &str) -> crate::Result<bool> {
         let access = self.access.get(source).await?;
-        match self.head_request(&access, key).await {
+        let client = access
+            .client(&self.bucket)
+            .await
+            .map_err(|e| source_error(source, e))?;
+        match self.head_request(&client, key).await {
             Ok(_) => Ok(true),
             Err(err) if aws::status(&err).is_some() => Ok(false),
             Err(err) => Err(source_error(
@@ -175,10 +184,10 @@ impl S3Store {
         delimiter: bool,
     ) -> object_store::Result<crate::s3::list::Listing> {
         let prefix = folder(prefix);
-        let access = self.client(&prefix).await?;
+        let client = self.client(&prefix).await.map_err(generic)?;
         let name = self.name(&prefix);
         objects(
-            &access.client,
+            &client,
             &self.bucket,
             &prefix,
             delimiter,
@@ -303,12 +312,11 @@ impl ObjectStore for S3Store {
         }
         let key = location.as_ref();
         let name = self.name(key);
-        let access = self.client(key).await?;
+        let client = self.client(key).await.map_err(generic)?;
         let range = options.range.as_ref().map(range_header).transpose()?;
         let mut failures = 0u32;
         loop {
-            let answer = access
-                .client
+            let answer = client
                 .get_object()
                 .bucket(&self.bucket)
                 .key(key)
