@@ -126,10 +126,7 @@ impl CloudTrailTable {
         if urls.is_empty() {
             return Ok(listing);
         }
-        let access = self
-            .s3
-            .get(&urls[0].source())
-            .await?;
+        let access = self.s3.get(&urls[0].source()).await?;
         for url in &urls {
             let walk = crate::s3::list(&access, url, &["CloudTrail"], selection).await?;
             listing.excluded += walk.excluded;

@@ -314,7 +314,10 @@ pub async fn list(
     if url.object.is_some() && walk.objects.is_empty() && walk.pruned == 0 {
         // Asked for by name: a missing object (or a digest's) is no empty answer.
         let reason = if walk.excluded > 0 {
-            format!("not a log file of {} (digest and Insights files are not read)", services.join(", "))
+            format!(
+                "not a log file of {} (digest and Insights files are not read)",
+                services.join(", ")
+            )
         } else {
             "no such object (a folder's URL ends in /)".to_string()
         };

@@ -178,12 +178,21 @@ mod tests {
         assert_eq!(S3Url::parse("s3://my-bucket/a/b/").unwrap().prefix, "a/b/");
         let one = S3Url::parse("s3://b-1/AWSLogs/1/CloudTrail/x.json.gz").unwrap();
         assert_eq!(one.prefix, "AWSLogs/1/CloudTrail/");
-        assert_eq!(one.object.as_deref(), Some("AWSLogs/1/CloudTrail/x.json.gz"));
+        assert_eq!(
+            one.object.as_deref(),
+            Some("AWSLogs/1/CloudTrail/x.json.gz")
+        );
         assert_eq!(one.source(), "s3://b-1/AWSLogs/1/CloudTrail/x.json.gz");
         let top = S3Url::parse("s3://b-1/x.JSON").unwrap();
-        assert_eq!((top.prefix.as_str(), top.object.as_deref()), ("", Some("x.JSON")));
+        assert_eq!(
+            (top.prefix.as_str(), top.object.as_deref()),
+            ("", Some("x.JSON"))
+        );
         let err = top.folder_only("sync copies").unwrap_err().to_string();
-        assert!(err.contains("names one object; sync copies a prefix"), "{err}");
+        assert!(
+            err.contains("names one object; sync copies a prefix"),
+            "{err}"
+        );
         assert!(S3Url::parse("s3://b-1/a.json/").unwrap().object.is_none());
         assert!(S3Url::parse("s3://").is_err());
         assert!(S3Url::parse("s3://Bad_Bucket/x").is_err());

@@ -186,14 +186,9 @@ impl S3Store {
         let prefix = folder(prefix);
         let client = self.client(&prefix).await.map_err(generic)?;
         let name = self.name(&prefix);
-        objects(
-            &client,
-            &self.bucket,
-            &prefix,
-            delimiter,
-            None,
-            |e| generic(source_error(&name, aws::sdk_error("listing", e))),
-        )
+        objects(&client, &self.bucket, &prefix, delimiter, None, |e| {
+            generic(source_error(&name, aws::sdk_error("listing", e)))
+        })
         .await
     }
 }
