@@ -125,7 +125,7 @@ impl S3Store {
     }
 
     /// Whether `key` answers a HeadObject. Any answer but success (no such key or bucket, access
-    /// denied, another region) is `false`: the caller reads the prefix another way, whose listing
+    /// denied) is `false`: the caller reads the prefix another way, whose listing
     /// then explains any problem. No answer at all (no credentials, no endpoint) is the error,
     /// named after `source`.
     pub async fn has_object(&self, key: &str, source: &str) -> crate::Result<bool> {
