@@ -125,6 +125,12 @@ impl LocalSession {
         }
         // Trino evaluates times in UTC for our purposes; DataFusion's default is UTC too, made explicit.
         config.options_mut().execution.time_zone = Some("+00:00".into());
+        // A compacted copy's filters run while its Parquet is decoded: a filter's columns are
+        // read first (of a struct only the field compared, e.g. `useridentity.arn`), the other
+        // columns only for the rows it keeps.
+        let parquet = &mut config.options_mut().execution.parquet;
+        parquet.pushdown_filters = true;
+        parquet.reorder_filters = true;
         crate::local::sql::rules::apply_trino_options(&mut config);
         let memory_limit = match options.memory_limit {
             Some(limit) => memory::check_memory_limit(limit)?,
