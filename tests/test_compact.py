@@ -181,6 +181,50 @@ def test_a_filter_on_a_struct_field_reads_that_field(
     assert stats is not None and 0 < stats.bytes_read < whole
 
 
+def test_time_filters_the_statistics_prove_true_are_not_evaluated(
+    two_days: Path, two_days_parquet: Path
+) -> None:
+    # The copy holds 2026-10-30 and -31: a bound outside those days is true for every row, which
+    # the files' eventtime min/max prove, so eventtime is not even read; the answer is the JSON's.
+    session = spintrail.connect(two_days_parquet)
+    base = "SELECT eventname, count(*) AS n FROM cloudtrail_logs{} GROUP BY 1"
+    session.sql(base.format(""))
+    untimed = session.last_stats
+    assert untimed is not None and untimed.bytes_read > 0
+    for where in (
+        "from_iso8601_timestamp(eventtime) > from_iso8601_timestamp('2026-10-29T00:00:00Z')",
+        "from_iso8601_timestamp(eventtime) < from_iso8601_timestamp('2026-11-02T00:00:00Z')",
+        "from_iso8601_timestamp(eventtime) BETWEEN from_iso8601_timestamp('2026-10-29T00:00:00Z') "
+        "AND from_iso8601_timestamp('2026-11-02T00:00:00Z')",
+        "CAST(from_iso8601_timestamp(eventtime) AS DATE) >= DATE '2026-10-29'",
+        "eventtime > '2026-10-29' AND eventtime < '2026-11-02'",
+    ):
+        sql = base.format(f" WHERE {where}")
+        assert rows(session, sql) == rows(spintrail.connect(two_days), sql), where
+        proven = session.last_stats
+        assert proven is not None and proven.bytes_read == untimed.bytes_read, where
+
+    # A bound inside the copy is evaluated on every row it may drop.
+    inside = "from_iso8601_timestamp(eventtime) > from_iso8601_timestamp('2026-10-31T12:00:00Z')"
+    sql = base.format(f" WHERE {inside}")
+    expected = rows(spintrail.connect(two_days), sql)
+    assert rows(session, sql) == expected
+    evaluated = session.last_stats
+    assert evaluated is not None and evaluated.bytes_read > untimed.bytes_read
+    assert sum(n for _, n in expected) < sum(n for _, n in rows(session, base.format("")))
+
+    # A LIMIT counts only rows the time filter keeps, also when eventtime is not selected.
+    later = {
+        r["eventid"]
+        for r in session.sql(f"SELECT eventid FROM cloudtrail_logs WHERE {inside}").to_pylist()
+    }
+    for select in ("eventid", "eventid, eventtime"):
+        limited = session.sql(
+            f"SELECT {select} FROM cloudtrail_logs WHERE {inside} LIMIT 5"
+        ).to_pylist()
+        assert len(limited) == 5 and all(r["eventid"] in later for r in limited)
+
+
 def test_rerun_rewrites_only_changed_days(two_days: Path, tmp_path: Path) -> None:
     source = tmp_path / "src"
     shutil.copytree(two_days, source)

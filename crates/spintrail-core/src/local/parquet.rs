@@ -10,7 +10,8 @@ use arrow::datatypes::{DataType, SchemaRef};
 use async_trait::async_trait;
 use chrono::DateTime;
 use datafusion::catalog::{Session, TableProvider};
-use datafusion::common::DFSchema;
+use datafusion::common::stats::Precision;
+use datafusion::common::{DFSchema, ScalarValue};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
@@ -22,13 +23,16 @@ use datafusion::error::Result as DFResult;
 use datafusion::functions::expr_fn::{replace, substring};
 use datafusion::logical_expr::utils::conjunction;
 use datafusion::logical_expr::{col, lit, Expr, TableProviderFilterPushDown};
+use datafusion::physical_expr::expressions::Column;
+use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::filter::FilterExec;
+use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
 
 use crate::compact::MANIFEST;
 use crate::error::{Error, Result};
-use crate::local::table::combined_time_bounds;
+use crate::local::table::{combined_time_bounds, holds_throughout, time_bounds, EventTimeSpan};
 use crate::result::ScanStats;
 use crate::schema::{record_schema, PartitionLayout};
 
@@ -137,8 +141,19 @@ pub fn table_at(
 /// that `from_iso8601_timestamp(eventtime) > ...` (which no statistics can evaluate) still skips
 /// row groups and pages by their `eventtime` min/max. The added filters are implied by the
 /// query's own, which still decide every row.
+///
+/// The table evaluates the time filters itself (it declares them exact), so that it can leave
+/// out those the files' `eventtime` statistics prove true for every row: a query for "since last
+/// month" over a copy holding last week parses no timestamp at all.
 #[derive(Debug)]
 struct TimeBounded(Arc<dyn TableProvider>);
+
+/// A filter this table evaluates itself: a time filter on `eventtime` alone.
+fn is_time_filter(filter: &Expr) -> bool {
+    time_bounds(filter).is_some()
+        && !filter.is_volatile()
+        && filter.column_refs().iter().all(|c| c.name == "eventtime")
+}
 
 #[async_trait]
 impl TableProvider for TimeBounded {
@@ -154,7 +169,18 @@ impl TableProvider for TimeBounded {
         &self,
         filters: &[&Expr],
     ) -> DFResult<Vec<TableProviderFilterPushDown>> {
-        self.0.supports_filters_pushdown(filters)
+        let inner = self.0.supports_filters_pushdown(filters)?;
+        Ok(filters
+            .iter()
+            .zip(inner)
+            .map(|(f, pushdown)| {
+                if is_time_filter(f) {
+                    TableProviderFilterPushDown::Exact
+                } else {
+                    pushdown
+                }
+            })
+            .collect())
     }
 
     async fn scan(
@@ -164,19 +190,102 @@ impl TableProvider for TimeBounded {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> DFResult<Arc<dyn ExecutionPlan>> {
-        let plan = self.0.scan(state, projection, filters, limit).await?;
-        // DataFusion 55's listing scan takes only partition filters; the others reach the
-        // Parquet source through the physical filter pushdown of a FilterExec above the scan,
-        // which is where the bounds go (it also prunes row groups and pages by statistics).
-        let Some(bounds) = conjunction(eventtime_text_bounds(filters)) else {
-            return Ok(plan);
+        let time_filters: Vec<Expr> = filters
+            .iter()
+            .filter(|f| is_time_filter(f))
+            .cloned()
+            .collect();
+        if time_filters.is_empty() {
+            return self.0.scan(state, projection, filters, limit).await;
+        }
+        // The time filters need `eventtime`, which the query may not read otherwise, and rows
+        // they drop must not count towards a limit.
+        let eventtime = self.schema().index_of("eventtime")?;
+        let wanted: Vec<usize> = match projection {
+            Some(p) => p.clone(),
+            None => (0..self.schema().fields().len()).collect(),
         };
-        if plan.schema().index_of("eventtime").is_err() {
+        let mut read = wanted.clone();
+        if !read.contains(&eventtime) {
+            read.push(eventtime);
+        }
+        let plan = self.0.scan(state, Some(&read), filters, None).await?;
+        let needed: Vec<Expr> = match eventtime_span(&plan) {
+            Some(span) => time_filters
+                .into_iter()
+                .filter(|f| !holds_throughout(f, &span))
+                .collect(),
+            None => time_filters,
+        };
+        let mut plan = plan;
+        if !needed.is_empty() {
+            // DataFusion 55's listing scan takes only partition filters; the others reach the
+            // Parquet source through the physical filter pushdown of a FilterExec above the
+            // scan, which is where the bounds go too (they also prune row groups and pages).
+            let bounds = eventtime_text_bounds(&needed);
+            let Some(predicate) = conjunction(needed.into_iter().chain(bounds)) else {
+                return Ok(plan);
+            };
+            let schema = DFSchema::try_from(plan.schema().as_ref().clone())?;
+            let predicate = state.create_physical_expr(predicate, &schema)?;
+            plan = Arc::new(FilterExec::try_new(predicate, plan)?);
+        }
+        if read.len() == wanted.len() {
             return Ok(plan);
         }
-        let schema = DFSchema::try_from(plan.schema().as_ref().clone())?;
-        let predicate = state.create_physical_expr(bounds, &schema)?;
-        Ok(Arc::new(FilterExec::try_new(predicate, plan)?))
+        // Back to the query's columns (the projection reaches the scan, so a proven filter's
+        // `eventtime` is never decoded).
+        let schema = plan.schema();
+        let columns: Vec<(Arc<dyn PhysicalExpr>, String)> = (0..wanted.len())
+            .map(|i| {
+                let name = schema.field(i).name().clone();
+                (
+                    Arc::new(Column::new(&name, i)) as Arc<dyn PhysicalExpr>,
+                    name,
+                )
+            })
+            .collect();
+        Ok(Arc::new(ProjectionExec::try_new(columns, plan)?))
+    }
+}
+
+/// The span of `eventtime` over every file a scan reads, from the files' statistics (footers);
+/// `None` when any file's are missing, inexact or not CloudTrail's form, or it may hold a null.
+fn eventtime_span(plan: &Arc<dyn ExecutionPlan>) -> Option<EventTimeSpan> {
+    let mut span: Option<EventTimeSpan> = None;
+    let mut stack = vec![plan.clone()];
+    while let Some(node) = stack.pop() {
+        if let Some(exec) = node.downcast_ref::<DataSourceExec>() {
+            let config = exec.data_source().downcast_ref::<FileScanConfig>()?;
+            let column = config.file_schema().index_of("eventtime").ok()?;
+            for file in config.file_groups.iter().flat_map(|g| g.files()) {
+                let stats = file.statistics.as_ref()?.column_statistics.get(column)?;
+                if stats.null_count != Precision::Exact(0) {
+                    return None;
+                }
+                let (Precision::Exact(min), Precision::Exact(max)) =
+                    (&stats.min_value, &stats.max_value)
+                else {
+                    return None;
+                };
+                let file_span = EventTimeSpan::new(text_of(min)?, text_of(max)?)?;
+                span = Some(match span {
+                    Some(s) => s.union(file_span),
+                    None => file_span,
+                });
+            }
+        }
+        stack.extend(node.children().into_iter().cloned());
+    }
+    span
+}
+
+fn text_of(value: &ScalarValue) -> Option<&str> {
+    match value {
+        ScalarValue::Utf8(Some(s))
+        | ScalarValue::LargeUtf8(Some(s))
+        | ScalarValue::Utf8View(Some(s)) => Some(s),
+        _ => None,
     }
 }
 
@@ -281,7 +390,6 @@ pub fn deduplicated(
 mod tests {
     use super::*;
     use arrow::datatypes::TimeUnit;
-    use datafusion::common::ScalarValue;
     use datafusion::logical_expr::cast;
 
     fn instant(ms: i64) -> Expr {
@@ -325,5 +433,78 @@ mod tests {
         // No time filter, no bound; years outside four digits give none either.
         assert!(eventtime_text_bounds(&[col("eventname").eq(lit("x"))]).is_empty());
         assert!(eventtime_text_bounds(&[as_time().gt(instant(i64::MIN / 2))]).is_empty());
+    }
+
+    #[test]
+    fn time_filters_proven_by_the_span_of_eventtime() {
+        use crate::timestamp::{parse_timestamp, Form};
+        let at = |text: &str| parse_timestamp(text, Form::EventTime).unwrap();
+        // A fraction sorts before the whole second ('.' < 'Z'): with "10:00:00.250Z" the
+        // smallest text, "10:00:00Z" may be in the files too, so the span starts at 10:00:00.
+        let span = EventTimeSpan::new("2026-10-31T10:00:00.250Z", "2026-10-31T12:00:05Z").unwrap();
+        assert_eq!(span.first_ms, at("2026-10-31T10:00:00Z"));
+        assert_eq!(span.last_ms, at("2026-10-31T12:00:05.999Z"));
+        let proven = |e: Expr| holds_throughout(&e, &span);
+
+        // Instants: proven with a second to spare below (casts to whole seconds), exactly above.
+        assert!(proven(as_time().gt(instant(at("2026-10-31T09:59:58Z")))));
+        assert!(!proven(as_time().gt(instant(at("2026-10-31T10:00:00Z")))));
+        assert!(!proven(
+            as_time().gt_eq(instant(at("2026-10-31T09:59:59.500Z")))
+        ));
+        assert!(proven(as_time().lt(instant(at("2026-10-31T12:00:06Z")))));
+        assert!(!proven(
+            as_time().lt_eq(instant(at("2026-10-31T12:00:05.500Z")))
+        ));
+        assert!(proven(instant(at("2026-10-31T12:00:06Z")).gt(as_time())));
+        assert!(proven(as_time().between(
+            instant(at("2026-10-30T00:00:00Z")),
+            instant(at("2026-11-01T00:00:00Z"))
+        )));
+        assert!(!proven(as_time().not_between(
+            instant(at("2026-10-30T00:00:00Z")),
+            instant(at("2026-11-01T00:00:00Z"))
+        )));
+
+        // Text against text, exactly.
+        assert!(proven(col("eventtime").gt(lit("2026-10-31T10:00:00"))));
+        assert!(!proven(
+            col("eventtime").gt(lit("2026-10-31T10:00:00.250Z"))
+        ));
+        assert!(proven(
+            col("eventtime").gt_eq(lit("2026-10-31T10:00:00.250Z"))
+        ));
+        assert!(!proven(col("eventtime").lt(lit("2026-10-31T12:00:05Z"))));
+        assert!(proven(col("eventtime").lt_eq(lit("2026-10-31T12:00:05Z"))));
+
+        // Days: the day of every event, compared with a day.
+        let day = |d: i32| lit(ScalarValue::Date32(Some(d)));
+        let as_day = || cast(col("eventtime"), DataType::Date32);
+        let oct31 = (at("2026-10-31T00:00:00Z") / 86_400_000) as i32;
+        assert!(proven(as_day().gt(day(oct31 - 1))));
+        assert!(!proven(as_day().gt(day(oct31))));
+        assert!(proven(as_day().lt(day(oct31 + 1))));
+
+        // Not a bound: never proven.
+        assert!(!proven(as_time().eq(instant(at("2026-10-31T11:00:00Z")))));
+        assert!(!proven(
+            as_time().not_eq(instant(at("2026-10-01T00:00:00Z")))
+        ));
+        assert!(!proven(
+            as_time()
+                .gt(instant(at("2026-10-01T00:00:00Z")))
+                .or(col("eventname").eq(lit("x")))
+        ));
+        assert!(!proven(col("eventname").gt(lit("A"))));
+
+        // Only CloudTrail's form makes a span, in order.
+        assert!(EventTimeSpan::new("2026-10-31 10:00:00", "2026-10-31T12:00:05Z").is_none());
+        assert!(EventTimeSpan::new("2026-10-31T12:00:05Z", "2026-10-31T10:00:00Z").is_none());
+        let wider =
+            span.union(EventTimeSpan::new("2026-10-30T00:00:00Z", "2026-10-30T01:00:00Z").unwrap());
+        assert_eq!(wider.min_text, "2026-10-30T00:00:00Z");
+        assert_eq!(wider.max_text, "2026-10-31T12:00:05Z");
+        assert_eq!(wider.first_ms, at("2026-10-30T00:00:00Z"));
+        assert_eq!(wider.last_ms, at("2026-10-31T12:00:05.999Z"));
     }
 }

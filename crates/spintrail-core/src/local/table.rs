@@ -520,6 +520,114 @@ pub(crate) fn time_bounds(expr: &Expr) -> Option<(Option<i64>, Option<i64>)> {
     }
 }
 
+/// What is known of every `eventtime` in some files: the smallest and largest text (all
+/// `yyyy-MM-ddTHH:mm:ss[.f]Z`, none null), and the instants of their seconds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct EventTimeSpan {
+    pub(crate) min_text: String,
+    pub(crate) max_text: String,
+    /// The start of the smallest text's second: no event is earlier.
+    pub(crate) first_ms: i64,
+    /// The end of the largest text's second (its last millisecond): no event is later.
+    pub(crate) last_ms: i64,
+}
+
+impl EventTimeSpan {
+    /// The span of texts from `min` to `max`, if both are `eventtime`s as CloudTrail writes them.
+    /// A text's 19-character second orders as the text does, so every text in between lies in the
+    /// seconds from `min`'s to `max`'s, whatever fractions they carry.
+    pub(crate) fn new(min: &str, max: &str) -> Option<Self> {
+        let second = |text: &str| -> Option<i64> {
+            let ms = parse_timestamp(text, Form::EventTime).ok()?;
+            Some(ms.div_euclid(1000) * 1000)
+        };
+        let (first_ms, last_ms) = (second(min)?, second(max)?.checked_add(999)?);
+        (min <= max).then(|| EventTimeSpan {
+            min_text: min.to_string(),
+            max_text: max.to_string(),
+            first_ms,
+            last_ms,
+        })
+    }
+
+    /// The span covering both.
+    pub(crate) fn union(self, other: Self) -> Self {
+        EventTimeSpan {
+            min_text: self.min_text.min(other.min_text),
+            max_text: self.max_text.max(other.max_text),
+            first_ms: self.first_ms.min(other.first_ms),
+            last_ms: self.last_ms.max(other.last_ms),
+        }
+    }
+}
+
+/// Whether a time filter (one [`time_bounds`] reads) is true for every event in `span`, so that
+/// evaluating it row by row would drop nothing. Only lower and upper bounds are proven, and
+/// always with room to spare: a bound is proven when the span lies strictly beyond it (by a whole
+/// millisecond for instants, a day for days), so rounding of literals and casts never matters.
+pub(crate) fn holds_throughout(expr: &Expr, span: &EventTimeSpan) -> bool {
+    match expr {
+        Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
+            if let Some(m) = eventtime_measure(left) {
+                bound_holds(m, *op, right, span)
+            } else if let Some(m) = eventtime_measure(right) {
+                op.swap().is_some_and(|op| bound_holds(m, op, left, span))
+            } else {
+                false
+            }
+        }
+        Expr::Between(b) if !b.negated => eventtime_measure(&b.expr).is_some_and(|m| {
+            bound_holds(m, Operator::GtEq, &b.low, span)
+                && bound_holds(m, Operator::LtEq, &b.high, span)
+        }),
+        _ => false,
+    }
+}
+
+/// Whether `measure(eventtime) op literal` holds for every event in `span`.
+fn bound_holds(measure: Measure, op: Operator, literal: &Expr, span: &EventTimeSpan) -> bool {
+    let lower = match op {
+        Operator::Gt | Operator::GtEq => true,
+        Operator::Lt | Operator::LtEq => false,
+        _ => return false,
+    };
+    if measure == Measure::Text {
+        // Text against text: the column's own order, exact at both ends.
+        let Expr::Literal(
+            ScalarValue::Utf8(Some(text))
+            | ScalarValue::LargeUtf8(Some(text))
+            | ScalarValue::Utf8View(Some(text)),
+            _,
+        ) = literal
+        else {
+            return false;
+        };
+        return match op {
+            Operator::Gt => span.min_text.as_str() > text.as_str(),
+            Operator::GtEq => span.min_text.as_str() >= text.as_str(),
+            Operator::Lt => span.max_text.as_str() < text.as_str(),
+            _ => span.max_text.as_str() <= text.as_str(),
+        };
+    }
+    let Some((value, _)) = literal_bound(measure, literal) else {
+        return false;
+    };
+    // The compared quantity's range: the instant itself, or the start of its day.
+    let (least, most) = match measure {
+        Measure::Day => (
+            span.first_ms.div_euclid(DAY_MS) * DAY_MS,
+            span.last_ms.div_euclid(DAY_MS) * DAY_MS,
+        ),
+        // A cast to a coarser unit can round an instant down by up to a second.
+        _ => (span.first_ms.saturating_sub(999), span.last_ms),
+    };
+    if lower {
+        least > value
+    } else {
+        most < value
+    }
+}
+
 /// What a comparison compares when one side is `eventtime`, as text or converted.
 fn eventtime_measure(expr: &Expr) -> Option<Measure> {
     match expr {

@@ -45,17 +45,10 @@ async fn fetch(
     missing_ok: bool,
 ) -> Result<Option<Fetched>> {
     let name = S3Url::name(bucket, key);
+    let client = access.client(bucket).await?;
     let mut failures = 0u32;
     loop {
-        let answer = match access
-            .client(bucket)
-            .await?
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-        {
+        let answer = match client.get_object().bucket(bucket).key(key).send().await {
             Ok(answer) => answer,
             Err(err) => {
                 let missing = err.as_service_error().is_some_and(|e| e.is_no_such_key())

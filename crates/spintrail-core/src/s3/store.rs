@@ -80,12 +80,16 @@ impl S3Store {
 
     /// The client of the bucket (in its region); a failure is a source error naming `key`.
     async fn client(&self, key: &str) -> crate::Result<aws_sdk_s3::Client> {
-        let name = self.name(key);
-        let access = self.access.get(&name).await?;
+        self.client_for(&self.name(key)).await
+    }
+
+    /// The bucket's client, with `source` naming what is read in errors.
+    async fn client_for(&self, source: &str) -> crate::Result<aws_sdk_s3::Client> {
+        let access = self.access.get(source).await?;
         access
             .client(&self.bucket)
             .await
-            .map_err(|e| source_error(&name, e))
+            .map_err(|e| source_error(source, e))
     }
 
     /// HeadObject of `key`, as the SDK answers it.
@@ -129,11 +133,7 @@ impl S3Store {
     /// then explains any problem. No answer at all (no credentials, no endpoint) is the error,
     /// named after `source`.
     pub async fn has_object(&self, key: &str, source: &str) -> crate::Result<bool> {
-        let access = self.access.get(source).await?;
-        let client = access
-            .client(&self.bucket)
-            .await
-            .map_err(|e| source_error(source, e))?;
+        let client = self.client_for(source).await?;
         match self.head_request(&client, key).await {
             Ok(_) => Ok(true),
             Err(err) if aws::status(&err).is_some() => Ok(false),
