@@ -182,7 +182,7 @@ def test_a_filter_on_a_struct_field_reads_that_field(
 
 
 def test_time_filters_the_statistics_prove_true_are_not_evaluated(
-    two_days: Path, two_days_parquet: Path
+    two_days: Path, two_days_parquet: Path, tmp_path: Path
 ) -> None:
     # The copy holds 2026-10-30 and -31: a bound outside those days is true for every row, which
     # the files' eventtime min/max prove, so eventtime is not even read; the answer is the JSON's.
@@ -203,6 +203,17 @@ def test_time_filters_the_statistics_prove_true_are_not_evaluated(
         assert rows(session, sql) == rows(spintrail.connect(two_days), sql), where
         proven = session.last_stats
         assert proven is not None and proven.bytes_read == untimed.bytes_read, where
+
+    # Parquet without compaction's manifest may hold any text in eventtime: nothing is proven
+    # there (a malformed value must fail the query, as on the JSON), so eventtime is read.
+    foreign = tmp_path / "foreign"
+    shutil.copytree(two_days_parquet, foreign)
+    (foreign / "_spintrail_manifest.json").unlink()
+    elsewhere = spintrail.connect(foreign)
+    sql = base.format(" WHERE eventtime > '2026-10-29'")
+    assert rows(elsewhere, sql) == rows(session, base.format(""))
+    unproven = elsewhere.last_stats
+    assert unproven is not None and unproven.bytes_read > untimed.bytes_read
 
     # A bound inside the copy is evaluated on every row it may drop.
     inside = "from_iso8601_timestamp(eventtime) > from_iso8601_timestamp('2026-10-31T12:00:00Z')"

@@ -81,17 +81,20 @@ pub fn table(
         reason: format!("cannot open the compacted folder: {e}"),
     })?;
     let url = format!("{}/", absolute.to_string_lossy().trim_end_matches('/'));
-    table_at(ctx, &url, &root.display().to_string(), layout)
+    let written_here = root.join(MANIFEST).is_file();
+    table_at(ctx, &url, &root.display().to_string(), layout, written_here)
 }
 
 /// The table over the compacted copy at the folder URL `url` (a local path or `s3://bucket/
 /// prefix/`, whose object store the context has), as the session's CloudTrail table; `name`
-/// names the copy in errors.
+/// names the copy in errors. `written_here`: the copy has the manifest of `spintrail compact`,
+/// so every `eventtime` in it is one the reader admitted (CloudTrail's form).
 pub fn table_at(
     ctx: &SessionContext,
     url: &str,
     name: &str,
     layout: PartitionLayout,
+    written_here: bool,
 ) -> Result<Arc<dyn TableProvider>> {
     let url = ListingTableUrl::parse(url).map_err(|e| Error::Source {
         path: name.to_string(),
@@ -109,7 +112,10 @@ pub fn table_at(
         .with_listing_options(options)
         .with_schema(record_schema());
     let listing = ListingTable::try_new(config)?;
-    let frame = ctx.read_table(Arc::new(TimeBounded(Arc::new(listing))))?;
+    let frame = ctx.read_table(Arc::new(TimeBounded {
+        inner: Arc::new(listing),
+        provable: written_here,
+    }))?;
 
     // The table's columns: the records, then the layout's partition columns computed from the
     // folder's account, region and `yyyy-MM-dd` day.
@@ -144,9 +150,16 @@ pub fn table_at(
 ///
 /// The table evaluates the time filters itself (it declares them exact), so that it can leave
 /// out those the files' `eventtime` statistics prove true for every row: a query for "since last
-/// month" over a copy holding last week parses no timestamp at all.
+/// month" over a copy holding last week parses no timestamp at all. The proof needs every
+/// `eventtime` between a file's min and max in CloudTrail's form, so it is made only for copies
+/// `spintrail compact` wrote (of Parquet written elsewhere, a malformed `eventtime` must still
+/// fail the query as it does on the JSON).
 #[derive(Debug)]
-struct TimeBounded(Arc<dyn TableProvider>);
+struct TimeBounded {
+    inner: Arc<dyn TableProvider>,
+    /// Whether the files' statistics may prove time filters (see above).
+    provable: bool,
+}
 
 /// A filter this table evaluates itself: a time filter on `eventtime` alone.
 fn is_time_filter(filter: &Expr) -> bool {
@@ -158,18 +171,18 @@ fn is_time_filter(filter: &Expr) -> bool {
 #[async_trait]
 impl TableProvider for TimeBounded {
     fn schema(&self) -> SchemaRef {
-        self.0.schema()
+        self.inner.schema()
     }
 
     fn table_type(&self) -> TableType {
-        self.0.table_type()
+        self.inner.table_type()
     }
 
     fn supports_filters_pushdown(
         &self,
         filters: &[&Expr],
     ) -> DFResult<Vec<TableProviderFilterPushDown>> {
-        let inner = self.0.supports_filters_pushdown(filters)?;
+        let inner = self.inner.supports_filters_pushdown(filters)?;
         Ok(filters
             .iter()
             .zip(inner)
@@ -196,7 +209,7 @@ impl TableProvider for TimeBounded {
             .cloned()
             .collect();
         if time_filters.is_empty() {
-            return self.0.scan(state, projection, filters, limit).await;
+            return self.inner.scan(state, projection, filters, limit).await;
         }
         // The time filters need `eventtime`, which the query may not read otherwise, and rows
         // they drop must not count towards a limit.
@@ -209,8 +222,13 @@ impl TableProvider for TimeBounded {
         if !read.contains(&eventtime) {
             read.push(eventtime);
         }
-        let plan = self.0.scan(state, Some(&read), filters, None).await?;
-        let needed: Vec<Expr> = match eventtime_span(&plan) {
+        let plan = self.inner.scan(state, Some(&read), filters, None).await?;
+        let span = if self.provable {
+            eventtime_span(&plan)
+        } else {
+            None
+        };
+        let needed: Vec<Expr> = match span {
             Some(span) => time_filters
                 .into_iter()
                 .filter(|f| !holds_throughout(f, &span))

@@ -66,7 +66,8 @@ impl S3SourceTable {
         let store = Arc::new(S3Store::new(&url.bucket, access.clone()));
         ctx.register_object_store(bucket.as_ref(), store.clone());
         let folder = S3Url::name(&url.bucket, &url.prefix);
-        let parquet = parquet::table_at(ctx, &folder, &folder, layout)?;
+        // Read only once the prefix holds compaction's manifest (see `compacted`).
+        let parquet = parquet::table_at(ctx, &folder, &folder, layout, true)?;
         let json = Arc::new(CloudTrailTable::with_access(options, access.clone())?);
         Ok(S3SourceTable {
             url,
