@@ -236,14 +236,11 @@ impl TableProvider for TimeBounded {
             None => time_filters,
         };
         let mut plan = plan;
-        if !needed.is_empty() {
-            // DataFusion 55's listing scan takes only partition filters; the others reach the
-            // Parquet source through the physical filter pushdown of a FilterExec above the
-            // scan, which is where the bounds go too (they also prune row groups and pages).
-            let bounds = eventtime_text_bounds(&needed);
-            let Some(predicate) = conjunction(needed.into_iter().chain(bounds)) else {
-                return Ok(plan);
-            };
+        // DataFusion 55's listing scan takes only partition filters; the others reach the
+        // Parquet source through the physical filter pushdown of a FilterExec above the scan,
+        // which is where the bounds go too (they also prune row groups and pages).
+        let bounds = eventtime_text_bounds(&needed);
+        if let Some(predicate) = conjunction(needed.into_iter().chain(bounds)) {
             let schema = DFSchema::try_from(plan.schema().as_ref().clone())?;
             let predicate = state.create_physical_expr(predicate, &schema)?;
             plan = Arc::new(FilterExec::try_new(predicate, plan)?);
