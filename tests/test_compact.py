@@ -258,6 +258,54 @@ def test_rerun_rewrites_only_changed_days(two_days: Path, tmp_path: Path) -> Non
     assert not list(dest.rglob("*.tmp"))
 
 
+def test_a_session_sees_what_compaction_wrote_after_its_first_query(
+    two_days: Path, tmp_path: Path
+) -> None:
+    # A notebook compacting new logs into the copy it reads sees them at its next query, as it
+    # would on the JSON logs: the session lists the copy at every query (DataFusion would
+    # otherwise keep its first listing for the session's life).
+    source = tmp_path / "src"
+    shutil.copytree(two_days, source)
+    later = sorted(source.rglob("2026/10/31"))
+    assert later
+    held = tmp_path / "held"
+    for day in later:
+        (held / day.relative_to(source)).parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(day, held / day.relative_to(source))
+    dest = tmp_path / "out"
+    compact(source, dest)
+    session = spintrail.connect(dest)
+    sql = "SELECT day, count(*) AS n FROM cloudtrail_logs GROUP BY 1"
+    before = rows(session, sql)
+    assert before == rows(spintrail.connect(source), sql)
+    assert "2026/10/31" not in [d for d, _ in before]
+
+    # A new day, then a day rewritten with a file delivered late.
+    for day in later:
+        shutil.move(held / day.relative_to(source), day)
+    compact(source, dest)
+    assert rows(session, sql) == rows(spintrail.connect(two_days), sql)
+    late = sorted(later[0].glob("*.json.gz"))[0]
+    shutil.copy(late, later[0] / ("late-" + late.name))
+    assert compact(source, dest).days_written == 1
+    assert rows(session, sql) == rows(spintrail.connect(source), sql)
+    assert rows(session, sql) != rows(spintrail.connect(two_days), sql)
+
+
+def test_a_file_of_the_copy_that_is_not_parquet_is_named(
+    two_days_parquet: Path, tmp_path: Path
+) -> None:
+    copy = tmp_path / "copy"
+    shutil.copytree(two_days_parquet, copy)
+    broken = day_files(copy)[0]
+    broken.write_bytes(b"not parquet")
+    session = spintrail.connect(copy)
+    with pytest.raises(spintrail.LogFileError, match="not a readable Parquet file") as err:
+        session.sql("SELECT count(*) AS n FROM cloudtrail_logs WHERE eventname <> 'x'")
+    assert str(broken.resolve()) in str(err.value)
+    assert "remove this one, or compact the logs into a new folder" in str(err.value)
+
+
 def duplicated(two_days: Path, tmp_path: Path) -> tuple[Path, int]:
     """A copy of the logs where one file is delivered twice; returns it and that file's count."""
     source = tmp_path / "dup"

@@ -15,8 +15,9 @@
 use std::collections::{BTreeSet, HashMap};
 
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
-use datafusion::common::ScalarValue;
 use datafusion::logical_expr::{Expr, LogicalPlan};
+
+use crate::local::table::literal_text;
 
 /// The struct columns a query reads only some fields of, by column name, with those fields (lower
 /// case). A column not listed is read whole (or not at all).
@@ -136,15 +137,7 @@ fn field_of_column(expr: &Expr) -> Option<(&str, &str)> {
         Expr::Column(c) => c.name.as_str(),
         _ => return None,
     };
-    match &f.args[1] {
-        Expr::Literal(
-            ScalarValue::Utf8(Some(name))
-            | ScalarValue::LargeUtf8(Some(name))
-            | ScalarValue::Utf8View(Some(name)),
-            _,
-        ) => Some((column, name.as_str())),
-        _ => None,
-    }
+    Some((column, literal_text(&f.args[1])?))
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
@@ -199,8 +200,14 @@ pub fn runtime(limit: u64, spill_dir: Option<&PathBuf>) -> Result<Arc<RuntimeEnv
         }
         None => DiskManagerMode::OsTmpDirectory,
     };
+    // DataFusion keeps a table's first listing for the session's life by default: a session
+    // over a compacted copy would not see days compacted into it later (the JSON table lists
+    // at every query). Footers and statistics stay cached, checked against each file's size
+    // and modification time.
+    let caches = CacheManagerConfig::default().with_list_files_cache_limit(0);
     let runtime = RuntimeEnvBuilder::new()
         .with_memory_pool(Arc::new(pool))
+        .with_cache_manager(caches)
         .with_disk_manager_builder(
             DiskManagerBuilder::default()
                 .with_mode(mode)

@@ -9,6 +9,7 @@ mod builders;
 pub mod fields_read;
 pub mod memory;
 pub mod parquet;
+mod parquet_format;
 pub mod reader;
 pub mod remote;
 pub mod session;

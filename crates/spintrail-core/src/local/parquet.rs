@@ -11,12 +11,13 @@ use async_trait::async_trait;
 use chrono::DateTime;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::stats::Precision;
-use datafusion::common::{DFSchema, ScalarValue};
+use datafusion::common::DFSchema;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{FileRange, PartitionedFile};
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
-use datafusion::datasource::physical_plan::FileScanConfig;
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfig};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::datasource::TableType;
 use datafusion::error::Result as DFResult;
@@ -32,6 +33,7 @@ use datafusion::prelude::SessionContext;
 
 use crate::compact::MANIFEST;
 use crate::error::{Error, Result};
+use crate::local::parquet_format::NamedParquetFormat;
 use crate::local::table::{combined_time_bounds, holds_throughout, time_bounds, EventTimeSpan};
 use crate::result::ScanStats;
 use crate::schema::{record_schema, PartitionLayout};
@@ -96,22 +98,7 @@ pub fn table_at(
     layout: PartitionLayout,
     written_here: bool,
 ) -> Result<Arc<dyn TableProvider>> {
-    let url = ListingTableUrl::parse(url).map_err(|e| Error::Source {
-        path: name.to_string(),
-        reason: format!("not a folder URL: {e}"),
-    })?;
-    let partitions: Vec<(String, DataType)> = ["account", "region", "day"]
-        .iter()
-        .map(|c| (c.to_string(), DataType::Utf8))
-        .collect();
-    let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
-        .with_file_extension(".parquet")
-        .with_table_partition_cols(partitions)
-        .with_file_sort_order(vec![vec![col("eventtime").sort(true, false)]]);
-    let config = ListingTableConfig::new(url)
-        .with_listing_options(options)
-        .with_schema(record_schema());
-    let listing = ListingTable::try_new(config)?;
+    let listing = listing(url, name)?;
     let frame = ctx.read_table(Arc::new(TimeBounded {
         inner: Arc::new(listing),
         provable: written_here,
@@ -143,6 +130,35 @@ pub fn table_at(
     Ok(frame.select(columns)?.into_view())
 }
 
+/// DataFusion's listing of the Parquet files under the folder URL `url`, with the partition
+/// columns of compaction's folders and the files' `eventtime` order.
+fn listing(url: &str, name: &str) -> Result<ListingTable> {
+    let url = ListingTableUrl::parse(url).map_err(|e| Error::Source {
+        path: name.to_string(),
+        reason: format!("not a folder URL: {e}"),
+    })?;
+    let partitions: Vec<(String, DataType)> = ["account", "region", "day"]
+        .iter()
+        .map(|c| (c.to_string(), DataType::Utf8))
+        .collect();
+    // Errors about one file name it: `/` + the path for local files, `s3://bucket/` + the key.
+    let store = url.object_store();
+    let root = if store.as_str().starts_with("file://") {
+        "/".to_string()
+    } else {
+        store.as_str().to_string()
+    };
+    let format = NamedParquetFormat::new(ParquetFormat::default(), root);
+    let options = ListingOptions::new(Arc::new(format))
+        .with_file_extension(".parquet")
+        .with_table_partition_cols(partitions)
+        .with_file_sort_order(vec![vec![col("eventtime").sort(true, false)]]);
+    let config = ListingTableConfig::new(url)
+        .with_listing_options(options)
+        .with_schema(record_schema());
+    Ok(ListingTable::try_new(config)?)
+}
+
 /// A table whose scans also get `eventtime` text bounds implied by the query's time filters, so
 /// that `from_iso8601_timestamp(eventtime) > ...` (which no statistics can evaluate) still skips
 /// row groups and pages by their `eventtime` min/max. The added filters are implied by the
@@ -162,7 +178,7 @@ struct TimeBounded {
 }
 
 /// A filter this table evaluates itself: a time filter on `eventtime` alone.
-fn is_time_filter(filter: &Expr) -> bool {
+pub fn is_time_filter(filter: &Expr) -> bool {
     time_bounds(filter).is_some()
         && !filter.is_volatile()
         && filter.column_refs().iter().all(|c| c.name == "eventtime")
@@ -208,21 +224,17 @@ impl TableProvider for TimeBounded {
             .filter(|f| is_time_filter(f))
             .cloned()
             .collect();
+        let lanes = state.config().target_partitions();
         if time_filters.is_empty() {
-            return self.inner.scan(state, projection, filters, limit).await;
+            let plan = self.inner.scan(state, projection, filters, limit).await?;
+            return Ok(balanced(plan, lanes, MIN_RANGE));
         }
-        // The time filters need `eventtime`, which the query may not read otherwise, and rows
-        // they drop must not count towards a limit.
-        let eventtime = self.schema().index_of("eventtime")?;
-        let wanted: Vec<usize> = match projection {
-            Some(p) => p.clone(),
-            None => (0..self.schema().fields().len()).collect(),
-        };
-        let mut read = wanted.clone();
-        if !read.contains(&eventtime) {
-            read.push(eventtime);
-        }
-        let plan = self.inner.scan(state, Some(&read), filters, None).await?;
+        let (wanted, read) = with_eventtime(&self.schema(), projection)?;
+        let plan = balanced(
+            self.inner.scan(state, Some(&read), filters, None).await?,
+            lanes,
+            MIN_RANGE,
+        );
         let span = if self.provable {
             eventtime_span(&plan)
         } else {
@@ -235,37 +247,134 @@ impl TableProvider for TimeBounded {
                 .collect(),
             None => time_filters,
         };
-        let mut plan = plan;
         // DataFusion 55's listing scan takes only partition filters; the others reach the
         // Parquet source through the physical filter pushdown of a FilterExec above the scan,
-        // which is where the bounds go too (they also prune row groups and pages).
+        // which is where the bounds go too (they also prune row groups and pages). The
+        // projection back to the query's columns reaches the scan as well, so a proven filter's
+        // `eventtime` is never decoded.
         let bounds = eventtime_text_bounds(&needed);
-        if let Some(predicate) = conjunction(needed.into_iter().chain(bounds)) {
-            let schema = DFSchema::try_from(plan.schema().as_ref().clone())?;
-            let predicate = state.create_physical_expr(predicate, &schema)?;
-            plan = Arc::new(FilterExec::try_new(predicate, plan)?);
-        }
-        if read.len() == wanted.len() {
-            return Ok(plan);
-        }
-        // Back to the query's columns (the projection reaches the scan, so a proven filter's
-        // `eventtime` is never decoded).
-        let schema = plan.schema();
-        let columns: Vec<(Arc<dyn PhysicalExpr>, String)> = (0..wanted.len())
-            .map(|i| {
-                let name = schema.field(i).name().clone();
-                (
-                    Arc::new(Column::new(&name, i)) as Arc<dyn PhysicalExpr>,
-                    name,
-                )
-            })
-            .collect();
-        Ok(Arc::new(ProjectionExec::try_new(columns, plan)?))
+        filtered(
+            state,
+            plan,
+            conjunction(needed.into_iter().chain(bounds)),
+            wanted.len(),
+        )
     }
 }
 
 /// The span of `eventtime` over every file a scan reads, from the files' statistics (footers);
 /// `None` when any file's are missing, inexact or not CloudTrail's form, or it may hold a null.
+/// The columns a scan applying time filters itself reads: the query's (`projection`, all when
+/// `None`), then `eventtime` when the query does not read it. Returns (query's, read).
+pub fn with_eventtime(
+    schema: &SchemaRef,
+    projection: Option<&Vec<usize>>,
+) -> DFResult<(Vec<usize>, Vec<usize>)> {
+    let eventtime = schema.index_of("eventtime")?;
+    let wanted: Vec<usize> = match projection {
+        Some(p) => p.clone(),
+        None => (0..schema.fields().len()).collect(),
+    };
+    let mut read = wanted.clone();
+    if !read.contains(&eventtime) {
+        read.push(eventtime);
+    }
+    Ok((wanted, read))
+}
+
+/// `plan` (a scan of the columns [`with_eventtime`] chose) with `predicate` applied to its rows,
+/// then projected back to the query's first `wanted` columns. The scan must have been made
+/// without the query's limit: rows the predicate drops must not count towards it.
+pub fn filtered(
+    state: &dyn Session,
+    plan: Arc<dyn ExecutionPlan>,
+    predicate: Option<Expr>,
+    wanted: usize,
+) -> DFResult<Arc<dyn ExecutionPlan>> {
+    let mut plan = plan;
+    if let Some(predicate) = predicate {
+        let schema = DFSchema::try_from(plan.schema().as_ref().clone())?;
+        let predicate = state.create_physical_expr(predicate, &schema)?;
+        plan = Arc::new(FilterExec::try_new(predicate, plan)?);
+    }
+    let schema = plan.schema();
+    if schema.fields().len() == wanted {
+        return Ok(plan);
+    }
+    let columns: Vec<(Arc<dyn PhysicalExpr>, String)> = (0..wanted)
+        .map(|i| {
+            let name = schema.field(i).name().clone();
+            (
+                Arc::new(Column::new(&name, i)) as Arc<dyn PhysicalExpr>,
+                name,
+            )
+        })
+        .collect();
+    Ok(Arc::new(ProjectionExec::try_new(columns, plan)?))
+}
+
+/// The smallest byte range [`balanced`] makes of a file: below it, a range is not worth another
+/// open of the file.
+const MIN_RANGE: u64 = 8 << 20;
+
+/// The scan with its files split into byte ranges when one partition would otherwise hold much
+/// more than its share: a compacted copy's day files differ in size by orders of magnitude (a
+/// busy region's day beside a quiet one's), and DataFusion groups whole files per partition when
+/// there are as many files as partitions, so one core would read most of the data while the
+/// other idles. Each range becomes its own partition (ranges of one sorted file stay sorted, so
+/// the table's `eventtime` order holds per partition), at most a `1 / (2 * lanes)` share, so the
+/// partitions, run side by side, finish together. Parquet assigns each row group to the range
+/// holding its middle byte. No range is smaller than `min_range` bytes.
+fn balanced(plan: Arc<dyn ExecutionPlan>, lanes: usize, min_range: u64) -> Arc<dyn ExecutionPlan> {
+    let Some(exec) = plan.downcast_ref::<DataSourceExec>() else {
+        return plan;
+    };
+    let Some(config) = exec.data_source().downcast_ref::<FileScanConfig>() else {
+        return plan;
+    };
+    let size = |f: &PartitionedFile| match &f.range {
+        Some(r) => (r.end - r.start).max(0) as u64,
+        None => f.object_meta.size,
+    };
+    let group_sizes: Vec<u64> = config
+        .file_groups
+        .iter()
+        .map(|g| g.files().iter().map(size).sum())
+        .collect();
+    let total: u64 = group_sizes.iter().sum();
+    let largest = group_sizes.iter().copied().max().unwrap_or(0);
+    let fair = total.div_ceil(lanes.max(1) as u64);
+    // Balanced enough already (or one lane): leave DataFusion's plan as it is.
+    if lanes <= 1 || largest <= fair + fair / 4 {
+        return plan;
+    }
+    let piece = total.div_ceil(2 * lanes as u64).max(min_range.max(1));
+    let mut groups = Vec::new();
+    for file in config.file_groups.iter().flat_map(|g| g.files()) {
+        let (start, end) = match &file.range {
+            Some(r) => (r.start.max(0) as u64, r.end.max(0) as u64),
+            None => (0, file.object_meta.size),
+        };
+        let pieces = end.saturating_sub(start).div_ceil(piece).max(1);
+        if pieces == 1 {
+            groups.push(FileGroup::new(vec![file.clone()]));
+            continue;
+        }
+        let step = end.saturating_sub(start).div_ceil(pieces);
+        for from in (start..end).step_by(step as usize) {
+            let mut part = file.clone();
+            part.range = Some(FileRange {
+                start: from as i64,
+                end: (from + step).min(end) as i64,
+            });
+            groups.push(FileGroup::new(vec![part]));
+        }
+    }
+    let mut config = config.clone();
+    config.file_groups = groups;
+    DataSourceExec::from_data_source(config)
+}
+
 fn eventtime_span(plan: &Arc<dyn ExecutionPlan>) -> Option<EventTimeSpan> {
     let mut span: Option<EventTimeSpan> = None;
     let mut stack = vec![plan.clone()];
@@ -283,7 +392,8 @@ fn eventtime_span(plan: &Arc<dyn ExecutionPlan>) -> Option<EventTimeSpan> {
                 else {
                     return None;
                 };
-                let file_span = EventTimeSpan::new(text_of(min)?, text_of(max)?)?;
+                let file_span =
+                    EventTimeSpan::new(min.try_as_str().flatten()?, max.try_as_str().flatten()?)?;
                 span = Some(match span {
                     Some(s) => s.union(file_span),
                     None => file_span,
@@ -293,15 +403,6 @@ fn eventtime_span(plan: &Arc<dyn ExecutionPlan>) -> Option<EventTimeSpan> {
         stack.extend(node.children().into_iter().cloned());
     }
     span
-}
-
-fn text_of(value: &ScalarValue) -> Option<&str> {
-    match value {
-        ScalarValue::Utf8(Some(s))
-        | ScalarValue::LargeUtf8(Some(s))
-        | ScalarValue::Utf8View(Some(s)) => Some(s),
-        _ => None,
-    }
 }
 
 /// `eventtime >= 'yyyy-MM-ddTHH:mm:ss'` and `eventtime < '...'` for the instants the filters allow.
@@ -405,6 +506,7 @@ pub fn deduplicated(
 mod tests {
     use super::*;
     use arrow::datatypes::TimeUnit;
+    use datafusion::common::ScalarValue;
     use datafusion::logical_expr::cast;
 
     fn instant(ms: i64) -> Expr {
@@ -521,5 +623,100 @@ mod tests {
         assert_eq!(wider.max_text, "2026-10-31T12:00:05Z");
         assert_eq!(wider.first_ms, at("2026-10-30T00:00:00Z"));
         assert_eq!(wider.last_ms, at("2026-10-31T12:00:05.999Z"));
+    }
+
+    /// The ranges of a scan split by `balanced` read every row of every file exactly once, and
+    /// each range is its own partition (so the files' `eventtime` order holds per partition).
+    #[tokio::test]
+    async fn a_split_scan_reads_every_row_once() {
+        use crate::compact::{compact, CompactOptions};
+        use crate::generate::{generate, GenerateOptions};
+        use arrow::array::{Array, StringArray};
+        use chrono::{TimeZone, Utc};
+        use datafusion::physical_plan::collect;
+
+        let logs = tempfile::tempdir().unwrap();
+        let copy = tempfile::tempdir().unwrap();
+        generate(&GenerateOptions {
+            out_dir: logs.path().to_path_buf(),
+            events: 6_000,
+            end: Utc.with_ymd_and_hms(2024, 7, 30, 21, 0, 0).unwrap(),
+            seed: 7,
+            threads: 2,
+            ..GenerateOptions::default()
+        })
+        .unwrap();
+        let options = CompactOptions {
+            row_group_rows: 200,
+            ..CompactOptions::default()
+        };
+        let dest = copy.path().display().to_string();
+        compact(&logs.path().display().to_string(), &dest, &options)
+            .await
+            .unwrap();
+
+        let ctx = SessionContext::new();
+        let table = listing(&format!("{dest}/"), &dest).unwrap();
+        let eventid = table.schema().index_of("eventid").unwrap();
+        let plan = table
+            .scan(&ctx.state(), Some(&vec![eventid]), &[], None)
+            .await
+            .unwrap();
+        let groups = |plan: &Arc<dyn ExecutionPlan>| {
+            let exec = plan.downcast_ref::<DataSourceExec>().unwrap();
+            let config = exec.data_source().downcast_ref::<FileScanConfig>().unwrap();
+            config.file_groups.clone()
+        };
+        let whole = groups(&plan);
+        let files = whole.iter().map(|g| g.len()).sum::<usize>();
+
+        // Two lanes, ranges of at least 1 KiB: the larger files are split.
+        let split = balanced(plan.clone(), 2, 1024);
+        let parts = groups(&split);
+        assert!(
+            parts.len() > files,
+            "{} ranges of {files} files",
+            parts.len()
+        );
+        assert!(parts.iter().all(|g| g.len() == 1));
+        // Per file, the ranges follow each other from the first byte to the last.
+        for file in whole.iter().flat_map(|g| g.files()) {
+            let mut covered = 0;
+            for part in parts.iter().flat_map(|g| g.files()) {
+                if part.object_meta.location != file.object_meta.location {
+                    continue;
+                }
+                match &part.range {
+                    Some(r) => {
+                        assert_eq!(r.start as u64, covered);
+                        covered = r.end as u64;
+                    }
+                    None => covered = file.object_meta.size,
+                }
+            }
+            assert_eq!(covered, file.object_meta.size);
+        }
+
+        let ids = |batches: Vec<arrow::record_batch::RecordBatch>| {
+            let mut ids: Vec<String> = batches
+                .iter()
+                .flat_map(|b| {
+                    let column = b.column(0).as_any().downcast_ref::<StringArray>().unwrap();
+                    (0..column.len())
+                        .map(|i| column.value(i).to_string())
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            ids.sort();
+            ids
+        };
+        let expected = ids(collect(plan, ctx.task_ctx()).await.unwrap());
+        let got = ids(collect(split, ctx.task_ctx()).await.unwrap());
+        assert_eq!(expected.len(), 6_000);
+        assert_eq!(got, expected);
+
+        // Balanced already (one lane): the plan is left as it is.
+        let plan = table.scan(&ctx.state(), None, &[], None).await.unwrap();
+        assert!(Arc::ptr_eq(&balanced(plan.clone(), 1, 1024), &plan));
     }
 }

@@ -15,6 +15,7 @@ use datafusion::catalog::{Session, TableProvider};
 use datafusion::datasource::TableType;
 use datafusion::error::Result as DFResult;
 use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::logical_expr::utils::conjunction;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
@@ -106,10 +107,23 @@ impl TableProvider for S3SourceTable {
         &self,
         filters: &[&Expr],
     ) -> DFResult<Vec<TableProviderFilterPushDown>> {
-        // Decided before the first scan knows which table it is: the JSON table's answer (its
-        // partition and time filters, inexact), which the Parquet table prunes with too; every
-        // filter is applied to the rows above the scan either way.
-        self.json.supports_filters_pushdown(filters)
+        // Decided before the first scan knows which table it is. Time filters on `eventtime`
+        // are applied by the scan either way (the compacted table leaves out those its files'
+        // statistics prove true, so `eventtime` may go unread); the others get the JSON table's
+        // answer (its partition filters, inexact), which the Parquet table prunes with too, and
+        // are applied to the rows above the scan.
+        let json = self.json.supports_filters_pushdown(filters)?;
+        Ok(filters
+            .iter()
+            .zip(json)
+            .map(|(f, pushdown)| {
+                if parquet::is_time_filter(f) {
+                    TableProviderFilterPushDown::Exact
+                } else {
+                    pushdown
+                }
+            })
+            .collect())
     }
 
     async fn scan(
@@ -120,9 +134,19 @@ impl TableProvider for S3SourceTable {
         limit: Option<usize>,
     ) -> DFResult<Arc<dyn ExecutionPlan>> {
         if self.compacted().await? {
-            self.parquet.scan(state, projection, filters, limit).await
-        } else {
-            self.json.scan(state, projection, filters, limit).await
+            return self.parquet.scan(state, projection, filters, limit).await;
         }
+        let time_filters: Vec<Expr> = filters
+            .iter()
+            .filter(|f| parquet::is_time_filter(f))
+            .cloned()
+            .collect();
+        if time_filters.is_empty() {
+            return self.json.scan(state, projection, filters, limit).await;
+        }
+        // The JSON table prunes files with the time filters; their rows are filtered here.
+        let (wanted, read) = parquet::with_eventtime(&self.schema(), projection)?;
+        let plan = self.json.scan(state, Some(&read), filters, None).await?;
+        parquet::filtered(state, plan, conjunction(time_filters), wanted.len())
     }
 }

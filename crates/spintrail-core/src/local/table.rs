@@ -593,20 +593,14 @@ fn bound_holds(measure: Measure, op: Operator, literal: &Expr, span: &EventTimeS
     };
     if measure == Measure::Text {
         // Text against text: the column's own order, exact at both ends.
-        let Expr::Literal(
-            ScalarValue::Utf8(Some(text))
-            | ScalarValue::LargeUtf8(Some(text))
-            | ScalarValue::Utf8View(Some(text)),
-            _,
-        ) = literal
-        else {
+        let Some(text) = literal_text(literal) else {
             return false;
         };
         return match op {
-            Operator::Gt => span.min_text.as_str() > text.as_str(),
-            Operator::GtEq => span.min_text.as_str() >= text.as_str(),
-            Operator::Lt => span.max_text.as_str() < text.as_str(),
-            _ => span.max_text.as_str() <= text.as_str(),
+            Operator::Gt => span.min_text.as_str() > text,
+            Operator::GtEq => span.min_text.as_str() >= text,
+            Operator::Lt => span.max_text.as_str() < text,
+            _ => span.max_text.as_str() <= text,
         };
     }
     let Some((value, _)) = literal_bound(measure, literal) else {
@@ -658,6 +652,14 @@ fn cast_measure(inner: &Expr, to: &DataType) -> Option<Measure> {
     }
 }
 
+/// The text of a string literal (of any string type), `None` for anything else or a null.
+pub fn literal_text(expr: &Expr) -> Option<&str> {
+    match expr {
+        Expr::Literal(value, _) => value.try_as_str().flatten(),
+        _ => None,
+    }
+}
+
 /// The instants a constant stands for, as compared with a measure of `eventtime`: for text, the
 /// second its `yyyy-MM-ddTHH:mm:ss` prefix names, or else the day its `yyyy-MM-dd` prefix names;
 /// otherwise the timestamp or date it is, or the ISO-8601 text it holds read as
@@ -670,22 +672,19 @@ fn literal_bound(measure: Measure, expr: &Expr) -> Option<Bound> {
         _ => return None,
     };
     let width = measure.width();
-    match scalar {
-        ScalarValue::Utf8(Some(s))
-        | ScalarValue::LargeUtf8(Some(s))
-        | ScalarValue::Utf8View(Some(s)) => {
-            if measure == Measure::Text {
-                if let Some(second) = text_second_ms(s) {
-                    return Some((second, 1000));
-                }
-                let day = s
-                    .get(..10)
-                    .filter(|d| d.as_bytes()[4] == b'-' && d.as_bytes()[7] == b'-')?;
-                Some((parse_date(day).ok()?.checked_mul(DAY_MS)?, DAY_MS))
-            } else {
-                Some((parse_timestamp(s, Form::Iso8601).ok()?, width))
-            }
+    if let Some(s) = scalar.try_as_str().flatten() {
+        if measure != Measure::Text {
+            return Some((parse_timestamp(s, Form::Iso8601).ok()?, width));
         }
+        if let Some(second) = text_second_ms(s) {
+            return Some((second, 1000));
+        }
+        let day = s
+            .get(..10)
+            .filter(|d| d.as_bytes()[4] == b'-' && d.as_bytes()[7] == b'-')?;
+        return Some((parse_date(day).ok()?.checked_mul(DAY_MS)?, DAY_MS));
+    }
+    match scalar {
         _ if measure == Measure::Text => None,
         ScalarValue::TimestampSecond(Some(v), _) => Some((v.checked_mul(1000)?, width)),
         ScalarValue::TimestampMillisecond(Some(v), _) => Some((*v, width)),
