@@ -178,10 +178,37 @@ struct TimeBounded {
 }
 
 /// A filter this table evaluates itself: a time filter on `eventtime` alone.
-pub fn is_time_filter(filter: &Expr) -> bool {
+fn is_time_filter(filter: &Expr) -> bool {
     time_bounds(filter).is_some()
         && !filter.is_volatile()
         && filter.column_refs().iter().all(|c| c.name == "eventtime")
+}
+
+/// The time filters of `filters` (see [`is_time_filter`]), which a scan applies itself.
+pub fn time_filters(filters: &[Expr]) -> Vec<Expr> {
+    filters
+        .iter()
+        .filter(|f| is_time_filter(f))
+        .cloned()
+        .collect()
+}
+
+/// `inner`'s answers for `filters`, with the time filters made exact (the scan applies them).
+pub fn time_filters_exact(
+    filters: &[&Expr],
+    inner: Vec<TableProviderFilterPushDown>,
+) -> Vec<TableProviderFilterPushDown> {
+    filters
+        .iter()
+        .zip(inner)
+        .map(|(f, pushdown)| {
+            if is_time_filter(f) {
+                TableProviderFilterPushDown::Exact
+            } else {
+                pushdown
+            }
+        })
+        .collect()
 }
 
 #[async_trait]
@@ -199,17 +226,7 @@ impl TableProvider for TimeBounded {
         filters: &[&Expr],
     ) -> DFResult<Vec<TableProviderFilterPushDown>> {
         let inner = self.inner.supports_filters_pushdown(filters)?;
-        Ok(filters
-            .iter()
-            .zip(inner)
-            .map(|(f, pushdown)| {
-                if is_time_filter(f) {
-                    TableProviderFilterPushDown::Exact
-                } else {
-                    pushdown
-                }
-            })
-            .collect())
+        Ok(time_filters_exact(filters, inner))
     }
 
     async fn scan(
@@ -219,11 +236,7 @@ impl TableProvider for TimeBounded {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> DFResult<Arc<dyn ExecutionPlan>> {
-        let time_filters: Vec<Expr> = filters
-            .iter()
-            .filter(|f| is_time_filter(f))
-            .cloned()
-            .collect();
+        let time_filters = time_filters(filters);
         let lanes = state.config().target_partitions();
         if time_filters.is_empty() {
             let plan = self.inner.scan(state, projection, filters, limit).await?;
@@ -262,8 +275,6 @@ impl TableProvider for TimeBounded {
     }
 }
 
-/// The span of `eventtime` over every file a scan reads, from the files' statistics (footers);
-/// `None` when any file's are missing, inexact or not CloudTrail's form, or it may hold a null.
 /// The columns a scan applying time filters itself reads: the query's (`projection`, all when
 /// `None`), then `eventtime` when the query does not read it. Returns (query's, read).
 pub fn with_eventtime(
@@ -332,14 +343,23 @@ fn balanced(plan: Arc<dyn ExecutionPlan>, lanes: usize, min_range: u64) -> Arc<d
     let Some(config) = exec.data_source().downcast_ref::<FileScanConfig>() else {
         return plan;
     };
-    let size = |f: &PartitionedFile| match &f.range {
-        Some(r) => (r.end - r.start).max(0) as u64,
-        None => f.object_meta.size,
+    // The bytes of a file a scan reads: its range, or all of it.
+    let bytes = |f: &PartitionedFile| match &f.range {
+        Some(r) => (r.start.max(0) as u64, r.end.max(0) as u64),
+        None => (0, f.object_meta.size),
     };
     let group_sizes: Vec<u64> = config
         .file_groups
         .iter()
-        .map(|g| g.files().iter().map(size).sum())
+        .map(|g| {
+            g.files()
+                .iter()
+                .map(|f| {
+                    let (start, end) = bytes(f);
+                    end.saturating_sub(start)
+                })
+                .sum()
+        })
         .collect();
     let total: u64 = group_sizes.iter().sum();
     let largest = group_sizes.iter().copied().max().unwrap_or(0);
@@ -351,10 +371,7 @@ fn balanced(plan: Arc<dyn ExecutionPlan>, lanes: usize, min_range: u64) -> Arc<d
     let piece = total.div_ceil(2 * lanes as u64).max(min_range.max(1));
     let mut groups = Vec::new();
     for file in config.file_groups.iter().flat_map(|g| g.files()) {
-        let (start, end) = match &file.range {
-            Some(r) => (r.start.max(0) as u64, r.end.max(0) as u64),
-            None => (0, file.object_meta.size),
-        };
+        let (start, end) = bytes(file);
         let pieces = end.saturating_sub(start).div_ceil(piece).max(1);
         if pieces == 1 {
             groups.push(FileGroup::new(vec![file.clone()]));
@@ -375,6 +392,8 @@ fn balanced(plan: Arc<dyn ExecutionPlan>, lanes: usize, min_range: u64) -> Arc<d
     DataSourceExec::from_data_source(config)
 }
 
+/// The span of `eventtime` over every file a scan reads, from the files' statistics (footers);
+/// `None` when any file's are missing, inexact or not CloudTrail's form, or it may hold a null.
 fn eventtime_span(plan: &Arc<dyn ExecutionPlan>) -> Option<EventTimeSpan> {
     let mut span: Option<EventTimeSpan> = None;
     let mut stack = vec![plan.clone()];

@@ -113,17 +113,7 @@ impl TableProvider for S3SourceTable {
         // answer (its partition filters, inexact), which the Parquet table prunes with too, and
         // are applied to the rows above the scan.
         let json = self.json.supports_filters_pushdown(filters)?;
-        Ok(filters
-            .iter()
-            .zip(json)
-            .map(|(f, pushdown)| {
-                if parquet::is_time_filter(f) {
-                    TableProviderFilterPushDown::Exact
-                } else {
-                    pushdown
-                }
-            })
-            .collect())
+        Ok(parquet::time_filters_exact(filters, json))
     }
 
     async fn scan(
@@ -136,11 +126,7 @@ impl TableProvider for S3SourceTable {
         if self.compacted().await? {
             return self.parquet.scan(state, projection, filters, limit).await;
         }
-        let time_filters: Vec<Expr> = filters
-            .iter()
-            .filter(|f| parquet::is_time_filter(f))
-            .cloned()
-            .collect();
+        let time_filters = parquet::time_filters(filters);
         if time_filters.is_empty() {
             return self.json.scan(state, projection, filters, limit).await;
         }
